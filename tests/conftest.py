@@ -1,0 +1,54 @@
+"""Session fixtures: one tiny end-to-end run of the flow, shared by all tests.
+
+raw synthetic events -> preprocessed TFRecords -> one trained model ->
+exported SavedModels. Each stage runs once per test session through the same
+``main(argv)`` entry points the command line uses.
+"""
+
+import pathlib
+
+import pytest
+
+import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
+
+TINY_SEQ_LEN = 20
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory) -> pathlib.Path:
+  """A small synthetic event log in CSV, with its advertiser and item catalogs."""
+  from tfrs_adcg import synthetic  # pylint: disable=g-import-not-at-top
+
+  out = tmp_path_factory.mktemp("synthetic")
+  synthetic.main([
+      "--output", str(out), "--users", "600", "--advertisers", "40",
+      "--items", "400", "--days", "42", "--seed", "7", "--format", "csv"])
+  return out
+
+
+@pytest.fixture(scope="session")
+def preprocessed_dir(synthetic_dir, tmp_path_factory) -> pathlib.Path:
+  """``synthetic_dir`` through beam.preprocess with the time split."""
+  from beam import preprocess  # pylint: disable=g-import-not-at-top
+
+  out = tmp_path_factory.mktemp("data")
+  preprocess.main([
+      "--input", str(synthetic_dir / "events.csv"),
+      "--advertiser_catalog", str(synthetic_dir / "advertisers.csv"),
+      "--output", str(out), "--max_seq_len", str(TINY_SEQ_LEN),
+      "--label_window_days", "7"])
+  return out
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(preprocessed_dir, tmp_path_factory) -> pathlib.Path:
+  """One small model trained on ``preprocessed_dir``; its metrics.json is in it."""
+  from tfrs_adcg import train  # pylint: disable=g-import-not-at-top
+
+  out = tmp_path_factory.mktemp("model")
+  train.main([
+      "--data", str(preprocessed_dir), "--model_dir", str(out),
+      "--epochs", "6", "--batch_size", "64", "--embedding_dim", "32",
+      "--num_layers", "1", "--num_heads", "2",
+      "--max_seq_len", str(TINY_SEQ_LEN)])
+  return out

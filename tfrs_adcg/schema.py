@@ -1,0 +1,156 @@
+"""The example schema: the one contract between preprocessing and training.
+
+Every stage of the flow spells feature names, file names and padding values
+through this module and nowhere else:
+
+* raw events (``beam.preprocess`` input): the ``RAW_*`` column names;
+* training examples (TFRecord, ``tf.train.Example``): one per (user, cutoff),
+  the user's history as variable-length lists ordered oldest first, and the
+  label set;
+* the user tower's input and the serving signature: the same sequence feature
+  names as dense ``[batch, length]`` tensors, padded with ``STRING_PAD`` and
+  ``INT_PAD`` after the real events;
+* the files ``beam.preprocess`` writes into a data directory.
+
+Bump ``SCHEMA_VERSION`` whenever any of this changes: training refuses data
+written under another version.
+"""
+
+import json
+import os
+from typing import Dict, Mapping, Sequence
+
+SCHEMA_VERSION = 1
+
+# Raw event columns (input of beam.preprocess and beam.batch_candidates).
+RAW_USER_ID = "user_id"
+RAW_TIMESTAMP = "timestamp"
+RAW_EVENT_TYPE = "event_type"
+RAW_ITEM_ID = "item_id"
+RAW_ADVERTISER_ID = "advertiser_id"
+RAW_COLUMNS = (RAW_USER_ID, RAW_TIMESTAMP, RAW_EVENT_TYPE, RAW_ITEM_ID,
+               RAW_ADVERTISER_ID)
+
+# Sequence features: one value per event, oldest first.
+ADVERTISER_ID = "advertiser_id"
+ITEM_ID = "item_id"
+EVENT_TYPE = "event_type"
+TIMESTAMP = "timestamp"
+STRING_SEQUENCE_FEATURES = (ADVERTISER_ID, ITEM_ID, EVENT_TYPE)
+SEQUENCE_FEATURES = STRING_SEQUENCE_FEATURES + (TIMESTAMP,)
+
+# Example-level features.
+USER_ID = "user_id"
+CUTOFF = "cutoff"  # epoch seconds; history is strictly before it.
+LABEL_ADVERTISER_IDS = "label_advertiser_ids"  # distinct, in (cutoff, cutoff + K].
+LABEL_ITEM_IDS = "label_item_ids"
+
+STRING_PAD = ""
+INT_PAD = 0
+
+# Advertiser catalog columns (optional input; the candidate tower's features).
+CATALOG_ADVERTISER_ID = "advertiser_id"
+CATALOG_CATEGORY = "category"
+
+# Files in a preprocessed data directory.
+TRAIN = "train"
+VALID = "valid"
+EVAL = "eval"
+SPLITS = (TRAIN, VALID, EVAL)
+TFRECORD_SUFFIX = ".tfrecord.gz"
+VOCAB_DIR = "vocab"
+VOCAB_SUFFIX = ".tsv"  # lines "<id>\t<count>", most frequent first.
+CANDIDATE_FREQUENCIES = "candidate_frequencies.tsv"  # "<id>\t<positives>\t<probability>"
+ADVERTISER_CATALOG = "advertisers.tsv"  # header row, then one advertiser a line.
+MANIFEST = "manifest.json"
+DEAD_LETTER_DIR = "dead_letter"
+
+
+class SchemaError(ValueError):
+  """A data directory that does not hold data of this schema."""
+
+
+def split_pattern(data_dir: str, split: str) -> str:
+  """The glob of one split's TFRecord shards in ``data_dir``."""
+  return os.path.join(data_dir, f"{split}-*{TFRECORD_SUFFIX}")
+
+
+def vocab_path(data_dir: str, feature: str) -> str:
+  """The vocabulary file of a string feature (or of ``CATALOG_CATEGORY``)."""
+  return os.path.join(data_dir, VOCAB_DIR, feature + VOCAB_SUFFIX)
+
+
+def encode_example(user_id: str, cutoff: int,
+                   history: Mapping[str, Sequence],
+                   label_advertiser_ids: Sequence[str],
+                   label_item_ids: Sequence[str] = ()) -> bytes:
+  """Serializes one training example as a ``tf.train.Example``.
+
+  Args:
+    user_id: The user.
+    cutoff: Epoch seconds; every history event is strictly before it.
+    history: ``SEQUENCE_FEATURES`` to equally long lists, oldest event first.
+    label_advertiser_ids: Distinct advertisers converted with after cutoff.
+    label_item_ids: Distinct items converted with after cutoff.
+
+  Returns:
+    The serialized example.
+  """
+  from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
+
+  lengths = {len(history[name]) for name in SEQUENCE_FEATURES}
+  if len(lengths) != 1:
+    raise ValueError(f"History features differ in length: {lengths}")
+  example = example_pb2.Example()
+  feature = example.features.feature
+  feature[USER_ID].bytes_list.value.append(user_id.encode())
+  feature[CUTOFF].int64_list.value.append(int(cutoff))
+  for name in STRING_SEQUENCE_FEATURES:
+    feature[name].bytes_list.value.extend(v.encode() for v in history[name])
+  feature[TIMESTAMP].int64_list.value.extend(int(t) for t in history[TIMESTAMP])
+  feature[LABEL_ADVERTISER_IDS].bytes_list.value.extend(
+      v.encode() for v in label_advertiser_ids)
+  feature[LABEL_ITEM_IDS].bytes_list.value.extend(
+      v.encode() for v in label_item_ids)
+  return example.SerializeToString()
+
+
+def feature_spec() -> Dict[str, object]:
+  """The ``tf.io.parse_example`` spec; list features parse as ragged."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  spec = {
+      USER_ID: tf.io.FixedLenFeature([], tf.string),
+      CUTOFF: tf.io.FixedLenFeature([], tf.int64),
+      TIMESTAMP: tf.io.RaggedFeature(tf.int64),
+      LABEL_ADVERTISER_IDS: tf.io.RaggedFeature(tf.string),
+      LABEL_ITEM_IDS: tf.io.RaggedFeature(tf.string),
+  }
+  for name in STRING_SEQUENCE_FEATURES:
+    spec[name] = tf.io.RaggedFeature(tf.string)
+  return spec
+
+
+def read_manifest(data_dir: str) -> dict:
+  """Reads and validates ``manifest.json`` of a preprocessed data directory.
+
+  Raises:
+    SchemaError: if the directory or manifest is missing, or the data was
+      written under another schema version.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  path = os.path.join(data_dir, MANIFEST)
+  if not tf.io.gfile.exists(path):
+    raise SchemaError(
+        f"{data_dir!r} holds no {MANIFEST}: is it the --output of "
+        "`python -m beam.preprocess`?")
+  with tf.io.gfile.GFile(path) as f:
+    manifest = json.load(f)
+  version = manifest.get("schema_version")
+  if version != SCHEMA_VERSION:
+    raise SchemaError(
+        f"{data_dir!r} was written with schema version {version}; this "
+        f"version of tfrs-adcg reads version {SCHEMA_VERSION}. Run "
+        "beam.preprocess again.")
+  return manifest
