@@ -16,8 +16,8 @@ INSTALL_REQUIRES = [
     "apache-beam[gcp,tfrecord]==2.65.0",
     "numpy>=1.26,<1.27",
     "protobuf>=4.25,<4.26",
-    "pyarrow>=14,<17",
-    "pandas>=2.1,<2.3",
+    "pyarrow==16.1.0",
+    "pandas>=2.2,<3.1",
 ]
 
 EXTRAS_REQUIRE = {

@@ -1,0 +1,96 @@
+"""Checks an exported version for what TF Serving will demand of it.
+
+    python -m export.check serving/adcg/1732650000
+
+``tensorflow_model_server`` cannot run everywhere we test, so this verifies
+its preconditions instead, in a fresh Python process that imports TensorFlow
+and nothing of ours (``standalone_check.py``):
+
+* every op of the graph and its function library is registered in stock
+  TensorFlow, except ``Scann*`` ops in the ScaNN variant (none in the
+  brute-force one); no Python-callback ops;
+* ``serving_default`` exists; inputs and outputs are batch-major, with dtypes
+  TF Serving's JSON API maps;
+* the model loads and answers every warmup request.
+
+Exits non-zero and lists the problems when any check fails.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import List, Optional, Sequence
+
+from export import savedmodel
+
+STANDALONE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "standalone_check.py")
+
+
+@dataclasses.dataclass
+class CheckReport:
+  """The outcome of checking one exported version."""
+  version_dir: str
+  problems: List[str]
+  ops: List[str]
+  uses_scann_ops: bool
+  signatures: dict
+  warmup_requests: int
+
+  @property
+  def ok(self) -> bool:
+    return not self.problems
+
+
+def check(version_dir: str) -> CheckReport:
+  """Runs every check on ``version_dir``; see the module docstring."""
+  info = savedmodel.read_export_info(version_dir)
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  with tempfile.TemporaryDirectory() as cwd:
+    # -P: the script's folder (our package) does not go on sys.path.
+    process = subprocess.run(
+        [sys.executable, "-P", STANDALONE, os.path.abspath(version_dir)],
+        cwd=cwd, env=env, capture_output=True, text=True, check=False)
+  if process.returncode != 0:
+    return CheckReport(version_dir, [
+        "loading in a fresh process failed:\n" + process.stderr[-4000:]],
+                       [], False, {}, 0)
+  result = json.loads(process.stdout.strip().splitlines()[-1])
+  problems = list(result["problems"])
+  if info["index"] == "brute_force" and result["uses_scann_ops"]:
+    problems.append("the brute-force variant uses ScaNN ops: a stock "
+                    "tensorflow_model_server cannot load it")
+  if info["index"] == "scann" and not result["uses_scann_ops"]:
+    problems.append("the ScaNN variant has no ScaNN ops: the index is missing")
+  return CheckReport(version_dir, problems, result["ops"],
+                     result["uses_scann_ops"], result["signatures"],
+                     result["warmup_requests"])
+
+
+def main(argv: Optional[Sequence[str]] = None) -> CheckReport:
+  parser = argparse.ArgumentParser(
+      description="Check an exported version's servability.")
+  parser.add_argument("version_dir",
+                      help="An export_dir/<version> written by export.")
+  args = parser.parse_args(argv)
+  if not os.path.isdir(args.version_dir):
+    parser.error(f"{args.version_dir!r} is not a directory.")
+  report = check(args.version_dir)
+  print(f"{report.version_dir}: {len(report.ops)} op types, ScaNN ops: "
+        f"{'yes' if report.uses_scann_ops else 'no'}, signatures: "
+        f"{', '.join(sorted(report.signatures))}, warmup requests run: "
+        f"{report.warmup_requests}")
+  for problem in report.problems:
+    print(f"PROBLEM: {problem}")
+  print("OK: servable" if report.ok else "FAILED")
+  if not report.ok:
+    raise SystemExit(1)
+  return report
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,164 @@
+"""Exports a trained model as a versioned TF Serving SavedModel.
+
+    python -m export.savedmodel --model_dir runs/x --export_dir serving/adcg \
+        [--index scann|brute_force] [--k 100]
+
+writes ``serving/adcg/<version>/`` in TF Serving's layout: the SavedModel
+(user tower + index, see ``serving_module``), warmup requests and
+``assets.extra/export_info.json``. The version is assembled in a hidden
+temporary directory next to it and renamed into place, so a server polling
+``serving/adcg`` never sees half a model; earlier versions stay.
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from typing import Optional, Sequence
+
+import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
+import tensorflow as tf  # pylint: disable=g-bad-import-order
+
+from export import index as index_lib
+from export import serving_module
+from export import warmup
+
+EXPORT_INFO = "export_info.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+  """What to export and how to index it."""
+  model_dir: str
+  export_dir: str
+  index: str = "scann"
+  k: int = 100
+  num_leaves: Optional[int] = None
+  num_leaves_to_search: Optional[int] = None
+  num_reordering_candidates: Optional[int] = None
+
+
+def export_info_path(version_dir: str) -> str:
+  return os.path.join(version_dir, warmup.ASSETS_EXTRA, EXPORT_INFO)
+
+
+def read_export_info(version_dir: str) -> dict:
+  """What an exported version holds: index kind, k, sequence length, corpus."""
+  path = export_info_path(version_dir)
+  if not tf.io.gfile.exists(path):
+    raise FileNotFoundError(
+        f"{version_dir!r} is not a version exported by export.savedmodel "
+        f"(no {warmup.ASSETS_EXTRA}/{EXPORT_INFO}).")
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+def next_version(export_dir: str) -> int:
+  """A version above every existing one; the epoch second when possible."""
+  existing = [int(name.rstrip("/")) for name in tf.io.gfile.listdir(export_dir)
+              if re.fullmatch(r"\d+/?", name)]
+  return max([int(time.time())] + [v + 1 for v in existing])
+
+
+def export(model_dir: str, export_dir: str, index: str = "scann",
+           k: int = 100, **scann_overrides: Optional[int]) -> str:
+  """Exports ``model_dir``'s trained model; returns the new version's path."""
+  return export_with_config(ExportConfig(model_dir=model_dir,
+                                         export_dir=export_dir, index=index,
+                                         k=k, **scann_overrides))
+
+
+def export_with_config(config: ExportConfig) -> str:
+  """Builds the index, saves the SavedModel atomically, writes its warmup."""
+  from tfrs_adcg import model as model_lib  # pylint: disable=g-import-not-at-top
+
+  if config.index not in index_lib.INDEX_KINDS:
+    raise ValueError(f"--index must be one of {index_lib.INDEX_KINDS}, got "
+                     f"{config.index!r}.")
+  if config.k < 1:
+    raise ValueError(f"--k must be positive, got {config.k}.")
+  trained = model_lib.load_trained(config.model_dir)
+  candidate_ids = trained.candidate_ids()
+  embeddings = trained.candidate_embeddings()
+  num_candidates = int(candidate_ids.shape[0])
+  k = min(config.k, num_candidates)
+  if k < config.k:
+    logging.warning("Only %d candidates: the model returns top-%d, not %d.",
+                    num_candidates, k, config.k)
+  scann = None
+  if config.index == "scann":
+    scann = index_lib.ScannParameters.for_corpus(
+        num_candidates, k, config.num_leaves, config.num_leaves_to_search,
+        config.num_reordering_candidates)
+  logging.info("Indexing %d candidates with %s %s.", num_candidates,
+               config.index, scann or "")
+  started = time.time()
+  retrieval_index = index_lib.build_index(config.index, candidate_ids,
+                                          embeddings, k, scann)
+  index_seconds = time.time() - started
+  module = serving_module.ServingModule(trained.user_tower, retrieval_index, k)
+
+  tf.io.gfile.makedirs(config.export_dir)
+  version = next_version(config.export_dir)
+  staging = os.path.join(config.export_dir,
+                         f".staging-{version}-{uuid.uuid4().hex}")
+  options = tf.saved_model.SaveOptions(
+      namespace_whitelist=["Scann"] if config.index == "scann" else None)
+  tf.saved_model.save(module, staging, signatures=module.signatures(),
+                      options=options)
+  model_name = os.path.basename(os.path.normpath(config.export_dir))
+  warmup.write(staging, model_name, serving_module.SERVING_DEFAULT,
+               warmup.example_batches(
+                   [s.decode() for s in candidate_ids.numpy()[:50]],
+                   trained.config.max_seq_len))
+  info = {
+      "version": version,
+      "index": config.index,
+      "k": k,
+      "scann": dataclasses.asdict(scann) if scann else None,
+      "index_build_seconds": round(index_seconds, 3),
+      "num_candidates": num_candidates,
+      "max_seq_len": trained.config.max_seq_len,
+      "model_dir": config.model_dir,
+      "signatures": [serving_module.SERVING_DEFAULT,
+                     serving_module.USER_EMBEDDING],
+  }
+  with tf.io.gfile.GFile(export_info_path(staging), "w") as f:
+    json.dump(info, f, indent=2)
+  final = os.path.join(config.export_dir, str(version))
+  tf.io.gfile.rename(staging, final)
+  logging.info("Exported version %d to %s", version, final)
+  return final
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+  parser = argparse.ArgumentParser(
+      description="Export a trained tfrs-adcg model for TF Serving.")
+  parser.add_argument("--model_dir", required=True,
+                      help="A tfrs_adcg.train --model_dir.")
+  parser.add_argument("--export_dir", required=True,
+                      help="TF Serving's --model_base_path: versions go in it.")
+  parser.add_argument("--index", choices=index_lib.INDEX_KINDS,
+                      default="scann",
+                      help="scann needs a ScaNN-enabled model server; "
+                      "brute_force uses core TensorFlow ops only.")
+  parser.add_argument("--k", type=int, default=100,
+                      help="Candidates returned per user.")
+  parser.add_argument("--num_leaves", type=int)
+  parser.add_argument("--num_leaves_to_search", type=int)
+  parser.add_argument("--num_reordering_candidates", type=int)
+  args = parser.parse_args(argv)
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+  if not tf.io.gfile.exists(args.model_dir):
+    parser.error(f"--model_dir {args.model_dir!r} does not exist.")
+  path = export_with_config(ExportConfig(**vars(args)))
+  print(f"Exported {path}")
+  return path
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,93 @@
+"""The exported module: raw recent events in, top-K candidates out.
+
+Its signatures take what TF Serving's REST API can send: one row per user,
+each a list of that user's recent events, padded with "" (strings) and 0
+(timestamps) to the longest list in the request. Everything else, ordering,
+truncation to the model's sequence length, vocabulary lookup, masking and
+time-gap bucketing, happens inside the user tower, so the graph answers
+exactly what training saw.
+"""
+
+from typing import Dict
+
+import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
+import tensorflow as tf  # pylint: disable=g-bad-import-order
+import tensorflow_recommenders as tfrs
+
+from tfrs_adcg import schema
+
+SERVING_DEFAULT = "serving_default"
+USER_EMBEDDING = "user_embedding"
+CANDIDATE_IDS = "candidate_ids"
+SCORES = "scores"
+EMBEDDING = "embedding"
+
+
+def input_signature() -> Dict[str, tf.TensorSpec]:
+  """The raw-event inputs of both signatures, shape [batch, events]."""
+  specs = {name: tf.TensorSpec([None, None], tf.string, name=name)
+           for name in schema.STRING_SEQUENCE_FEATURES}
+  specs[schema.TIMESTAMP] = tf.TensorSpec([None, None], tf.int64,
+                                          name=schema.TIMESTAMP)
+  return specs
+
+
+class ServingModule(tf.Module):
+  """User tower plus candidate index, with the two serving signatures.
+
+  * ``serving_default``: events -> ``candidate_ids`` [B, K] (string) and
+    ``scores`` [B, K] (float32), best first. Should an approximate index
+    find fewer than K, the rest is id "" with the lowest float32 score.
+  * ``user_embedding``: events -> ``embedding`` [B, D] (float32).
+
+  The four event inputs are [B, T] tensors of one shape; T may be 0 (no
+  history) or longer than the model's sequence length (the most recent
+  events are kept).
+  """
+
+  def __init__(self, user_tower: tf.keras.layers.Layer,
+               index: tfrs.layers.factorized_top_k.TopK, k: int):
+    super().__init__(name="adcg_serving")
+    self.user_tower = user_tower
+    self.index = index
+    self.k = k
+    signature = input_signature()
+    self.serving_default = tf.function(self._top_k,
+                                       input_signature=[signature])
+    self.user_embedding = tf.function(self._embed,
+                                      input_signature=[signature])
+
+  def signatures(self) -> Dict[str, tf.types.experimental.ConcreteFunction]:
+    """The concrete functions to save under their signature names."""
+    return {
+        SERVING_DEFAULT: self.serving_default.get_concrete_function(),
+        USER_EMBEDDING: self.user_embedding.get_concrete_function(),
+    }
+
+  def _checked(self, events: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Fails with a readable message unless all inputs share one shape."""
+    reference = tf.shape(events[schema.ADVERTISER_ID])
+    checks = [
+        tf.debugging.assert_equal(
+            tf.shape(events[name]), reference,
+            message=(f"'{name}' and '{schema.ADVERTISER_ID}' must have the "
+                     "same [batch, events] shape; pad every user's lists to "
+                     "one length with \"\" and 0."))
+        for name in schema.SEQUENCE_FEATURES if name != schema.ADVERTISER_ID]
+    with tf.control_dependencies(checks):
+      return {name: tf.identity(value) for name, value in events.items()}
+
+  def _embed(self, events: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    embedding = self.user_tower(self._checked(events), training=False)
+    return {EMBEDDING: embedding}
+
+  def _top_k(self, events: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    embedding = self.user_tower(self._checked(events), training=False)
+    scores, ids = self.index(embedding, k=self.k)
+    # An approximate search may find fewer than k; pad so the output is
+    # always [B, k], missing slots with id "" and the lowest float score.
+    missing = [[0, 0], [0, self.k - tf.shape(ids)[1]]]
+    ids = tf.pad(ids, missing, constant_values=schema.STRING_PAD)
+    scores = tf.pad(scores, missing, constant_values=scores.dtype.min)
+    return {CANDIDATE_IDS: tf.reshape(ids, [-1, self.k]),
+            SCORES: tf.reshape(scores, [-1, self.k])}
