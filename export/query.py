@@ -62,9 +62,21 @@ def read_events(lines: Sequence[str]) -> Dict[str, List[Event]]:
   return dict(users)
 
 
-def build_request(histories: Sequence[Sequence[Event]]) -> dict:
-  """TF Serving row-format request: one padded instance per user."""
+def build_request(histories: Sequence[Sequence[Event]],
+                  pad_to: Optional[int] = None) -> dict:
+  """TF Serving row-format request: one padded instance per user.
+
+  Args:
+    histories: Each user's events, in any order.
+    pad_to: The width of every instance: the most recent ``pad_to`` events,
+      padded. By default the longest history in the request; a fixed width
+      lets a batching server merge requests.
+  """
   width = max((len(events) for events in histories), default=0)
+  if pad_to is not None:
+    width = pad_to
+    histories = [sorted(events, key=lambda e: e[3])[-pad_to:] if pad_to
+                 else [] for events in histories]
   instances = []
   for events in histories:
     pad = width - len(events)
@@ -138,10 +150,16 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
   source.add_argument("--user-events", dest="user_events", nargs="+",
                       metavar="ADV,ITEM,TYPE,TIME",
                       help="One user's events.")
+  parser.add_argument("--pad_to", type=int,
+                      help="Send every user as exactly this many events "
+                      "(most recent kept): lets a batching server merge "
+                      "requests. Default: the longest history sent.")
   parser.add_argument("--top", type=int, default=10,
                       help="How many candidates to print per user.")
   parser.add_argument("--timeout", type=float, default=30.0)
   args = parser.parse_args(argv)
+  if args.pad_to is not None and args.pad_to < 0:
+    parser.error("--pad_to must not be negative.")
   try:
     if args.events:
       with open(args.events, encoding="utf-8") as f:
@@ -153,7 +171,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
   except (OSError, ValueError) as e:
     parser.error(str(e))
   names = sorted(users)
-  request = build_request([users[name] for name in names])
+  request = build_request([users[name] for name in names], args.pad_to)
   try:
     predictions = predict(args.url, args.model, request, args.version,
                           args.timeout)

@@ -6,6 +6,7 @@ exported SavedModels. Each stage runs once per test session through the same
 """
 
 import pathlib
+from typing import Dict
 
 import pytest
 
@@ -52,3 +53,20 @@ def trained_model_dir(preprocessed_dir, tmp_path_factory) -> pathlib.Path:
       "--num_layers", "1", "--num_heads", "2",
       "--max_seq_len", str(TINY_SEQ_LEN)])
   return out
+
+
+@pytest.fixture(scope="session")
+def exported_versions(trained_model_dir, tmp_path_factory
+                      ) -> Dict[str, pathlib.Path]:
+  """``trained_model_dir`` exported once with each index kind.
+
+  Returns {"scann": version_dir, "brute_force": version_dir}; each version
+  lives in its own export_dir (TF Serving's --model_base_path).
+  """
+  from export import savedmodel  # pylint: disable=g-import-not-at-top
+
+  base = tmp_path_factory.mktemp("serving")
+  return {
+      kind: pathlib.Path(savedmodel.export(
+          str(trained_model_dir), str(base / kind), index=kind, k=100))
+      for kind in ("scann", "brute_force")}

@@ -1,0 +1,199 @@
+"""The exported SavedModel: layout, answers, and raw-input edge cases."""
+
+import glob
+import json
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+import tfrs_adcg  # noqa: F401
+import tensorflow as tf  # pylint: disable=g-bad-import-order
+from export import savedmodel
+from export import serving_module
+from export import warmup
+from tfrs_adcg import schema
+
+EVAL_USERS = 16
+
+
+def eval_batch(data_dir: pathlib.Path, count: int = EVAL_USERS) -> dict:
+  """The histories of ``count`` eval examples as a padded raw-event batch."""
+  files = sorted(glob.glob(schema.split_pattern(str(data_dir), schema.EVAL)))
+  records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)
+  parsed = tf.io.parse_example(
+      tf.stack(list(records)), schema.feature_spec())
+  batch = {name: parsed[name].to_tensor(schema.STRING_PAD)
+           for name in schema.STRING_SEQUENCE_FEATURES}
+  batch[schema.TIMESTAMP] = parsed[schema.TIMESTAMP].to_tensor(schema.INT_PAD)
+  return batch
+
+
+def row(batch: dict, index: int) -> dict:
+  """One user's real events (padding removed) as a batch of one."""
+  length = int(tf.reduce_sum(tf.cast(
+      batch[schema.ADVERTISER_ID][index] != schema.STRING_PAD, tf.int32)))
+  return {name: value[index:index + 1, :length]
+          for name, value in batch.items()}
+
+
+def serve(version_dir: pathlib.Path, batch: dict,
+          signature: str = serving_module.SERVING_DEFAULT) -> dict:
+  loaded = tf.saved_model.load(str(version_dir))
+  return {k: v.numpy() for k, v in loaded.signatures[signature](**batch).items()}
+
+
+def test_version_layout(exported_versions):
+  for kind, version_dir in exported_versions.items():
+    assert version_dir.name.isdigit()
+    assert (version_dir / "saved_model.pb").exists()
+    assert (version_dir / "variables").is_dir()
+    assert pathlib.Path(warmup.warmup_path(str(version_dir))).stat().st_size
+    info = savedmodel.read_export_info(str(version_dir))
+    assert info["index"] == kind
+    assert info["version"] == int(version_dir.name)
+    assert not [p for p in version_dir.parent.iterdir()
+                if p.name.startswith(".staging")]
+
+
+def test_export_again_adds_a_higher_version_and_keeps_the_old(
+    trained_model_dir, exported_versions):
+  first = exported_versions["brute_force"]
+  second = pathlib.Path(savedmodel.main([
+      "--model_dir", str(trained_model_dir), "--export_dir",
+      str(first.parent), "--index", "brute_force", "--k", "5"]))
+  assert int(second.name) > int(first.name)
+  assert first.exists() and (first / "saved_model.pb").exists()
+  assert savedmodel.read_export_info(str(second))["k"] == 5
+
+
+def test_brute_force_equals_exact_scoring_of_the_trained_model(
+    trained_model_dir, preprocessed_dir, exported_versions):
+  from tfrs_adcg import model as model_lib  # pylint: disable=g-import-not-at-top
+
+  batch = eval_batch(preprocessed_dir)
+  answer = serve(exported_versions["brute_force"], batch)
+  trained = model_lib.load_trained(str(trained_model_dir))
+  scores = tf.linalg.matmul(trained.user_tower(batch, training=False),
+                            trained.candidate_embeddings(), transpose_b=True)
+  k = answer[serving_module.CANDIDATE_IDS].shape[1]
+  expected_scores, expected_index = tf.math.top_k(scores, k=k)
+  expected_ids = tf.gather(trained.candidate_ids(), expected_index).numpy()
+  np.testing.assert_allclose(answer[serving_module.SCORES],
+                             expected_scores.numpy(), rtol=1e-4, atol=1e-5)
+  # Ties aside, the same candidates in the same order.
+  agreement = np.mean(answer[serving_module.CANDIDATE_IDS] == expected_ids)
+  assert agreement > 0.99
+
+
+def test_outputs_are_ranked_ids_of_the_corpus(trained_model_dir,
+                                              preprocessed_dir,
+                                              exported_versions):
+  from tfrs_adcg import model as model_lib  # pylint: disable=g-import-not-at-top
+
+  corpus = set(model_lib.load_trained(
+      str(trained_model_dir)).candidate_ids().numpy())
+  batch = eval_batch(preprocessed_dir)
+  for version_dir in exported_versions.values():
+    answer = serve(version_dir, batch)
+    ids, scores = answer[serving_module.CANDIDATE_IDS], answer[
+        serving_module.SCORES]
+    k = savedmodel.read_export_info(str(version_dir))["k"]
+    assert ids.shape == scores.shape == (EVAL_USERS, k)
+    assert set(ids.ravel()) <= corpus
+    assert all(len(set(r)) == k for r in ids)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)
+
+
+def test_scann_top_k_overlaps_exact_top_k(preprocessed_dir,
+                                          exported_versions):
+  batch = eval_batch(preprocessed_dir, 64)
+  approximate = serve(exported_versions["scann"], batch)
+  exact = serve(exported_versions["brute_force"], batch)
+  overlap = np.mean([
+      len(set(a) & set(e)) / len(e)
+      for a, e in zip(approximate[serving_module.CANDIDATE_IDS],
+                      exact[serving_module.CANDIDATE_IDS])])
+  assert overlap >= 0.95
+
+
+def test_padding_and_batch_mates_do_not_change_a_users_answer(
+    preprocessed_dir, exported_versions):
+  batch = eval_batch(preprocessed_dir)
+  together = serve(exported_versions["brute_force"], batch,
+                   serving_module.USER_EMBEDDING)[serving_module.EMBEDDING]
+  lengths = np.sum(batch[schema.ADVERTISER_ID].numpy() != b"", axis=1)
+  assert len(set(lengths)) > 1, "the eval users should differ in length"
+  for index in range(3):
+    alone = serve(exported_versions["brute_force"], row(batch, index),
+                  serving_module.USER_EMBEDDING)[serving_module.EMBEDDING]
+    np.testing.assert_allclose(alone[0], together[index], atol=1e-5)
+
+
+def test_history_longer_than_max_seq_len_keeps_the_most_recent(
+    preprocessed_dir, exported_versions):
+  version_dir = exported_versions["brute_force"]
+  max_seq_len = savedmodel.read_export_info(str(version_dir))["max_seq_len"]
+  user = row(eval_batch(preprocessed_dir), 0)
+  length = user[schema.ADVERTISER_ID].shape[1]
+  older = {name: tf.repeat(value[:, :1], max_seq_len, axis=1)
+           for name, value in user.items()}
+  older[schema.TIMESTAMP] = older[schema.TIMESTAMP] - 10 ** 6
+  older[schema.ADVERTISER_ID] = tf.fill(older[schema.ADVERTISER_ID].shape,
+                                        "some-old-advertiser")
+  longer = {name: tf.concat([older[name], user[name]], axis=1)
+            for name in user}
+  assert longer[schema.ADVERTISER_ID].shape[1] > max_seq_len >= length
+  # Keep exactly the user's last max_seq_len events either way.
+  expected = serve(version_dir, {
+      name: value[:, -max_seq_len:] for name, value in longer.items()},
+                   serving_module.USER_EMBEDDING)
+  actual = serve(version_dir, longer, serving_module.USER_EMBEDDING)
+  np.testing.assert_allclose(actual[serving_module.EMBEDDING],
+                             expected[serving_module.EMBEDDING], atol=1e-5)
+
+
+def test_unknown_ids_and_empty_histories_get_answers(exported_versions):
+  unknown = {
+      schema.ADVERTISER_ID: tf.constant([["never-seen", "also-new"]]),
+      schema.ITEM_ID: tf.constant([["x", ""]]),
+      schema.EVENT_TYPE: tf.constant([["teleport", "view"]]),
+      schema.TIMESTAMP: tf.constant([[1_700_000_000, 1_700_000_100]],
+                                    tf.int64),
+  }
+  no_events = {name: value[:, :0] for name, value in unknown.items()}
+  all_padding = {
+      name: tf.fill([2, 3], schema.STRING_PAD) for name in
+      schema.STRING_SEQUENCE_FEATURES}
+  all_padding[schema.TIMESTAMP] = tf.zeros([2, 3], tf.int64)
+  for version_dir in exported_versions.values():
+    k = savedmodel.read_export_info(str(version_dir))["k"]
+    for batch, size in ((unknown, 1), (no_events, 1), (all_padding, 2)):
+      answer = serve(version_dir, batch)
+      assert answer[serving_module.CANDIDATE_IDS].shape == (size, k)
+      assert np.all(np.isfinite(answer[serving_module.SCORES]))
+      assert np.all(answer[serving_module.CANDIDATE_IDS] != b"")
+
+
+def test_inputs_of_different_shapes_are_refused_clearly(exported_versions):
+  batch = {name: tf.fill([1, 2], "a") for name in
+           schema.STRING_SEQUENCE_FEATURES}
+  batch[schema.TIMESTAMP] = tf.zeros([1, 3], tf.int64)
+  loaded = tf.saved_model.load(str(exported_versions["brute_force"]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="same"):
+    loaded.signatures[serving_module.SERVING_DEFAULT](**batch)
+
+
+def test_export_info_records_the_index_parameters(exported_versions):
+  info = json.loads(pathlib.Path(savedmodel.export_info_path(
+      str(exported_versions["scann"]))).read_text())
+  assert info["scann"]["num_leaves_to_search"] <= info["scann"]["num_leaves"]
+  assert info["k"] == min(100, info["num_candidates"])
+
+
+def test_cli_rejects_a_missing_model_dir(tmp_path):
+  with pytest.raises(SystemExit):
+    savedmodel.main(["--model_dir", str(tmp_path / "nope"), "--export_dir",
+                     str(tmp_path / "out")])
+  assert not os.path.exists(tmp_path / "out")

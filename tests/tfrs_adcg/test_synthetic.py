@@ -1,0 +1,285 @@
+"""Tests of the synthetic event log: files, determinism, corruption, structure."""
+
+import collections
+import csv
+import datetime
+import json
+import pathlib
+import re
+from typing import Dict, List, Tuple
+
+import pyarrow.parquet as pq
+import pytest
+
+from tfrs_adcg import schema
+from tfrs_adcg import synthetic
+
+FORMATS = sorted(synthetic.FORMATS)
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def _generate(out: pathlib.Path, **overrides) -> dict:
+  settings = dict(output=str(out), users=120, advertisers=16, items=80,
+                  days=14, seed=3)
+  settings.update(overrides)
+  return synthetic.generate(synthetic.SyntheticConfig(**settings))
+
+
+def _read(path: str) -> Tuple[List[str], List[dict]]:
+  """Column names and rows of a CSV, JSON Lines or Parquet file."""
+  if path.endswith(".parquet"):
+    table = pq.read_table(path)
+    return table.column_names, table.to_pylist()
+  with open(path, encoding="utf-8") as f:
+    if path.endswith(".csv"):
+      reader = csv.DictReader(f)
+      return list(reader.fieldnames), list(reader)
+    rows = [json.loads(line) for line in f]
+  return list(rows[0]), rows
+
+
+def _epoch(timestamp: str) -> int:
+  return int(datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S%z")
+             .timestamp())
+
+
+def _user_timelines(rows: List[dict]) -> Dict[str, List[dict]]:
+  timelines = collections.defaultdict(list)
+  for row in rows:
+    timelines[row[schema.RAW_USER_ID]].append(row)
+  for events in timelines.values():
+    events.sort(key=lambda row: row[schema.RAW_TIMESTAMP])
+  return timelines
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_same_seed_writes_same_bytes(tmp_path, file_format):
+  first = _generate(tmp_path / "a", file_format=file_format)
+  second = _generate(tmp_path / "b", file_format=file_format)
+  other = _generate(tmp_path / "c", file_format=file_format, seed=4)
+  for name, path in first["paths"].items():
+    assert (pathlib.Path(path).read_bytes() ==
+            pathlib.Path(second["paths"][name]).read_bytes()), name
+  assert (pathlib.Path(first["paths"][synthetic.EVENTS]).read_bytes() !=
+          pathlib.Path(other["paths"][synthetic.EVENTS]).read_bytes())
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_files_have_the_raw_and_catalog_columns(tmp_path, file_format):
+  summary = _generate(tmp_path, file_format=file_format)
+  paths = summary["paths"]
+  for name in (synthetic.EVENTS, synthetic.ADVERTISERS, synthetic.ITEMS):
+    assert paths[name].endswith("." + synthetic.FORMATS[file_format])
+
+  columns, events = _read(paths[synthetic.EVENTS])
+  assert tuple(columns) == schema.RAW_COLUMNS
+  assert len(events) == summary["events"]
+  assert collections.Counter(
+      row[schema.RAW_EVENT_TYPE] for row in events) == collections.Counter(
+          {t: n for t, n in summary["event_types"].items() if n})
+  for row in events:
+    assert all(isinstance(value, str) for value in row.values())
+    assert ISO_UTC.match(row[schema.RAW_TIMESTAMP]), row
+    assert row[schema.RAW_USER_ID] and row[schema.RAW_ADVERTISER_ID], row
+    is_signup = row[schema.RAW_EVENT_TYPE] == synthetic.SIGNUP
+    assert (row[schema.RAW_ITEM_ID] == schema.STRING_PAD) == is_signup, row
+
+  columns, advertisers = _read(paths[synthetic.ADVERTISERS])
+  assert tuple(columns) == synthetic.ADVERTISER_COLUMNS
+  assert columns[:2] == [schema.CATALOG_ADVERTISER_ID, schema.CATALOG_CATEGORY]
+  assert len(advertisers) == 16
+  for row in advertisers:
+    for name in columns[2:]:  # Numeric features of the candidate tower.
+      assert float(row[name]) >= 0.0, (name, row)
+  columns, items = _read(paths[synthetic.ITEMS])
+  assert tuple(columns) == synthetic.ITEM_COLUMNS
+  assert len(items) == 80
+  assert all(float(row[synthetic.PRICE]) > 0 for row in items)
+
+
+def test_events_refer_to_catalog_advertisers_and_items(synthetic_dir):
+  _, events = _read(str(synthetic_dir / f"{synthetic.EVENTS}.csv"))
+  _, advertisers = _read(str(synthetic_dir / f"{synthetic.ADVERTISERS}.csv"))
+  _, items = _read(str(synthetic_dir / f"{synthetic.ITEMS}.csv"))
+  category = {row[schema.CATALOG_ADVERTISER_ID]: row[schema.CATALOG_CATEGORY]
+              for row in advertisers}
+  advertiser_of_item = {
+      row[schema.RAW_ITEM_ID]: row[schema.CATALOG_ADVERTISER_ID]
+      for row in items}
+  for row in items:
+    assert (row[schema.CATALOG_CATEGORY] ==
+            category[row[schema.CATALOG_ADVERTISER_ID]])
+  items_per_advertiser = collections.Counter(advertiser_of_item.values())
+  for row in advertisers:
+    assert (int(row[synthetic.NUM_ITEMS]) ==
+            items_per_advertiser[row[schema.CATALOG_ADVERTISER_ID]])
+  for row in events:
+    assert row[schema.RAW_ADVERTISER_ID] in category
+    if row[schema.RAW_ITEM_ID]:
+      assert (advertiser_of_item[row[schema.RAW_ITEM_ID]] ==
+              row[schema.RAW_ADVERTISER_ID]), row
+  assert len({row[schema.RAW_USER_ID] for row in events}) == 600
+
+
+def test_conversions_are_a_few_percent(synthetic_dir):
+  _, events = _read(str(synthetic_dir / f"{synthetic.EVENTS}.csv"))
+  counts = collections.Counter(row[schema.RAW_EVENT_TYPE] for row in events)
+  assert set(counts) == set(synthetic.EVENT_TYPES)
+  total = len(events)
+  assert 0.03 <= counts[synthetic.ADD_TO_CART] / total <= 0.06, counts
+  assert (0.01 <= (counts[synthetic.CHECKOUT] + counts[synthetic.SIGNUP]) /
+          total <= 0.035), counts
+
+
+def test_events_come_in_bursts_within_the_days(synthetic_dir):
+  _, events = _read(str(synthetic_dir / f"{synthetic.EVENTS}.csv"))
+  start = _epoch("2026-01-01T00:00:00Z")
+  gaps = []
+  for timeline in _user_timelines(events).values():
+    seconds = [_epoch(row[schema.RAW_TIMESTAMP]) for row in timeline]
+    assert start <= seconds[0] and seconds[-1] < start + 42 * 86400
+    gaps.extend(b - a for a, b in zip(seconds, seconds[1:]))
+  gaps.sort()
+  assert gaps[0] > 0  # A user's events never share a second.
+  assert gaps[len(gaps) // 2] < 10 * 60  # Within journeys: minutes.
+  assert gaps[len(gaps) * 9 // 10] > 6 * 3600  # Between journeys: hours+.
+  # The file is not sorted by time, as real logs are not.
+  timestamps = [row[schema.RAW_TIMESTAMP] for row in events]
+  assert timestamps != sorted(timestamps)
+
+
+def _next_conversion_hits(rows: List[dict], k: int) -> Tuple[float, float]:
+  """Hit rates at k of two predictors of the next converted advertiser.
+
+  After each checkout at A, the target is the next advertiser other than A
+  that the user converts with. Learned on half of the users, evaluated on the
+  other half: (a) the k most popular targets; (b) the k most frequent targets
+  after a checkout at A, filled up with (a).
+
+  Returns:
+    (popularity hit rate, transition hit rate).
+  """
+  conversions = set(synthetic.CONVERSION_TYPES)
+  pairs = {}
+  for user, timeline in _user_timelines(rows).items():
+    converted = [(row[schema.RAW_EVENT_TYPE], row[schema.RAW_ADVERTISER_ID])
+                 for row in timeline if row[schema.RAW_EVENT_TYPE] in conversions]
+    pairs[user] = []
+    for i, (event_type, advertiser) in enumerate(converted):
+      if event_type == synthetic.CHECKOUT:
+        following = [a for _, a in converted[i + 1:] if a != advertiser]
+        if following:
+          pairs[user].append((advertiser, following[0]))
+  users = sorted(pairs)
+  popularity = collections.Counter()
+  transitions = collections.defaultdict(collections.Counter)
+  for user in users[::2]:
+    for previous, target in pairs[user]:
+      popularity[target] += 1
+      transitions[previous][target] += 1
+  popular = [a for a, _ in popularity.most_common(k)]
+  popular_hits = transition_hits = total = 0
+  for user in users[1::2]:
+    for previous, target in pairs[user]:
+      predicted = [a for a, _ in transitions[previous].most_common(k)]
+      predicted += [a for a in popular if a not in predicted][:k - len(predicted)]
+      total += 1
+      popular_hits += target in popular
+      transition_hits += target in predicted
+  assert total > 200, "too few checkouts to measure"
+  return popular_hits / total, transition_hits / total
+
+
+def test_order_of_events_predicts_next_conversion_better_than_popularity(
+    tmp_path):
+  summary = _generate(tmp_path / "planted", users=1500, advertisers=40,
+                      items=400, days=42, seed=11)
+  _, rows = _read(summary["paths"][synthetic.EVENTS])
+  popular_at_1, transition_at_1 = _next_conversion_hits(rows, k=1)
+  popular_at_5, transition_at_5 = _next_conversion_hits(rows, k=5)
+  assert transition_at_1 > 2.0 * popular_at_1
+  assert transition_at_5 > 1.3 * popular_at_5
+
+  # Without complementary partners the transition advantage shrinks.
+  control = _generate(tmp_path / "control", users=1500, advertisers=40,
+                      items=400, days=42, seed=11, partner_probability=0.0)
+  _, rows = _read(control["paths"][synthetic.EVENTS])
+  _, control_at_1 = _next_conversion_hits(rows, k=1)
+  assert transition_at_1 > 1.3 * control_at_1
+
+
+def _corruption_kinds(rows: List[dict], start: int, end: int) -> List[str]:
+  """The corruption kind of each row (or "" for a valid row), found anew."""
+  kinds, seen = [], set()
+  for row in rows:
+    timestamp = row[schema.RAW_TIMESTAMP]
+    try:
+      seconds = _epoch(timestamp) if ISO_UTC.match(timestamp) else None
+    except ValueError:
+      seconds = None
+    key = tuple(row[name] for name in schema.RAW_COLUMNS)
+    if seconds is None:
+      kinds.append(synthetic.BAD_TIMESTAMP)
+    elif not start <= seconds < end:
+      kinds.append(synthetic.TIMESTAMP_OUT_OF_RANGE)
+    elif not row[schema.RAW_USER_ID]:
+      kinds.append(synthetic.MISSING_USER_ID)
+    elif not row[schema.RAW_ADVERTISER_ID]:
+      kinds.append(synthetic.MISSING_ADVERTISER_ID)
+    elif row[schema.RAW_EVENT_TYPE] not in synthetic.EVENT_TYPES:
+      kinds.append(synthetic.UNKNOWN_EVENT_TYPE)
+    elif key in seen:
+      kinds.append(synthetic.DUPLICATE)
+    else:
+      kinds.append("")
+    seen.add(key)
+  return kinds
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_corruptions_are_counted_and_leave_valid_rows_intact(
+    tmp_path, file_format):
+  clean = _generate(tmp_path / "clean", file_format=file_format)
+  dirty = _generate(tmp_path / "dirty", file_format=file_format,
+                    corrupt_fraction=0.06)
+  start = _epoch("2026-01-01T00:00:00Z")
+  end = start + 14 * 86400
+
+  with open(clean["paths"][synthetic.CORRUPTIONS], encoding="utf-8") as f:
+    assert json.load(f) == {kind: 0 for kind in synthetic.CORRUPTION_KINDS}
+  _, clean_rows = _read(clean["paths"][synthetic.EVENTS])
+  assert set(_corruption_kinds(clean_rows, start, end)) == {""}
+
+  with open(dirty["paths"][synthetic.CORRUPTIONS], encoding="utf-8") as f:
+    assert json.load(f) == dirty["corruptions"]
+  _, dirty_rows = _read(dirty["paths"][synthetic.EVENTS])
+  kinds = _corruption_kinds(dirty_rows, start, end)
+  found = collections.Counter(kind for kind in kinds if kind)
+  assert found == dirty["corruptions"]
+  assert set(found) == set(synthetic.CORRUPTION_KINDS)
+  assert dirty["rows"] == len(dirty_rows) == len(clean_rows) + sum(
+      found.values())
+  assert sum(found.values()) == pytest.approx(0.06 * len(clean_rows), abs=6)
+  assert [row for row, kind in zip(dirty_rows, kinds) if not kind] == clean_rows
+
+
+def test_main_prints_a_summary_and_validates_arguments(tmp_path, capsys):
+  summary = synthetic.main([
+      "--output", str(tmp_path), "--users", "30", "--advertisers", "5",
+      "--items", "10", "--days", "3", "--format", "jsonl",
+      "--start", "2025-06-01", "--corrupt_fraction", "0.1"])
+  printed = capsys.readouterr().out
+  assert f"Wrote {summary['events']} events" in printed
+  assert f"view={summary['event_types']['view']}" in printed
+  assert (tmp_path / "events.jsonl").exists()
+  _, rows = _read(summary["paths"][synthetic.EVENTS])
+  assert min(row[schema.RAW_TIMESTAMP] for row in rows
+             if row[schema.RAW_TIMESTAMP].startswith("2025-")) >= "2025-06-01"
+
+  for bad in (["--items", "3"], ["--format", "xml"], ["--start", "soon"],
+              ["--corrupt_fraction", "1.5"]):
+    with pytest.raises(SystemExit):
+      synthetic.main(["--output", str(tmp_path / "bad"), "--advertisers", "5",
+                      *bad])
+  with pytest.raises(ValueError, match="--items"):
+    synthetic.SyntheticConfig(output=str(tmp_path), advertisers=10, items=5)
