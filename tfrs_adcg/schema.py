@@ -105,13 +105,15 @@ def encode_example(user_id: str, cutoff: int,
   feature = example.features.feature
   feature[USER_ID].bytes_list.value.append(user_id.encode())
   feature[CUTOFF].int64_list.value.append(int(cutoff))
+  # Lists, not generators: upb's extend() takes a list several times faster.
   for name in STRING_SEQUENCE_FEATURES:
-    feature[name].bytes_list.value.extend(v.encode() for v in history[name])
-  feature[TIMESTAMP].int64_list.value.extend(int(t) for t in history[TIMESTAMP])
+    feature[name].bytes_list.value.extend([v.encode() for v in history[name]])
+  feature[TIMESTAMP].int64_list.value.extend(
+      [int(t) for t in history[TIMESTAMP]])
   feature[LABEL_ADVERTISER_IDS].bytes_list.value.extend(
-      v.encode() for v in label_advertiser_ids)
+      [v.encode() for v in label_advertiser_ids])
   feature[LABEL_ITEM_IDS].bytes_list.value.extend(
-      v.encode() for v in label_item_ids)
+      [v.encode() for v in label_item_ids])
   return example.SerializeToString()
 
 

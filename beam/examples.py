@@ -1,0 +1,248 @@
+"""Training examples per split, from users' events: time split, leave-last-out.
+
+An example is one (user, cutoff): the last ``max_seq_len`` events strictly
+before the cutoff, oldest first, and the label sets: the distinct advertisers
+(and items) the user converted with in the label window. Only examples with
+at least one history event and one label advertiser are written; the others
+are counted by reason. Outputs are tagged: one serialized ``tf.train.Example``
+per element under ``schema.TRAIN`` / ``VALID`` / ``EVAL``, counts under
+``counts.COUNTS``, and the training positives per candidate under
+``POSITIVES``.
+
+* Time split: training cutoffs every ``train_stride_days`` going back from
+  eval_cutoff - K days (so no training label window reaches past the eval
+  cutoff), labels in (cutoff, cutoff + K days]; one eval example per user at
+  the eval cutoff.
+* Leave-last-out: the user's last conversion is the eval target, the one
+  before it the valid target, up to ``max_train_targets`` earlier ones are
+  training targets; the history is every event with an earlier timestamp
+  (up to L), the labels the target's advertiser and item. The cutoff is the
+  target's time.
+"""
+
+import collections
+from typing import Collection, Iterable, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.transforms import window
+
+from beam import config as config_lib
+from beam import counts
+from beam import events
+from beam import timeline
+from tfrs_adcg import schema
+
+POSITIVES = "positives"  # Tag of (candidate id, training positives).
+
+USERS = "users"
+EVENTS_USED = "events_used"
+EXAMPLES = "examples"
+POSITIVE_COUNTS = "positives"
+EXAMPLES_SKIPPED = "examples_skipped"
+NO_HISTORY = "no_history"  # Labels, but no event before the cutoff.
+NO_POSITIVE = "no_positive"  # History, but no conversion in the window.
+
+# Leave-last-out: the split of the last and second last target.
+_SPLIT_FROM_LAST = {0: schema.EVAL, 1: schema.VALID}
+
+
+def resolve_eval_cutoff(time_range: Optional[Tuple[int, int]],
+                        config: config_lib.PreprocessConfig) -> Optional[int]:
+  """The configured eval cutoff, or the latest event time minus K days,
+  rounded down to the day; None without events."""
+  if config.eval_cutoff is not None:
+    return config.eval_cutoff
+  if time_range is None:
+    return None
+  latest = time_range[1] - config.label_window_seconds
+  return latest - latest % config_lib.DAY_SECONDS
+
+
+class _ExamplesFn(beam.DoFn):
+  """Encodes examples and counts them, the skips and the positives.
+
+  Args:
+    task: ``advertiser`` or ``item``: which labels count as the training
+      positives of candidates.
+  """
+
+  def __init__(self, task: str):
+    super().__init__()
+    self._item_task = task == config_lib.ITEM_TASK
+    self._counts = counts.BundleCounts()
+    self._positives = collections.Counter()
+
+  def start_bundle(self):
+    self._counts = counts.BundleCounts()
+    self._positives = collections.Counter()
+
+  def _count_user(self, num_events: int) -> None:
+    self._counts.add(USERS)
+    self._counts.add(EVENTS_USED, num_events)
+
+  def _example(self, split: str, user: str, cutoff: int,
+               history: Collection[events.Event],
+               advertisers: Collection[str],
+               items: Collection[str]) -> Iterable[pvalue.TaggedOutput]:
+    """Yields the example, or counts why there is none."""
+    if not history:
+      if advertisers:
+        self._counts.add(f"{EXAMPLES_SKIPPED}/{NO_HISTORY}")
+      return
+    if not advertisers:
+      self._counts.add(f"{EXAMPLES_SKIPPED}/{NO_POSITIVE}")
+      return
+    timestamps, event_types, item_ids, advertiser_ids = zip(*history)
+    record = schema.encode_example(
+        user, cutoff, {
+            schema.TIMESTAMP: timestamps,
+            schema.EVENT_TYPE: event_types,
+            schema.ITEM_ID: item_ids,
+            schema.ADVERTISER_ID: advertiser_ids,
+        }, sorted(advertisers), sorted(items))
+    candidates = items if self._item_task else advertisers
+    self._counts.add(f"{EXAMPLES}/{split}")
+    self._counts.add(f"{POSITIVE_COUNTS}/{split}", len(candidates))
+    if split == schema.TRAIN:
+      self._positives.update(candidates)
+    yield pvalue.TaggedOutput(split, record)
+
+  def finish_bundle(self):
+    yield from self._counts.emit()
+    for item in self._positives.items():
+      yield pvalue.TaggedOutput(POSITIVES,
+                                window.GlobalWindows.windowed_value(item))
+    self._positives.clear()
+
+
+class _TimeSplitFn(_ExamplesFn):
+  """(user, ``timeline.Timeline``) and the eval cutoff to examples."""
+
+  def __init__(self, config: config_lib.PreprocessConfig):
+    super().__init__(config.task)
+    self._max_len = config.max_seq_len
+    self._window = config.label_window_days
+    self._stride = config.train_stride_days
+    self._offset = config.day_offset
+
+  def process(self, element, eval_cutoff: Optional[int]):
+    user, (num_events, days) = element
+    self._count_user(num_events)
+    if eval_cutoff is None:
+      return
+    eval_day = (eval_cutoff - self._offset) // config_lib.DAY_SECONDS
+    sorted_days = sorted(days)
+    # Training cutoffs from the first one whose window reaches the user's
+    # first event up to eval_day - K, then the eval cutoff.
+    first_day = sorted_days[0]
+    steps = (eval_day - first_day) // self._stride
+    cutoff_days = list(range(eval_day - self._window - steps * self._stride,
+                             eval_day - self._window + 1, self._stride))
+    cutoff_days.append(eval_day)
+    history = collections.deque(maxlen=self._max_len)
+    next_day = 0
+    for cutoff_day in cutoff_days:
+      while (next_day < len(sorted_days) and
+             sorted_days[next_day] < cutoff_day):
+        history.extend(days[sorted_days[next_day]][0])
+        next_day += 1
+      advertisers, items = self._labels(days, cutoff_day)
+      split = schema.EVAL if cutoff_day == eval_day else schema.TRAIN
+      yield from self._example(
+          split, user, cutoff_day * config_lib.DAY_SECONDS + self._offset,
+          history, advertisers, items)
+
+  def _labels(self, days, cutoff_day: int) -> Tuple[set, set]:
+    """Distinct advertisers and items converted with in (cutoff, cutoff + K]."""
+    advertisers, items = set(), set()
+    last_day = cutoff_day + self._window
+    for day in range(cutoff_day, last_day + 1):
+      bucket = days.get(day)
+      if bucket is None:
+        continue
+      for at_day_start, advertiser, item in bucket[1]:
+        if day == cutoff_day and at_day_start:
+          continue  # At the cutoff itself: the window starts after it.
+        if day == last_day and not at_day_start:
+          continue  # After cutoff + K days.
+        advertisers.add(advertiser)
+        if item:
+          items.add(item)
+    return advertisers, items
+
+
+class _LeaveLastOutFn(_ExamplesFn):
+  """(user, all its events) to one example per kept conversion target."""
+
+  def __init__(self, config: config_lib.PreprocessConfig):
+    super().__init__(config.task)
+    self._max_len = config.max_seq_len
+    self._num_targets = config.max_train_targets + 2
+    self._conversion_types = config.conversion_types
+
+  def process(self, element):
+    user, user_events = element
+    num_events, targets = timeline.last_conversion_histories(
+        user_events, self._max_len, self._num_targets, self._conversion_types)
+    self._count_user(num_events)
+    for position, (target, history) in enumerate(targets):
+      split = _SPLIT_FROM_LAST.get(len(targets) - 1 - position, schema.TRAIN)
+      timestamp, _, item, advertiser = target
+      yield from self._example(split, user, timestamp, history, (advertiser,),
+                               (item,) if item else ())
+
+
+class TimeSplitExamples(beam.PTransform):
+  """Distinct user events to time-split examples (see the module docstring).
+
+  Args:
+    config: The preprocessing configuration.
+    eval_cutoff: A singleton PCollection of the eval cutoff (epoch seconds,
+      or None when there are no events).
+  """
+
+  def __init__(self, config: config_lib.PreprocessConfig,
+               eval_cutoff: beam.PCollection):
+    super().__init__()
+    self._config = config
+    self._eval_cutoff = eval_cutoff
+
+  def expand(self, user_events):
+    config = self._config
+    return (user_events
+            | "DayTimelines" >> beam.CombinePerKey(
+                timeline.DayTimelineFn(config.max_seq_len,
+                                       config.conversion_types,
+                                       config.day_offset))
+            | "Examples" >> beam.ParDo(
+                _TimeSplitFn(config),
+                beam.pvalue.AsSingleton(self._eval_cutoff)).with_outputs(
+                    schema.TRAIN, schema.EVAL, counts.COUNTS, POSITIVES))
+
+
+class LeaveLastOutExamples(beam.PTransform):
+  """Distinct user events to leave-last-out examples (see the module docstring).
+
+  Groups each user's events (a GroupByKey, whose result is iterated twice
+  rather than held in memory).
+  """
+
+  def __init__(self, config: config_lib.PreprocessConfig):
+    super().__init__()
+    self._config = config
+
+  def expand(self, user_events):
+    return (user_events
+            | "GroupByUser" >> beam.GroupByKey()
+            | "Examples" >> beam.ParDo(_LeaveLastOutFn(
+                self._config)).with_outputs(schema.TRAIN, schema.VALID,
+                                            schema.EVAL, counts.COUNTS,
+                                            POSITIVES))
+
+
+def split_names(config: config_lib.PreprocessConfig) -> Tuple[str, ...]:
+  """The splits a configuration writes."""
+  if config.split == config_lib.LEAVE_LAST_OUT:
+    return schema.SPLITS
+  return (schema.TRAIN, schema.EVAL)

@@ -1,0 +1,181 @@
+"""``python -m beam.preprocess``: raw event logs to TFRecord training data.
+
+    python -m beam.preprocess --input 'events/*.csv' --output data/ \\
+        [--advertiser_catalog advertisers.csv] [--split time|leave_last_out] \\
+        [Beam options: --runner DataflowRunner --project ... ]
+
+Writes into ``--output`` (file names from ``tfrs_adcg.schema``): TFRecord
+shards per split, ``vocab/``, the candidate frequencies, the normalized
+advertiser catalog, ``dead_letter/`` (JSON lines ``{"reason", "row"}``) and,
+last, ``manifest.json``. The pipeline is built only from Beam IOs,
+combiners and GroupByKey, so it runs unchanged on any runner.
+"""
+
+import json
+import logging
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam import catalog as catalog_lib
+from beam import config as config_lib
+from beam import counts
+from beam import events
+from beam import examples as examples_lib
+from beam import manifest as manifest_lib
+from beam import vocabulary
+from tfrs_adcg import schema
+
+_LOGGER = logging.getLogger(__name__)
+
+_CANDIDATE_FEATURE = {config_lib.ADVERTISER_TASK: schema.ADVERTISER_ID,
+                      config_lib.ITEM_TASK: schema.ITEM_ID}
+
+
+def _dead_letter_line(dead_letter) -> str:
+  reason, row = dead_letter
+  return json.dumps({"reason": reason, "row": row}, ensure_ascii=False,
+                    default=str)
+
+
+class WriteDeadLetters(beam.PTransform):
+  """(reason, row) to JSON lines ``dead_letter/<name>-SSSSS-of-NNNNN.jsonl``."""
+
+  def __init__(self, output: str, name: str):
+    super().__init__()
+    self._prefix = os.path.join(output, schema.DEAD_LETTER_DIR, name)
+
+  def expand(self, dead_letters):
+    return (dead_letters
+            | "ToJson" >> beam.Map(_dead_letter_line)
+            | "Write" >> beam.io.WriteToText(self._prefix,
+                                             file_name_suffix=".jsonl"))
+
+
+def build_pipeline(pipeline: beam.Pipeline,
+                   config: config_lib.PreprocessConfig) -> None:
+  """Adds the whole preprocessing to ``pipeline``.
+
+  Raises:
+    rows.InputError: if an input is missing, empty or lacks columns.
+  """
+  output = config.output
+  read = pipeline | "ReadEvents" >> events.ReadEvents(
+      config.input, config.input_format, config.event_types, config.min_time,
+      config.max_time, config.dedup_shards)
+  catalog = None
+  if config.advertiser_catalog:
+    read_catalog = catalog_lib.ReadAdvertiserCatalog(config.advertiser_catalog)
+    catalog = pipeline | "ReadCatalog" >> read_catalog
+
+  singletons = {"time_range": read.time_range}
+  if config.split == config_lib.TIME_SPLIT:
+    eval_cutoff = read.time_range | "EvalCutoff" >> beam.Map(
+        examples_lib.resolve_eval_cutoff, config)
+    singletons["eval_cutoff"] = eval_cutoff
+    examples = read.events | "TimeSplit" >> examples_lib.TimeSplitExamples(
+        config, eval_cutoff)
+  else:
+    examples = read.events | "LeaveLastOut" >> (
+        examples_lib.LeaveLastOutExamples(config))
+  for split in examples_lib.split_names(config):
+    _ = examples[split] | f"Write_{split}" >> beam.io.WriteToTFRecord(
+        os.path.join(output, split), file_name_suffix=schema.TFRECORD_SUFFIX,
+        num_shards=config.num_shards)
+
+  id_counts = read.events | "CountIds" >> vocabulary.CountEventIds()
+  features = list(schema.STRING_SEQUENCE_FEATURES)
+  all_counts = [read.counts, examples[counts.COUNTS]]
+  if catalog is not None:
+    features.append(schema.CATALOG_CATEGORY)
+    id_counts = ((id_counts,
+                  catalog.advertisers
+                  | "CountCategories" >> catalog_lib.CountCategories())
+                 | "WithCategories" >> beam.Flatten())
+    _ = catalog.advertisers | "WriteCatalog" >> (
+        catalog_lib.WriteAdvertiserCatalog(output,
+                                           read_catalog.numeric_columns))
+    _ = catalog.dead_letters | "CatalogDeadLetters" >> WriteDeadLetters(
+        output, "advertisers")
+    all_counts.append(catalog.counts)
+  _ = id_counts | "WriteVocabularies" >> vocabulary.WriteVocabularies(
+      output, features)
+
+  candidate_feature = _CANDIDATE_FEATURE[config.task]
+  candidates = (id_counts
+                | "CandidateIds" >> beam.FlatMap(
+                    lambda pair: [pair[0][1]]
+                    if pair[0][0] == candidate_feature else []))
+  _ = ((candidates, examples[examples_lib.POSITIVES])
+       | "WriteFrequencies" >> vocabulary.WriteCandidateFrequencies(output))
+
+  _ = read.dead_letters | "EventDeadLetters" >> WriteDeadLetters(
+      output, "events")
+  _ = (all_counts
+       | "FlattenCounts" >> beam.Flatten()
+       | "WriteSummary" >> manifest_lib.WriteSummary(output, singletons))
+
+
+def _existing_outputs(output: str) -> List[str]:
+  patterns = [schema.split_pattern(output, split) for split in schema.SPLITS]
+  patterns += [os.path.join(output, name) for name in (
+      schema.MANIFEST, schema.CANDIDATE_FREQUENCIES, schema.ADVERTISER_CATALOG,
+      manifest_lib.SUMMARY)]
+  patterns += [os.path.join(output, directory, "*")
+               for directory in (schema.VOCAB_DIR, schema.DEAD_LETTER_DIR)]
+  return [metadata.path for result in FileSystems.match(patterns)
+          for metadata in result.metadata_list]
+
+
+def prepare_output(config: config_lib.PreprocessConfig) -> None:
+  """Creates the output directory; refuses or clears earlier data in it."""
+  existing = _existing_outputs(config.output)
+  if existing and not config.overwrite:
+    raise ValueError(
+        f"--output {config.output!r} already holds preprocessed data "
+        f"({existing[0]}, ...): pass --overwrite to replace it, or choose "
+        "another directory.")
+  if existing:
+    _LOGGER.info("Deleting %d files of an earlier run in %s.", len(existing),
+                 config.output)
+    FileSystems.delete(existing)
+  for directory in ("", schema.VOCAB_DIR, schema.DEAD_LETTER_DIR):
+    path = os.path.join(config.output, directory)
+    if not FileSystems.exists(path):
+      FileSystems.mkdirs(path)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+  """Runs the preprocessing; returns the manifest.
+
+  Raises:
+    ValueError: for a bad flag, or an input that is missing, empty or lacks
+      columns (``rows.InputError``), before any pipeline runs.
+  """
+  config, beam_args = config_lib.parse_args(argv)
+  options = PipelineOptions(beam_args)
+  pipeline = beam.Pipeline(options=options)
+  build_pipeline(pipeline, config)
+  prepare_output(config)
+  _LOGGER.info("Preprocessing %s into %s (%s split).", config.input,
+               config.output, config.split)
+  result = pipeline.run()
+  result.wait_until_finish()
+  manifest = manifest_lib.build_manifest(
+      config, manifest_lib.read_summary(config.output),
+      has_catalog=config.advertiser_catalog is not None)
+  path = manifest_lib.write_manifest(config.output, manifest)
+  line = manifest_lib.summary_line(manifest)
+  _LOGGER.info("Wrote %s: %s", path, line)
+  print(f"beam.preprocess: {line}")
+  manifest_lib.check_accounting(manifest)
+  return manifest
+
+
+if __name__ == "__main__":
+  logging.basicConfig(level=logging.INFO,
+                      format="%(asctime)s %(levelname)s %(message)s")
+  main()

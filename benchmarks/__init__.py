@@ -1,0 +1,1 @@
+"""Benchmarks of tfrs-adcg: quality and speed, written to benchmarks/results."""

@@ -1,0 +1,83 @@
+"""The retrieval model: corpus, log-Q correction, loss."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+import tfrs_adcg  # noqa: F401
+import tensorflow as tf  # pylint: disable=g-bad-import-order
+from tfrs_adcg import schema
+from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.model import RetrievalModel
+
+CONFIG = TrainConfig(data="", model_dir="", max_seq_len=4, embedding_dim=8,
+                     num_heads=2, num_layers=1, temperature=1.0)
+
+
+def test_corpus_is_every_known_advertiser(tiny_vocabularies):
+  model = RetrievalModel(CONFIG, tiny_vocabularies)
+  assert model.candidate_ids().numpy().tolist() == [b"a", b"b", b"c", b"d"]
+  embeddings = model.candidate_embeddings()
+  assert embeddings.shape == (4, 8)
+  np.testing.assert_allclose(tf.norm(embeddings, axis=1).numpy(), 1.0,
+                             rtol=1e-5)
+
+
+def test_sampling_probability_comes_from_the_frequencies(tiny_vocabularies):
+  model = RetrievalModel(CONFIG, tiny_vocabularies)
+  # d and unknown ids never were positives: the smallest probability.
+  np.testing.assert_allclose(
+      model.sampling_probability(tf.constant(["a", "b", "c", "d", "?"])),
+      [0.5, 0.25, 0.25, 0.25, 0.25])
+
+
+def row_losses(model, positive_ids):
+  """Each row's loss for one shared query and identical candidates."""
+  query = tf.constant([[1.0, 0.0]] * len(positive_ids))
+  candidates = tf.constant([[0.6, 0.8]] * len(positive_ids))
+  ids = tf.constant(positive_ids)
+  return [
+      float(model.retrieval_loss(query, candidates, ids,
+                                 sample_weight=tf.one_hot(i, len(positive_ids))))
+      for i in range(len(positive_ids))
+  ]
+
+
+def test_logq_lowers_the_logit_of_the_more_popular_candidate(
+    tiny_vocabularies):
+  # Equal raw scores; "a" (probability 0.5) is more popular than "b" (0.25).
+  corrected = RetrievalModel(CONFIG, tiny_vocabularies)
+  popular_row, rare_row = row_losses(corrected, ["a", "b"])
+  # The corrected logits are score - log(p): a's is lower by log 2, so the
+  # row whose positive is the popular "a" has the higher loss.
+  assert popular_row > rare_row
+  assert popular_row == pytest.approx(math.log(1 + 2))
+  assert rare_row == pytest.approx(math.log(1 + 1 / 2))
+
+  uncorrected = RetrievalModel(dataclasses.replace(CONFIG, logq=False),
+                               tiny_vocabularies)
+  assert row_losses(uncorrected, ["a", "b"]) == pytest.approx(
+      [math.log(2), math.log(2)])
+
+
+def test_accidental_hits_are_not_negatives(tiny_vocabularies):
+  model = RetrievalModel(dataclasses.replace(CONFIG, logq=False),
+                         tiny_vocabularies)
+  # Rows 0 and 1 share the positive "a": neither is the other's negative, so
+  # row 0 competes with row 2's "b" only.
+  assert row_losses(model, ["a", "a", "b"])[0] == pytest.approx(math.log(2))
+
+
+def test_compute_loss_on_a_batch_of_pairs(tiny_vocabularies):
+  model = RetrievalModel(CONFIG, tiny_vocabularies)
+  history = {
+      schema.ADVERTISER_ID: tf.constant([["a", "b"], ["c", ""]]),
+      schema.ITEM_ID: tf.constant([["a1", "b1"], ["", ""]]),
+      schema.EVENT_TYPE: tf.constant([["view", "checkout"], ["signup", ""]]),
+      schema.TIMESTAMP: tf.constant([[10, 20], [15, 0]], tf.int64),
+  }
+  loss = model.compute_loss((history, tf.constant(["a", "c"])))
+  assert loss.shape == ()
+  assert np.isfinite(loss.numpy()) and loss.numpy() > 0

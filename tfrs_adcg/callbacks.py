@@ -1,0 +1,70 @@
+"""Keras callbacks of a training run: validation, early stopping, checkpoints."""
+
+import logging
+
+import tensorflow as tf
+
+from tfrs_adcg import checkpoints
+from tfrs_adcg import metrics
+from tfrs_adcg.evaluation import Evaluator
+
+# Early stopping watches the mean of Recall@10/50/100: Recall@100 alone
+# saturates at 1 on a corpus of at most 100 candidates.
+MONITOR = "mean_recall"
+
+
+def log_key(metric: str) -> str:
+  """The Keras log (and TensorBoard) name of a validation metric."""
+  return "val_" + metric.replace("@", "_at_")
+
+
+class ValidationEarlyStopping(tf.keras.callbacks.Callback):
+  """Full-corpus validation recall after each epoch; keeps the best; stops.
+
+  Adds ``val_recall_at_10`` ... ``val_ndcg_at_10`` and ``val_mean_recall``
+  to the epoch logs (so the callbacks after it, TensorBoard and the CSV log,
+  record them), writes the weights as the best when the mean recall
+  improves, and stops training after
+  ``patience`` epochs without improvement. Its state lives in ``state``,
+  which the epoch checkpoints save, so a resumed run stops where an
+  uninterrupted one would.
+  """
+
+  def __init__(self, evaluator: Evaluator, state: checkpoints.TrainingState,
+               directory: str, patience: int):
+    super().__init__()
+    self._evaluator = evaluator
+    self._state = state
+    self._directory = directory
+    self._patience = patience
+
+  def on_epoch_end(self, epoch, logs=None):
+    results = self._evaluator.evaluate(baselines=False)["model"]
+    results[MONITOR] = sum(results[f"recall@{k}"]
+                           for k in metrics.RECALL_KS) / len(metrics.RECALL_KS)
+    if logs is not None:
+      logs.update({log_key(name): value for name, value in results.items()})
+    recall = results[MONITOR]
+    if recall > self._state.best_recall.numpy():
+      self._state.best_recall.assign(recall)
+      self._state.best_epoch.assign(epoch)
+      checkpoints.save_best(self.model, self._directory)
+    best_epoch = int(self._state.best_epoch.numpy())
+    logging.info("Epoch %d: validation %s %.4f (best %.4f, epoch %d).",
+                 epoch + 1, MONITOR, recall, self._state.best_recall.numpy(),
+                 best_epoch + 1)
+    if epoch - best_epoch >= self._patience:
+      logging.info("Stopping early: no better validation %s for %d epochs.",
+                   MONITOR, self._patience)
+      self.model.stop_training = True
+
+
+class EpochCheckpoint(tf.keras.callbacks.Callback):
+  """Saves model, optimizer and training state after every epoch."""
+
+  def __init__(self, epoch_checkpoints: checkpoints.EpochCheckpoints):
+    super().__init__()
+    self._checkpoints = epoch_checkpoints
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._checkpoints.save(epoch + 1)

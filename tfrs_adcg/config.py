@@ -1,0 +1,136 @@
+"""The training configuration: one dataclass, saved as ``model_dir/config.json``.
+
+The same object is passed down from the command line to the towers, the input
+pipeline and the evaluation, and it is what ``model.load_trained`` rebuilds a
+trained model from.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional, Tuple
+
+import tensorflow as tf
+
+CONFIG_FILE = "config.json"
+
+POOLINGS = ("cls", "mean", "last")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+# The fields that shape the model's variables or its data: a run can only be
+# resumed from a checkpoint written with the same values.
+ARCHITECTURE_FIELDS = (
+    "max_seq_len", "num_layers", "num_heads", "embedding_dim",
+    "feed_forward_dim", "pooling", "num_oov_buckets", "num_time_buckets")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """How to train one retrieval model.
+
+  Attributes:
+    data: Directory written by ``beam.preprocess``.
+    model_dir: Where checkpoints, logs, metrics and the model's assets go.
+    epochs: Maximum number of epochs.
+    steps_per_epoch: Training steps between validations and checkpoints;
+      ``None`` means one pass over the training pairs.
+    batch_size: Global batch size: training pairs per step, summed over
+      replicas. Each replica's in-batch negatives are its share of the batch.
+    learning_rate: Adam's learning rate.
+    max_seq_len: Events the user tower reads (the most recent ones). ``None``
+      means the ``max_seq_len`` that preprocessing used.
+    num_layers: Transformer encoder blocks in the user tower.
+    num_heads: Attention heads per block.
+    embedding_dim: Width of every embedding and of the output vectors.
+    feed_forward_dim: Hidden width of each block's feed-forward network;
+      ``None`` means ``4 * embedding_dim``.
+    dropout: Dropout rate in the user tower.
+    temperature: Divides the logits of the softmax over in-batch candidates.
+    logq: Subtract the log of each candidate's sampling probability from its
+      logit (log-Q correction of in-batch negatives).
+    pooling: How the user tower summarises the sequence: ``cls`` (a learned
+      token prepended), ``mean`` (over real events) or ``last`` (the newest).
+    num_oov_buckets: Hash buckets for ids missing from the vocabularies.
+    num_time_buckets: Log-scale buckets of an event's age relative to the
+      newest event in the sequence.
+    patience: Stop after this many epochs without a better validation
+      recall (mean of Recall@10/50/100).
+    shuffle_buffer: Training pairs in the shuffle buffer.
+    strategy: ``default``, ``mirrored`` (local devices) or ``multi_worker``
+      (``TF_CONFIG``).
+    seed: Seeds Python, NumPy and TensorFlow, and the input shuffle.
+    export_dir: If set, export a serving model there after training.
+  """
+
+  data: str
+  model_dir: str
+  epochs: int = 20
+  steps_per_epoch: Optional[int] = None
+  batch_size: int = 128
+  learning_rate: float = 2e-3
+  max_seq_len: Optional[int] = None
+  num_layers: int = 2
+  num_heads: int = 2
+  embedding_dim: int = 64
+  feed_forward_dim: Optional[int] = None
+  dropout: float = 0.1
+  temperature: float = 0.05
+  logq: bool = True
+  pooling: str = "cls"
+  num_oov_buckets: int = 2
+  num_time_buckets: int = 24
+  patience: int = 3
+  shuffle_buffer: int = 20_000
+  strategy: str = "default"
+  seed: int = 42
+  export_dir: Optional[str] = None
+
+  def __post_init__(self):
+    if self.pooling not in POOLINGS:
+      raise ValueError(f"pooling must be one of {POOLINGS}, not "
+                       f"{self.pooling!r}.")
+    if self.strategy not in STRATEGIES:
+      raise ValueError(f"strategy must be one of {STRATEGIES}, not "
+                       f"{self.strategy!r}.")
+    if self.embedding_dim % self.num_heads:
+      raise ValueError(f"embedding_dim ({self.embedding_dim}) must be a "
+                       f"multiple of num_heads ({self.num_heads}).")
+    for name in ("epochs", "batch_size", "num_heads", "embedding_dim",
+                 "num_oov_buckets"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be positive, not {getattr(self, name)}.")
+    if self.num_time_buckets < 2:
+      raise ValueError("num_time_buckets must be at least 2 (padding and one "
+                       f"real bucket), not {self.num_time_buckets}.")
+    if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+      raise ValueError(
+          f"steps_per_epoch must be positive, not {self.steps_per_epoch}.")
+    if self.max_seq_len is not None and self.max_seq_len < 1:
+      raise ValueError(f"max_seq_len must be positive, not {self.max_seq_len}.")
+    if self.temperature <= 0:
+      raise ValueError(f"temperature must be positive, not {self.temperature}.")
+
+  @property
+  def hidden_dim(self) -> int:
+    """The feed-forward width of the encoder blocks."""
+    return self.feed_forward_dim or 4 * self.embedding_dim
+
+  def architecture(self) -> Tuple:
+    """The values of ``ARCHITECTURE_FIELDS``."""
+    return tuple(getattr(self, name) for name in ARCHITECTURE_FIELDS)
+
+  def save(self, directory: str) -> None:
+    """Writes the configuration as ``directory/config.json``."""
+    with tf.io.gfile.GFile(os.path.join(directory, CONFIG_FILE), "w") as f:
+      json.dump(dataclasses.asdict(self), f, indent=2, sort_keys=True)
+
+  @classmethod
+  def load(cls, directory: str) -> "TrainConfig":
+    """Reads ``directory/config.json``."""
+    path = os.path.join(directory, CONFIG_FILE)
+    if not tf.io.gfile.exists(path):
+      raise FileNotFoundError(
+          f"{directory!r} holds no {CONFIG_FILE}: is it the --model_dir of a "
+          "`python -m tfrs_adcg.train` run?")
+    with tf.io.gfile.GFile(path) as f:
+      return cls(**json.load(f))

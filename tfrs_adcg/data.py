@@ -1,0 +1,158 @@
+"""tf.data input: preprocessed TFRecord shards to training pairs and eval batches.
+
+An example is one (user, cutoff) with its history and its label set: the
+distinct advertisers the user converted with in the label window. Training
+turns each example into one *training pair per positive*: the example's
+history repeated once for each of its label advertisers. Pairs are shuffled
+across examples before batching, so the in-batch negatives of a pair are the
+positives of other (mostly other users') pairs; the rare negative that equals
+the row's own positive is removed as an accidental hit by the retrieval task.
+Every positive thus contributes one softmax term per epoch, as the per-user
+Recall over all positives of the window asks.
+
+Paths go through ``tf.io.gfile``, so ``gs://`` works, and ``s3://`` once
+``tensorflow_io`` is imported.
+"""
+
+from typing import Dict, List, Tuple
+
+import tensorflow as tf
+
+from tfrs_adcg import schema
+
+Features = Dict[str, tf.Tensor]
+
+_PARSE_BATCH = 256
+
+
+def shard_paths(data_dir: str, split: str) -> List[str]:
+  """The sorted TFRecord shards of ``split``; may be empty."""
+  return sorted(tf.io.gfile.glob(schema.split_pattern(data_dir, split)))
+
+
+def check_data_dir(data_dir: str) -> dict:
+  """Validates a data dir before training reads it; returns its manifest.
+
+  Raises:
+    schema.SchemaError: if the directory is missing, holds no manifest, was
+      written under another schema version, or has no training or eval
+      shards.
+  """
+  if not tf.io.gfile.isdir(data_dir):
+    raise schema.SchemaError(
+        f"Data directory {data_dir!r} does not exist: pass the --output of "
+        "`python -m beam.preprocess` as --data.")
+  manifest = schema.read_manifest(data_dir)
+  for split in (schema.TRAIN, schema.EVAL):
+    if not shard_paths(data_dir, split):
+      raise schema.SchemaError(
+          f"{data_dir!r} holds no {split} shards "
+          f"({schema.split_pattern(data_dir, split)}): the preprocessing run "
+          "produced no examples for this split.")
+  return manifest
+
+
+def parse(serialized: tf.Tensor) -> Features:
+  """Parses a batch of serialized examples: [B] -> ragged [B, None] lists."""
+  return tf.io.parse_example(serialized, schema.feature_spec())
+
+
+def recent_history(features: Features, max_seq_len: int) -> Features:
+  """The last ``max_seq_len`` events of each history as dense [B, L] tensors.
+
+  Histories are stored oldest first, so the most recent events are the tail;
+  shorter histories are padded after their events.
+  """
+  dense = {}
+  for name in schema.SEQUENCE_FEATURES:
+    pad = schema.INT_PAD if name == schema.TIMESTAMP else schema.STRING_PAD
+    dense[name] = features[name][:, -max_seq_len:].to_tensor(
+        default_value=pad, shape=[None, max_seq_len])
+  return dense
+
+
+def _records(paths: List[str], shuffle_seed: int = None) -> tf.data.Dataset:
+  files = tf.data.Dataset.from_tensor_slices(paths)
+  if shuffle_seed is not None:
+    files = files.shuffle(len(paths), seed=shuffle_seed)
+  return files.interleave(
+      lambda path: tf.data.TFRecordDataset(path, compression_type="GZIP"),
+      cycle_length=min(len(paths), 4),
+      num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=True)
+
+
+def _training_pairs(serialized: tf.Tensor,
+                    max_seq_len: int) -> Tuple[Features, tf.Tensor]:
+  """One row per (example, positive): repeated histories and [P] positives."""
+  features = parse(serialized)
+  labels = features[schema.LABEL_ADVERTISER_IDS]
+  repeats = labels.row_lengths()
+  history = {
+      name: tf.repeat(values, repeats, axis=0)
+      for name, values in recent_history(features, max_seq_len).items()
+  }
+  return history, labels.flat_values
+
+
+def training_dataset(paths: List[str], batch_size: int, max_seq_len: int,
+                     shuffle_buffer: int, seed: int) -> tf.data.Dataset:
+  """An endless, shuffled stream of batches of training pairs.
+
+  Args:
+    paths: Training shards.
+    batch_size: Pairs per batch (the global batch under a distribution
+      strategy); the last partial batch of a pass is dropped.
+    max_seq_len: History length L.
+    shuffle_buffer: Pairs in the shuffle buffer.
+    seed: Seeds the shuffles, so that every worker of a multi-worker run
+      sees the same order and shards it the same way.
+
+  Returns:
+    Elements ``(history, positives)``: ``SEQUENCE_FEATURES`` as [B, L] dense
+    tensors, and the [B] positive advertiser ids. Iterate it for a fixed
+    number of steps per epoch.
+  """
+  dataset = (
+      _records(paths, shuffle_seed=seed)
+      .batch(_PARSE_BATCH)
+      .map(lambda s: _training_pairs(s, max_seq_len),
+           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+      .unbatch()
+      .shuffle(shuffle_buffer, seed=seed)
+      .repeat()
+      .batch(batch_size, drop_remainder=True)
+      .prefetch(tf.data.AUTOTUNE))
+  options = tf.data.Options()
+  # Workers read every shard and keep every n-th batch: preprocessing may
+  # write fewer shards than there are workers.
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  return dataset.with_options(options)
+
+
+def evaluation_dataset(paths: List[str], max_seq_len: int,
+                       batch_size: int = 512) -> tf.data.Dataset:
+  """Eval batches in file order: examples with at least one positive.
+
+  Returns:
+    Dicts of the [B, L] dense ``SEQUENCE_FEATURES`` plus the ragged [B, None]
+    ``LABEL_ADVERTISER_IDS``.
+  """
+
+  def to_eval_batch(serialized):
+    features = parse(serialized)
+    labels = features[schema.LABEL_ADVERTISER_IDS]
+    has_labels = labels.row_lengths() > 0
+    batch = {name: tf.boolean_mask(values, has_labels)
+             for name, values in recent_history(features, max_seq_len).items()}
+    batch[schema.LABEL_ADVERTISER_IDS] = tf.ragged.boolean_mask(
+        labels, has_labels)
+    return batch
+
+  return (
+      _records(paths)
+      .batch(batch_size)
+      .map(to_eval_batch, num_parallel_calls=tf.data.AUTOTUNE,
+           deterministic=True)
+      .prefetch(tf.data.AUTOTUNE))

@@ -1,0 +1,266 @@
+"""Trains the retrieval model on a preprocessed data dir and evaluates it.
+
+    python -m tfrs_adcg.train --data data/ --model_dir runs/x \
+        [--epochs 20] [--batch_size 128] [--no_logq] [--pooling cls|mean|last]
+        [--strategy default|mirrored|multi_worker] [--export_dir serving/adcg]
+
+Writes into ``--model_dir``: ``config.json``, ``assets/`` (the vocabularies,
+so the directory is self-contained), ``checkpoints/`` (one per epoch; running
+the same command again resumes after the last one), ``best/`` (the weights of
+the best validation epoch), ``tensorboard/``, ``training_log.csv`` and
+``metrics.json`` (Recall@10/50/100 and NDCG@10 on the eval split for the
+model and both baselines, also printed as a table).
+
+Validation (early stopping, best epoch) uses the ``valid`` split when the
+data has one, else the ``eval`` split.
+
+``--strategy multi_worker`` reads the cluster from ``TF_CONFIG``; start the
+same command on every worker. Worker 0 (or the chief) writes the model dir.
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+from typing import Dict, List, Optional, Sequence
+
+import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
+import tensorflow as tf
+
+from tfrs_adcg import callbacks
+from tfrs_adcg import checkpoints
+from tfrs_adcg import data
+from tfrs_adcg import metrics
+from tfrs_adcg import schema
+from tfrs_adcg import vocabulary
+from tfrs_adcg.config import ARCHITECTURE_FIELDS, POOLINGS, STRATEGIES
+from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.evaluation import Evaluator
+from tfrs_adcg.model import ASSETS_DIR, RetrievalModel
+
+METRICS_FILE = "metrics.json"
+TENSORBOARD_DIR = "tensorboard"
+TRAINING_LOG = "training_log.csv"
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """What a run did.
+
+  Attributes:
+    metrics: Eval-split metrics per ranker, as in ``metrics.json`` (empty on
+      non-chief workers).
+    initial_epoch: Epochs already done when this run started (resumed).
+    epochs_done: Epochs done when it ended.
+    history: Per-epoch logs of this run's epochs (loss, validation metrics).
+  """
+  metrics: Dict[str, Dict[str, float]]
+  initial_epoch: int
+  epochs_done: int
+  history: Dict[str, List[float]]
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
+  """Command-line flags to a ``TrainConfig``."""
+  defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+  parser = argparse.ArgumentParser(
+      description=__doc__.split("\n")[0],
+      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  parser.add_argument("--data", required=True,
+                      help="Output directory of beam.preprocess.")
+  parser.add_argument("--model_dir", required=True,
+                      help="Checkpoints, logs and metrics go here.")
+  parser.add_argument("--epochs", type=int, default=defaults["epochs"])
+  parser.add_argument("--steps_per_epoch", type=int, default=None,
+                      help="Steps between validations and checkpoints. "
+                      "Default: one pass over the training pairs.")
+  parser.add_argument("--batch_size", type=int, default=defaults["batch_size"],
+                      help="Global batch of training pairs.")
+  parser.add_argument("--learning_rate", type=float,
+                      default=defaults["learning_rate"])
+  parser.add_argument("--max_seq_len", type=int, default=None,
+                      help="Default: the max_seq_len of preprocessing.")
+  parser.add_argument("--num_layers", type=int, default=defaults["num_layers"])
+  parser.add_argument("--num_heads", type=int, default=defaults["num_heads"])
+  parser.add_argument("--embedding_dim", type=int,
+                      default=defaults["embedding_dim"])
+  parser.add_argument("--feed_forward_dim", type=int, default=None,
+                      help="Default: 4 * embedding_dim.")
+  parser.add_argument("--dropout", type=float, default=defaults["dropout"])
+  parser.add_argument("--temperature", type=float,
+                      default=defaults["temperature"])
+  parser.add_argument("--no_logq", dest="logq", action="store_false",
+                      help="Turn the log-Q correction off (ablation).")
+  parser.add_argument("--pooling", choices=POOLINGS,
+                      default=defaults["pooling"])
+  parser.add_argument("--num_oov_buckets", type=int,
+                      default=defaults["num_oov_buckets"])
+  parser.add_argument("--num_time_buckets", type=int,
+                      default=defaults["num_time_buckets"])
+  parser.add_argument("--patience", type=int, default=defaults["patience"],
+                      help="Epochs without a better validation recall "
+                      "(mean of Recall@10/50/100) before stopping.")
+  parser.add_argument("--shuffle_buffer", type=int,
+                      default=defaults["shuffle_buffer"])
+  parser.add_argument("--strategy", choices=STRATEGIES,
+                      default=defaults["strategy"])
+  parser.add_argument("--seed", type=int, default=defaults["seed"])
+  parser.add_argument("--export_dir", default=None,
+                      help="Export a serving model here after training.")
+  return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
+  logging.basicConfig(level=logging.INFO,
+                      format="%(asctime)s %(levelname)s %(message)s")
+  return train(parse_args(argv))
+
+
+def train(config: TrainConfig) -> TrainResult:
+  """Trains, validates each epoch, evaluates the best epoch, exports."""
+  manifest = data.check_data_dir(config.data)
+  # A multi-worker strategy must exist before TensorFlow runs any op.
+  strategy = _make_strategy(config.strategy)
+  if config.max_seq_len is None:
+    config = dataclasses.replace(
+        config, max_seq_len=int(manifest["config"]["max_seq_len"]))
+  if config.batch_size % strategy.num_replicas_in_sync:
+    raise ValueError(
+        f"batch_size {config.batch_size} does not split evenly over "
+        f"{strategy.num_replicas_in_sync} replicas.")
+  tf.keras.utils.set_random_seed(config.seed)
+
+  chief = _is_chief(strategy)
+  write_dir = config.model_dir if chief else tempfile.mkdtemp(prefix="worker")
+  vocabularies = _prepare_model_dir(config, write_dir)
+
+  with strategy.scope():
+    model = RetrievalModel(config, vocabularies)
+    model.build_towers()
+    optimizer = tf.keras.optimizers.Adam(config.learning_rate)
+    optimizer.build(model.trainable_variables)
+    model.compile(optimizer=optimizer)
+    state = checkpoints.TrainingState()
+  epoch_checkpoints = checkpoints.EpochCheckpoints(model, optimizer, state,
+                                                   write_dir)
+  initial_epoch = epoch_checkpoints.restore_latest()
+
+  validation_split = (schema.VALID if data.shard_paths(config.data,
+                                                       schema.VALID)
+                      else schema.EVAL)
+  popularity = vocabularies.popularity_ranking()
+  validation = Evaluator(model, data.shard_paths(config.data, validation_split),
+                         popularity)
+  num_pairs = sum(vocabularies.positives.values())
+  steps_per_epoch = config.steps_per_epoch or max(
+      1, num_pairs // config.batch_size)
+  logging.info(
+      "Training on %d (example, positive) pairs a pass, %d steps of %d; "
+      "validating on the %s split; %d candidates.", num_pairs, steps_per_epoch,
+      config.batch_size, validation_split, len(vocabularies.candidate_ids()))
+
+  history = {}
+  if _should_train(config, state, initial_epoch):
+    dataset = data.training_dataset(
+        data.shard_paths(config.data, schema.TRAIN), config.batch_size,
+        config.max_seq_len, config.shuffle_buffer, config.seed)
+    fit = model.fit(
+        dataset,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[
+            callbacks.ValidationEarlyStopping(validation, state, write_dir,
+                                              config.patience),
+            callbacks.EpochCheckpoint(epoch_checkpoints),
+            tf.keras.callbacks.TensorBoard(
+                os.path.join(write_dir, TENSORBOARD_DIR)),
+            tf.keras.callbacks.CSVLogger(
+                os.path.join(write_dir, TRAINING_LOG), append=True),
+            tf.keras.callbacks.TerminateOnNaN(),
+        ],
+        verbose=1 if chief else 0)
+    history = fit.history
+  epochs_done = int(state.epochs_done.numpy())
+
+  results = {}
+  if chief:
+    checkpoints.restore_weights(model, write_dir)
+    results = Evaluator(model, data.shard_paths(config.data, schema.EVAL),
+                        popularity).evaluate()
+    with tf.io.gfile.GFile(os.path.join(write_dir, METRICS_FILE), "w") as f:
+      json.dump(results, f, indent=2)
+    print(f"Eval split, exact ranking of {len(popularity)} candidates "
+          f"(best epoch {int(state.best_epoch.numpy()) + 1}):")
+    print(metrics.format_table(results))
+    if config.export_dir:
+      from export import savedmodel  # pylint: disable=g-import-not-at-top
+      savedmodel.export(model_dir=config.model_dir,
+                        export_dir=config.export_dir, index="scann", k=100)
+  else:
+    shutil.rmtree(write_dir, ignore_errors=True)
+  return TrainResult(metrics=results, initial_epoch=initial_epoch,
+                     epochs_done=epochs_done, history=history)
+
+
+def _prepare_model_dir(config: TrainConfig,
+                       write_dir: str) -> vocabulary.Vocabularies:
+  """Writes config and assets for a new run; checks them for a resumed one.
+
+  Returns:
+    The vocabularies of the run: the data dir's for a new run, the model
+    dir's own copy for a resumed one.
+  """
+  assets = os.path.join(write_dir, ASSETS_DIR)
+  resuming = tf.io.gfile.exists(os.path.join(write_dir,
+                                             checkpoints.CHECKPOINT_DIR))
+  if resuming:
+    previous = TrainConfig.load(write_dir)
+    if previous.architecture() != config.architecture():
+      raise ValueError(
+          f"{write_dir!r} holds a run with other model settings "
+          f"{dict(zip(ARCHITECTURE_FIELDS, previous.architecture()))}; "
+          "resume it with the same flags or use a new --model_dir.")
+  else:
+    tf.io.gfile.makedirs(write_dir)
+    vocabulary.copy_assets(config.data, assets)
+  config.save(write_dir)
+  return vocabulary.read_vocabularies(assets)
+
+
+def _should_train(config: TrainConfig, state: checkpoints.TrainingState,
+                  initial_epoch: int) -> bool:
+  """False when a resumed run had already finished or stopped early."""
+  if initial_epoch >= config.epochs:
+    return False
+  best_epoch = int(state.best_epoch.numpy())
+  return best_epoch < 0 or initial_epoch - 1 - best_epoch < config.patience
+
+
+def _make_strategy(name: str) -> tf.distribute.Strategy:
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    if "TF_CONFIG" not in os.environ:
+      raise ValueError("--strategy multi_worker needs the cluster in the "
+                       "TF_CONFIG environment variable.")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+def _is_chief(strategy: tf.distribute.Strategy) -> bool:
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return True
+  if resolver.task_type == "chief":
+    return True
+  has_chief = "chief" in resolver.cluster_spec().as_dict()
+  return resolver.task_type == "worker" and resolver.task_id == 0 and (
+      not has_chief)
+
+
+if __name__ == "__main__":
+  main()

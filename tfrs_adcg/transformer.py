@@ -1,0 +1,50 @@
+"""A bidirectional transformer encoder block over a padded event sequence."""
+
+import tensorflow as tf
+
+
+class TransformerEncoderBlock(tf.keras.layers.Layer):
+  """Self-attention and a feed-forward network, each a pre-norm residual.
+
+  ``x + Dropout(MultiHeadAttention(LayerNorm(x)))`` then
+  ``x + Dropout(FeedForward(LayerNorm(x)))``. Attention is bidirectional (no
+  causal mask); padded positions are never attended to, so their content
+  does not change the real positions' outputs.
+
+  Call: ``(x, padding_mask)`` with x float32 [B, T, D] and padding_mask bool
+  [B, T] (True for real positions) -> float32 [B, T, D].
+  """
+
+  def __init__(self, num_heads: int, hidden_dim: int, dropout: float,
+               **kwargs):
+    super().__init__(**kwargs)
+    self._num_heads = num_heads
+    self._hidden_dim = hidden_dim
+    self._dropout_rate = dropout
+
+  def build(self, input_shape):
+    dim = input_shape[-1]
+    self.attention_norm = tf.keras.layers.LayerNormalization(
+        epsilon=1e-6, name="attention_norm")
+    self.attention = tf.keras.layers.MultiHeadAttention(
+        num_heads=self._num_heads, key_dim=dim // self._num_heads,
+        dropout=self._dropout_rate, name="attention")
+    self.feed_forward_norm = tf.keras.layers.LayerNormalization(
+        epsilon=1e-6, name="feed_forward_norm")
+    self.feed_forward = tf.keras.Sequential([
+        tf.keras.layers.Dense(self._hidden_dim, activation="gelu"),
+        tf.keras.layers.Dense(dim),
+    ], name="feed_forward")
+    self.dropout = tf.keras.layers.Dropout(self._dropout_rate)
+    super().build(input_shape)
+
+  def call(self, x: tf.Tensor, padding_mask: tf.Tensor,
+           training: bool = False) -> tf.Tensor:
+    # [B, 1, T]: every query position may attend to every real position.
+    attention_mask = padding_mask[:, tf.newaxis, :]
+    normed = self.attention_norm(x)
+    attended = self.attention(normed, normed, attention_mask=attention_mask,
+                              training=training)
+    x = x + self.dropout(attended, training=training)
+    transformed = self.feed_forward(self.feed_forward_norm(x))
+    return x + self.dropout(transformed, training=training)

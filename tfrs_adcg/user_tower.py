@@ -1,0 +1,183 @@
+"""The user tower: a user's recent events to one L2-normalised vector.
+
+One code path serves training and serving: the tower itself orders the
+events by time, keeps the most recent ``max_seq_len`` of them and derives
+every feature from the events alone (an event's age is measured from the
+newest event of the sequence, not from a cutoff, which serving does not
+have). Its input is therefore the raw padded event tensors of any length.
+"""
+
+from typing import Dict, Tuple
+
+import tensorflow as tf
+
+from tfrs_adcg import schema
+from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.embedding import IdEmbedding
+from tfrs_adcg.transformer import TransformerEncoderBlock
+from tfrs_adcg.vocabulary import Vocabularies
+
+Features = Dict[str, tf.Tensor]
+
+_PAD_VALUES = {
+    schema.ADVERTISER_ID: schema.STRING_PAD,
+    schema.ITEM_ID: schema.STRING_PAD,
+    schema.EVENT_TYPE: schema.STRING_PAD,
+    schema.TIMESTAMP: schema.INT_PAD,
+}
+
+
+def select_recent_events(features: Features,
+                         max_seq_len: int) -> Tuple[Features, tf.Tensor]:
+  """The most recent real events of each row, oldest first, padded after.
+
+  An event is real where its advertiser id is not ``schema.STRING_PAD``.
+  Events are ordered by timestamp (stably: equal timestamps keep their input
+  order), wherever the padding is.
+
+  Args:
+    features: ``SEQUENCE_FEATURES`` as [B, T] tensors, any T >= 0.
+    max_seq_len: L, the number of events kept.
+
+  Returns:
+    ``(events, mask)``: the features as [B, L] tensors and bool [B, L], True
+    for real events. The result depends only on the real events, so adding
+    padding anywhere does not change it.
+  """
+  padded = {name: features[name] for name in schema.SEQUENCE_FEATURES}
+  padded[schema.TIMESTAMP] = tf.cast(padded[schema.TIMESTAMP], tf.int64)
+  # Grow T to at least L, so that L slots can always be gathered.
+  shortfall = tf.maximum(max_seq_len - tf.shape(padded[schema.ADVERTISER_ID])[1],
+                         0)
+  padded = {
+      name: tf.pad(values, [[0, 0], [0, shortfall]],
+                   constant_values=_PAD_VALUES[name])
+      for name, values in padded.items()
+  }
+  real = padded[schema.ADVERTISER_ID] != schema.STRING_PAD
+  sort_key = tf.where(real, padded[schema.TIMESTAMP], tf.int64.max)
+  order = tf.argsort(sort_key, axis=1, stable=True)  # Real events first.
+
+  num_real = tf.reduce_sum(tf.cast(real, tf.int32), axis=1)  # [B]
+  num_kept = tf.minimum(num_real, max_seq_len)
+  slots = tf.range(max_seq_len)[tf.newaxis, :]  # [1, L]
+  mask = slots < num_kept[:, tf.newaxis]  # [B, L]
+  source = tf.gather(order, (num_real - num_kept)[:, tf.newaxis] + slots,
+                     batch_dims=1)  # [B, L]
+  events = {
+      name: tf.where(mask, tf.gather(values, source, batch_dims=1),
+                     tf.constant(_PAD_VALUES[name], values.dtype))
+      for name, values in padded.items()
+  }
+  return events, mask
+
+
+def time_gap_buckets(timestamps: tf.Tensor, mask: tf.Tensor,
+                     num_buckets: int) -> tf.Tensor:
+  """Log-scale buckets of each event's age before the sequence's newest event.
+
+  Bucket 0 is padding; a real event of age ``m`` minutes is in bucket
+  ``1 + floor(log2(1 + m))`` (0 minutes: 1, 1-2: 2, 3-6: 3, ...), capped at
+  ``num_buckets - 1``. Computed with integer comparisons, exactly.
+
+  Args:
+    timestamps: int64 [B, L] epoch seconds.
+    mask: bool [B, L], True for real events.
+    num_buckets: Number of buckets including the padding bucket.
+
+  Returns:
+    int32 [B, L].
+  """
+  newest = tf.reduce_max(
+      tf.where(mask, timestamps, tf.int64.min), axis=1, keepdims=True)
+  age = tf.maximum(newest - timestamps, 0)  # [B, L] seconds.
+  # Bucket 1 + k starts at an age of 2^k - 1 minutes.
+  starts = tf.constant([(2**k - 1) * 60 for k in range(1, num_buckets - 1)],
+                       tf.int64)
+  buckets = 1 + tf.reduce_sum(
+      tf.cast(age[:, :, tf.newaxis] >= starts, tf.int32), axis=-1)
+  return tf.where(mask, buckets, 0)
+
+
+class UserTower(tf.keras.Model):
+  """A user's raw recent events -> one L2-normalised vector.
+
+  Embeds each of the last L events as the sum of its advertiser, item, event
+  type, time-gap bucket and recency-position (0 = newest) embeddings; runs
+  ``num_layers`` bidirectional encoder blocks with a padding mask; pools
+  (``cls``, ``mean`` or ``last``); projects; L2-normalises. A history without
+  real events yields a finite vector.
+
+  Call: dict of ``SEQUENCE_FEATURES``, [B, T] each (tf.string ids with
+  ``schema.STRING_PAD`` as padding in ``ADVERTISER_ID``, int64 epoch-second
+  ``TIMESTAMP``) -> float32 [B, embedding_dim].
+  """
+
+  def __init__(self, config: TrainConfig, vocabularies: Vocabularies,
+               advertiser_embedding: IdEmbedding, **kwargs):
+    super().__init__(**kwargs)
+    self._max_seq_len = config.max_seq_len
+    self._num_time_buckets = config.num_time_buckets
+    self._pooling = config.pooling
+    dim = config.embedding_dim
+    self.advertiser_embedding = advertiser_embedding
+    self.item_embedding = IdEmbedding(
+        vocabularies.item_ids, config.num_oov_buckets, dim,
+        name="item_embedding")
+    self.event_type_embedding = IdEmbedding(
+        vocabularies.event_types, config.num_oov_buckets, dim,
+        name="event_type_embedding")
+    self.time_gap_embedding = tf.keras.layers.Embedding(
+        config.num_time_buckets, dim, name="time_gap_embedding")
+    # Recency positions 0..L-1, and L for padding.
+    self.position_embedding = tf.keras.layers.Embedding(
+        config.max_seq_len + 1, dim, name="position_embedding")
+    if config.pooling == "cls":
+      self.cls_token = self.add_weight(
+          name="cls_token", shape=(1, 1, dim),
+          initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
+    self.input_dropout = tf.keras.layers.Dropout(config.dropout)
+    self.blocks = [
+        TransformerEncoderBlock(config.num_heads, config.hidden_dim,
+                                config.dropout, name=f"encoder_block_{i}")
+        for i in range(config.num_layers)
+    ]
+    self.output_norm = tf.keras.layers.LayerNormalization(
+        epsilon=1e-6, name="output_norm")
+    self.projection = tf.keras.layers.Dense(dim, name="projection")
+
+  @tf.autograph.experimental.do_not_convert
+  def call(self, features: Features, training: bool = False) -> tf.Tensor:
+    events, mask = select_recent_events(features, self._max_seq_len)
+    num_kept = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # [B]
+    slots = tf.range(self._max_seq_len)[tf.newaxis, :]
+    positions = tf.where(mask, num_kept[:, tf.newaxis] - 1 - slots,
+                         self._max_seq_len)
+    gaps = time_gap_buckets(events[schema.TIMESTAMP], mask,
+                            self._num_time_buckets)
+    x = (self.advertiser_embedding(events[schema.ADVERTISER_ID]) +
+         self.item_embedding(events[schema.ITEM_ID]) +
+         self.event_type_embedding(events[schema.EVENT_TYPE]) +
+         self.time_gap_embedding(gaps) +
+         self.position_embedding(positions))  # [B, L, D]
+
+    if self._pooling == "cls":
+      batch_size = tf.shape(x)[0]
+      cls = tf.tile(tf.cast(self.cls_token, x.dtype), [batch_size, 1, 1])
+      x = tf.concat([cls, x], axis=1)
+      mask = tf.concat([tf.ones([batch_size, 1], tf.bool), mask], axis=1)
+
+    x = self.input_dropout(x, training=training)
+    for block in self.blocks:
+      x = block(x, mask, training=training)
+    x = self.output_norm(x)
+
+    if self._pooling == "cls":
+      pooled = x[:, 0]
+    elif self._pooling == "mean":
+      weights = tf.cast(mask, x.dtype)[:, :, tf.newaxis]
+      pooled = tf.reduce_sum(x * weights, axis=1) / tf.maximum(
+          tf.reduce_sum(weights, axis=1), 1.0)
+    else:  # The newest real event (slot 0 when there is none).
+      pooled = tf.gather(x, tf.maximum(num_kept - 1, 0), batch_dims=1)
+    return tf.math.l2_normalize(self.projection(pooled), axis=-1)
