@@ -152,7 +152,7 @@ def test_server_errors_come_back_as_clear_messages(fake_server):
   bad = {"instances": [{schema.ADVERTISER_ID: ["a"], schema.ITEM_ID: ["i"],
                         schema.EVENT_TYPE: ["view"],
                         schema.TIMESTAMP: [1, 2]}]}
-  with pytest.raises(query.QueryError, match="HTTP 400.*same"):
+  with pytest.raises(query.QueryError, match="(?s)HTTP 400.*must have the same"):
     query.predict(url, "adcg", bad)
 
 

@@ -120,15 +120,26 @@ def test_scann_top_k_overlaps_exact_top_k(preprocessed_dir,
 
 def test_padding_and_batch_mates_do_not_change_a_users_answer(
     preprocessed_dir, exported_versions):
-  batch = eval_batch(preprocessed_dir)
-  together = serve(exported_versions["brute_force"], batch,
-                   serving_module.USER_EMBEDDING)[serving_module.EMBEDDING]
-  lengths = np.sum(batch[schema.ADVERTISER_ID].numpy() != b"", axis=1)
-  assert len(set(lengths)) > 1, "the eval users should differ in length"
-  for index in range(3):
-    alone = serve(exported_versions["brute_force"], row(batch, index),
-                  serving_module.USER_EMBEDDING)[serving_module.EMBEDDING]
-    np.testing.assert_allclose(alone[0], together[index], atol=1e-5)
+  eval_users = eval_batch(preprocessed_dir)
+  # Four users with histories of different lengths, padded into one batch.
+  users = []
+  for index, keep in enumerate((20, 13, 6, 1)):
+    user = row(eval_users, index)
+    users.append({name: value[:, -keep:] for name, value in user.items()})
+  width = max(u[schema.ADVERTISER_ID].shape[1] for u in users)
+  batch = {}
+  for name in schema.SEQUENCE_FEATURES:
+    pad = schema.INT_PAD if name == schema.TIMESTAMP else schema.STRING_PAD
+    batch[name] = tf.concat([
+        tf.pad(u[name], [[0, 0], [0, width - u[name].shape[1]]],
+               constant_values=pad) for u in users], axis=0)
+  version_dir = exported_versions["brute_force"]
+  together = serve(version_dir, batch, serving_module.USER_EMBEDDING)
+  for index, user in enumerate(users):
+    alone = serve(version_dir, user, serving_module.USER_EMBEDDING)
+    np.testing.assert_allclose(alone[serving_module.EMBEDDING][0],
+                               together[serving_module.EMBEDDING][index],
+                               atol=1e-5)
 
 
 def test_history_longer_than_max_seq_len_keeps_the_most_recent(
