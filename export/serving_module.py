@@ -18,8 +18,8 @@ from tfrs_adcg import schema
 
 SERVING_DEFAULT = "serving_default"
 USER_EMBEDDING = "user_embedding"
-CANDIDATE_IDS = "candidate_ids"
-SCORES = "scores"
+CANDIDATE_IDS = schema.CANDIDATE_IDS
+SCORES = schema.SCORES
 EMBEDDING = "embedding"
 
 
