@@ -65,6 +65,17 @@ ADVERTISER_CATALOG = "advertisers.tsv"  # header row, then one advertiser a line
 MANIFEST = "manifest.json"
 DEAD_LETTER_DIR = "dead_letter"
 
+# Offline candidates (beam.batch_candidates output): one record per user with
+# USER_ID and these fields, in shards named "<CANDIDATES>-SSSSS-of-NNNNN.*",
+# next to MANIFEST, DEAD_LETTER_DIR and SKIPPED_USERS_DIR.
+CANDIDATES = "candidates"
+CANDIDATE_IDS = "candidate_ids"  # Best first.
+SCORES = "scores"  # float32, aligned with CANDIDATE_IDS.
+MODEL_VERSION = "model_version"
+AS_OF = "as_of"  # ISO-8601; the history is the events at or before it.
+GENERATED_AT = "generated_at"  # ISO-8601 start of the run.
+SKIPPED_USERS_DIR = "skipped_users"  # JSON lines {USER_ID, "reason", ...}.
+
 
 class SchemaError(ValueError):
   """A data directory that does not hold data of this schema."""
