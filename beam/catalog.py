@@ -141,7 +141,7 @@ class ReadAdvertiserCatalog(beam.PTransform):
         self._wanted if self._format == rows.PARQUET else columns,
         self._wanted)
 
-  def expand(self, pbegin) -> CatalogRead:
+  def expand(self, pbegin):
     parsed = (pbegin
               | "ReadRows" >> rows.ReadRows(self._pattern, self._format,
                                             self._wanted)

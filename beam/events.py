@@ -7,9 +7,11 @@ timestamp in UTC epoch seconds; the value tuple sorts events in time order
 with ties broken by type, item and advertiser. Every input row is either such
 an event or a dead letter ``(reason, raw row)``, and per-bundle counts say
 how many rows were read, so that
-``events_read == distinct events + dead letters``.
+``events_read == distinct events + dead letters``. On the way, the ids of
+the distinct events are counted for the vocabularies.
 """
 
+import collections
 import datetime
 import re
 import zlib
@@ -44,27 +46,34 @@ DROP_REASONS = (MALFORMED_ROW, MISSING_USER_ID, MISSING_ADVERTISER_ID,
 EVENTS_READ = "events_read"
 EVENTS_DROPPED = "events_dropped"
 
-# Output tags of ParseEvents (besides counts.COUNTS).
+# Output tags (besides counts.COUNTS).
 DEAD_LETTERS = "dead_letters"
 TIME_RANGE = "time_range"
+ID_COUNTS = "id_counts"
 
-_ISO_SECONDS = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})Z?")
+# The history vocabularies, in the order of their values in an Event.
+ID_FEATURES = (schema.EVENT_TYPE, schema.ITEM_ID, schema.ADVERTISER_ID)
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME_OF_DAY = re.compile(r"[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})Z?")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH_ORDINAL = _EPOCH.date().toordinal()
 _DAY_SECONDS = 86400
-_MAX_CACHED_DAYS = 100_000
+_MAX_CACHED = 100_000
 
 
 class TimestampParser:
-  """``timestamps.parse_timestamp`` with a fast path for second-precision ISO.
+  """``timestamps.parse_timestamp`` with a fast path for log timestamps.
 
-  Log timestamps like ``2026-01-01T00:10:42Z`` are parsed from their digits
-  with a cache of the dates; anything else (epoch seconds, fractions, zone
-  offsets, datetimes from Parquet) follows ``parse_timestamp``'s rules.
+  Second-precision ISO times (``2026-01-01T00:10:42Z``, ``Z`` optional) are
+  split into date and time of day, each parsed once and cached; anything
+  else (epoch seconds, fractions, zone offsets, Parquet datetimes) follows
+  ``parse_timestamp``'s rules.
   """
 
   def __init__(self):
-    self._days: Dict[str, int] = {}
+    self._dates: Dict[str, int] = {}  # "2026-01-01": its midnight.
+    self._times: Dict[str, int] = {}  # "T00:10:42Z": seconds after midnight.
 
   def __call__(self, value: Any) -> int:
     """UTC epoch seconds of ``value``.
@@ -72,16 +81,17 @@ class TimestampParser:
     Raises:
       ValueError: if ``value`` is not a time.
     """
-    if isinstance(value, str):
-      match = _ISO_SECONDS.fullmatch(value)
-      if match is not None:
-        day = self._days.get(match[1])
-        if day is None:
-          day = self._day(match[1])
-        hours, minutes, seconds = int(match[2]), int(match[3]), int(match[4])
-        if hours > 23 or minutes > 59 or seconds > 59:
-          raise ValueError(f"Not a time of day: {value!r}")
-        return day + hours * 3600 + minutes * 60 + seconds
+    if value.__class__ is str:
+      date = self._dates.get(value[:10])
+      time_of_day = self._times.get(value[10:])
+      if date is not None and time_of_day is not None:
+        return date + time_of_day
+      if _DATE.fullmatch(value, 0, 10) and _TIME_OF_DAY.fullmatch(value, 10):
+        if date is None:
+          date = self._date(value[:10])
+        if time_of_day is None:
+          time_of_day = self._time_of_day(value[10:])
+        return date + time_of_day
     elif isinstance(value, datetime.datetime):
       if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
@@ -93,12 +103,20 @@ class TimestampParser:
     except OverflowError as e:  # float("inf") and friends
       raise ValueError(str(e)) from None
 
-  def _day(self, date: str) -> int:
-    if len(self._days) >= _MAX_CACHED_DAYS:
-      self._days.clear()
-    day = datetime.date.fromisoformat(date).toordinal()
-    seconds = (day - datetime.date(1970, 1, 1).toordinal()) * _DAY_SECONDS
-    self._days[date] = seconds
+  def _date(self, text: str) -> int:
+    if len(self._dates) >= _MAX_CACHED:
+      self._dates.clear()
+    ordinal = datetime.date.fromisoformat(text).toordinal()
+    seconds = self._dates[text] = (ordinal - _EPOCH_ORDINAL) * _DAY_SECONDS
+    return seconds
+
+  def _time_of_day(self, text: str) -> int:
+    hours, minutes, seconds = map(int, _TIME_OF_DAY.fullmatch(text).groups())
+    if hours > 23 or minutes > 59 or seconds > 59:
+      raise ValueError(f"Not a time of day: {text!r}")
+    if len(self._times) >= _MAX_CACHED:
+      self._times.clear()
+    seconds = self._times[text] = hours * 3600 + minutes * 60 + seconds
     return seconds
 
 
@@ -120,8 +138,8 @@ def _text(value: Any) -> str:
 
 
 class _ParseEventsFn(beam.DoFn):
-  """Validates batches of raw rows into ``(shard, (user event, raw))`` or dead
-  letters.
+  """Validates batches of raw rows: ``(shard, (user event, raw))`` or dead
+  letters ``(reason, raw)``.
 
   Counts the rows it reads and the time range of the valid events per
   bundle, emitted when the bundle finishes.
@@ -131,6 +149,7 @@ class _ParseEventsFn(beam.DoFn):
                min_time: int, max_time: int, dedup_shards: int):
     super().__init__()
     self._split = splitter
+    self._typed_values = splitter.file_format != rows.CSV
     self._event_types = frozenset(event_types)
     self._min_time = min_time
     self._max_time = max_time
@@ -151,7 +170,7 @@ class _ParseEventsFn(beam.DoFn):
       user, when, event_type, item, advertiser = self._split(raw)
     except rows.MalformedRow:
       return MALFORMED_ROW, None
-    if user.__class__ is not str:  # JSON Lines and Parquet values.
+    if self._typed_values:  # JSON Lines and Parquet: None, numbers.
       user, event_type, item, advertiser = (
           _text(user), _text(event_type), _text(item), _text(advertiser))
     if not user:
@@ -251,12 +270,38 @@ class _DistinctEventsFn(beam.CombineFn):
     return accumulator
 
 
-def _split_distinct(shard_and_accumulator):
-  """Emits each distinct user event; the duplicates as dead letters."""
-  distinct, duplicates = shard_and_accumulator[1]
-  yield from distinct
-  for raw in duplicates:
-    yield pvalue.TaggedOutput(DEAD_LETTERS, (DUPLICATE, raw))
+class _SplitDistinctFn(beam.DoFn):
+  """Emits the distinct events of a shard, the others as dead letters.
+
+  Counts the ids of the distinct events per bundle, for the vocabularies:
+  ``ID_COUNTS`` gets ((feature, id), n) with the empty id (padding) left out.
+  """
+
+  def __init__(self):
+    super().__init__()
+    self._ids = collections.Counter()
+
+  def start_bundle(self):
+    self._ids = collections.Counter()
+
+  def process(self, shard_and_accumulator):
+    distinct, duplicates = shard_and_accumulator[1]
+    ids = self._ids
+    for user_event in distinct:
+      ids[user_event[1][1:]] += 1
+      yield user_event
+    for raw in duplicates:
+      yield pvalue.TaggedOutput(DEAD_LETTERS, (DUPLICATE, raw))
+
+  def finish_bundle(self):
+    per_id = collections.Counter()
+    for values, n in self._ids.items():
+      for feature, value in zip(ID_FEATURES, values):
+        if value != schema.STRING_PAD:
+          per_id[feature, value] += n
+    for item in per_id.items():
+      yield pvalue.TaggedOutput(ID_COUNTS,
+                                window.GlobalWindows.windowed_value(item))
 
 
 class DeduplicateEvents(beam.PTransform):
@@ -264,16 +309,17 @@ class DeduplicateEvents(beam.PTransform):
 
   A combiner per shard keeps one copy of each event (all five fields equal,
   the time as parsed) and the raw rows of the others; combiner lifting drops
-  most duplicates before the shuffle. Outputs the distinct events (main)
-  and ``DEAD_LETTERS``.
+  most duplicates before the shuffle. Outputs the distinct events (main),
+  ``DEAD_LETTERS`` and ``ID_COUNTS`` (per bundle, to be summed).
   """
 
   def expand(self, keyed):
     return (keyed
             | "DistinctPerShard" >> beam.CombinePerKey(_DistinctEventsFn())
-            | "SplitDuplicates" >> beam.FlatMap(
-                _split_distinct).with_output_types(
-                    Tuple[str, Any]).with_outputs(DEAD_LETTERS, main="events"))
+            | "SplitDuplicates" >> beam.ParDo(
+                _SplitDistinctFn()).with_output_types(
+                    Tuple[str, Any]).with_outputs(DEAD_LETTERS, ID_COUNTS,
+                                                  main="events"))
 
 
 class _TimeRangeFn(beam.CombineFn):
@@ -309,11 +355,14 @@ class EventsRead(NamedTuple):
     counts: ``(name, n)`` pairs to sum: rows read and dead letters by reason
       (``events_dropped/<reason>``).
     time_range: A single ``(earliest, latest)`` valid event time, or None.
+    id_counts: ``((feature, id), n)`` pairs to sum: how many distinct events
+      have each event type, item and advertiser (``ID_FEATURES``).
   """
   events: beam.PCollection
   dead_letters: beam.PCollection
   counts: beam.PCollection
   time_range: beam.PCollection
+  id_counts: beam.PCollection
 
 
 def _dead_letter_count(dead_letter: DeadLetter) -> Tuple[str, int]:
@@ -357,7 +406,7 @@ class ReadEvents(beam.PTransform):
     self._max_time = max_time
     self._dedup_shards = dedup_shards
 
-  def expand(self, pbegin) -> EventsRead:
+  def expand(self, pbegin):
     raw_rows = pbegin | "ReadRows" >> rows.ReadRows(
         self._pattern, self._format, schema.RAW_COLUMNS)
     parsed = raw_rows | "ParseEvents" >> ParseEvents(
@@ -374,4 +423,5 @@ class ReadEvents(beam.PTransform):
     time_range = parsed[TIME_RANGE] | "TimeRange" >> beam.CombineGlobally(
         _TimeRangeFn())
     return EventsRead(events=distinct.events, dead_letters=dead_letters,
-                      counts=event_counts, time_range=time_range)
+                      counts=event_counts, time_range=time_range,
+                      id_counts=distinct[ID_COUNTS])

@@ -20,8 +20,9 @@ per element under ``schema.TRAIN`` / ``VALID`` / ``EVAL``, counts under
   target's time.
 """
 
+import bisect
 import collections
-from typing import Collection, Iterable, Optional, Tuple
+from typing import Collection, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -81,18 +82,22 @@ class _ExamplesFn(beam.DoFn):
     self._counts.add(USERS)
     self._counts.add(EVENTS_USED, num_events)
 
+  def _skipped(self, has_history: bool, has_labels: bool) -> bool:
+    """Whether an example lacks history or labels; counts why, if it matters.
+
+    A (user, cutoff) with neither is no example at all, and not counted.
+    """
+    if has_history and has_labels:
+      return False
+    if has_history or has_labels:
+      reason = NO_POSITIVE if has_history else NO_HISTORY
+      self._counts.add(f"{EXAMPLES_SKIPPED}/{reason}")
+    return True
+
   def _example(self, split: str, user: str, cutoff: int,
-               history: Collection[events.Event],
-               advertisers: Collection[str],
-               items: Collection[str]) -> Iterable[pvalue.TaggedOutput]:
-    """Yields the example, or counts why there is none."""
-    if not history:
-      if advertisers:
-        self._counts.add(f"{EXAMPLES_SKIPPED}/{NO_HISTORY}")
-      return
-    if not advertisers:
-      self._counts.add(f"{EXAMPLES_SKIPPED}/{NO_POSITIVE}")
-      return
+               history: Sequence[events.Event], advertisers: Collection[str],
+               items: Collection[str]) -> pvalue.TaggedOutput:
+    """The encoded example, tagged with its split; counts it."""
     timestamps, event_types, item_ids, advertiser_ids = zip(*history)
     record = schema.encode_example(
         user, cutoff, {
@@ -106,7 +111,7 @@ class _ExamplesFn(beam.DoFn):
     self._counts.add(f"{POSITIVE_COUNTS}/{split}", len(candidates))
     if split == schema.TRAIN:
       self._positives.update(candidates)
-    yield pvalue.TaggedOutput(split, record)
+    return pvalue.TaggedOutput(split, record)
 
   def finish_bundle(self):
     yield from self._counts.emit()
@@ -127,41 +132,50 @@ class _TimeSplitFn(_ExamplesFn):
     self._offset = config.day_offset
 
   def process(self, element, eval_cutoff: Optional[int]):
-    user, (num_events, days) = element
+    user, (num_events, day_events, conversions) = element
     self._count_user(num_events)
     if eval_cutoff is None:
       return
-    eval_day = (eval_cutoff - self._offset) // config_lib.DAY_SECONDS
-    sorted_days = sorted(days)
-    # Training cutoffs from the first one whose window reaches the user's
-    # first event up to eval_day - K, then the eval cutoff.
-    first_day = sorted_days[0]
+    day = config_lib.DAY_SECONDS
+    eval_day = (eval_cutoff - self._offset) // day
+    first_day = (day_events[0][0] - self._offset) // day
+    # Training cutoffs from the first one whose label window reaches the
+    # user's first event up to eval_day - K, then the eval cutoff.
     steps = (eval_day - first_day) // self._stride
     cutoff_days = list(range(eval_day - self._window - steps * self._stride,
                              eval_day - self._window + 1, self._stride))
     cutoff_days.append(eval_day)
-    history = collections.deque(maxlen=self._max_len)
-    next_day = 0
+    times = [event[0] for event in day_events]
+    conversion_days = sorted(conversions)
     for cutoff_day in cutoff_days:
-      while (next_day < len(sorted_days) and
-             sorted_days[next_day] < cutoff_day):
-        history.extend(days[sorted_days[next_day]][0])
-        next_day += 1
-      advertisers, items = self._labels(days, cutoff_day)
+      cutoff = cutoff_day * day + self._offset
+      end = bisect.bisect_left(times, cutoff)  # History: day_events[:end].
+      advertisers, items = self._labels(conversions, conversion_days,
+                                        cutoff_day)
+      if self._skipped(end > 0, bool(advertisers)):
+        continue
       split = schema.EVAL if cutoff_day == eval_day else schema.TRAIN
-      yield from self._example(
-          split, user, cutoff_day * config_lib.DAY_SECONDS + self._offset,
-          history, advertisers, items)
+      yield self._example(split, user, cutoff,
+                          day_events[max(0, end - self._max_len):end],
+                          advertisers, items)
 
-  def _labels(self, days, cutoff_day: int) -> Tuple[set, set]:
-    """Distinct advertisers and items converted with in (cutoff, cutoff + K]."""
+  def _labels(self, conversions, conversion_days: Sequence[int],
+              cutoff_day: int) -> Tuple[set, set]:
+    """Distinct advertisers and items converted with in (cutoff, cutoff + K].
+
+    Args:
+      conversions: A ``timeline.Timeline``'s conversions per day.
+      conversion_days: Their days, sorted.
+      cutoff_day: The day the cutoff starts.
+    """
     advertisers, items = set(), set()
     last_day = cutoff_day + self._window
-    for day in range(cutoff_day, last_day + 1):
-      bucket = days.get(day)
-      if bucket is None:
-        continue
-      for at_day_start, advertiser, item in bucket[1]:
+    for index in range(bisect.bisect_left(conversion_days, cutoff_day),
+                       len(conversion_days)):
+      day = conversion_days[index]
+      if day > last_day:
+        break
+      for at_day_start, advertiser, item in conversions[day]:
         if day == cutoff_day and at_day_start:
           continue  # At the cutoff itself: the window starts after it.
         if day == last_day and not at_day_start:
@@ -189,8 +203,9 @@ class _LeaveLastOutFn(_ExamplesFn):
     for position, (target, history) in enumerate(targets):
       split = _SPLIT_FROM_LAST.get(len(targets) - 1 - position, schema.TRAIN)
       timestamp, _, item, advertiser = target
-      yield from self._example(split, user, timestamp, history, (advertiser,),
-                               (item,) if item else ())
+      if not self._skipped(bool(history), True):
+        yield self._example(split, user, timestamp, history, (advertiser,),
+                            (item,) if item else ())
 
 
 class TimeSplitExamples(beam.PTransform):

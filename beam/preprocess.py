@@ -55,6 +55,13 @@ class WriteDeadLetters(beam.PTransform):
                                              file_name_suffix=".jsonl"))
 
 
+def _ids_of(id_count, feature: str):
+  """The id of a ((feature, id), count) pair, if of ``feature``."""
+  (id_feature, id_), _ = id_count
+  if id_feature == feature:
+    yield id_
+
+
 def build_pipeline(pipeline: beam.Pipeline,
                    config: config_lib.PreprocessConfig) -> None:
   """Adds the whole preprocessing to ``pipeline``.
@@ -63,6 +70,7 @@ def build_pipeline(pipeline: beam.Pipeline,
     rows.InputError: if an input is missing, empty or lacks columns.
   """
   output = config.output
+  # Inputs.
   read = pipeline | "ReadEvents" >> events.ReadEvents(
       config.input, config.input_format, config.event_types, config.min_time,
       config.max_time, config.dedup_shards)
@@ -71,6 +79,7 @@ def build_pipeline(pipeline: beam.Pipeline,
     read_catalog = catalog_lib.ReadAdvertiserCatalog(config.advertiser_catalog)
     catalog = pipeline | "ReadCatalog" >> read_catalog
 
+  # Examples per split.
   singletons = {"time_range": read.time_range}
   if config.split == config_lib.TIME_SPLIT:
     eval_cutoff = read.time_range | "EvalCutoff" >> beam.Map(
@@ -86,7 +95,8 @@ def build_pipeline(pipeline: beam.Pipeline,
         os.path.join(output, split), file_name_suffix=schema.TFRECORD_SUFFIX,
         num_shards=config.num_shards)
 
-  id_counts = read.events | "CountIds" >> vocabulary.CountEventIds()
+  # Vocabularies, catalog, candidate frequencies.
+  id_counts = read.id_counts | "SumIdCounts" >> beam.CombinePerKey(sum)
   features = list(schema.STRING_SEQUENCE_FEATURES)
   all_counts = [read.counts, examples[counts.COUNTS]]
   if catalog is not None:
@@ -104,14 +114,12 @@ def build_pipeline(pipeline: beam.Pipeline,
   _ = id_counts | "WriteVocabularies" >> vocabulary.WriteVocabularies(
       output, features)
 
-  candidate_feature = _CANDIDATE_FEATURE[config.task]
-  candidates = (id_counts
-                | "CandidateIds" >> beam.FlatMap(
-                    lambda pair: [pair[0][1]]
-                    if pair[0][0] == candidate_feature else []))
+  candidates = id_counts | "CandidateIds" >> beam.FlatMap(
+      _ids_of, _CANDIDATE_FEATURE[config.task])
   _ = ((candidates, examples[examples_lib.POSITIVES])
        | "WriteFrequencies" >> vocabulary.WriteCandidateFrequencies(output))
 
+  # Dead letters and the counts for the manifest.
   _ = read.dead_letters | "EventDeadLetters" >> WriteDeadLetters(
       output, "events")
   _ = (all_counts

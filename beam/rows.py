@@ -2,10 +2,13 @@
 
 A raw row is what a dead letter shows: the text line of CSV and JSON Lines
 files, the tuple of (the wanted) column values of Parquet files. ``ReadRows``
-reads them with Beam's own IOs, so a file is split across workers and never
-read whole into the driver; ``RowSplitter`` turns a raw row into the values
-of the wanted columns. The driver only opens the first file, for its column
-names, and stops reading at the first data row when checking for empty input.
+reads them in batches with Beam sources (a splittable ``FileBasedSource`` of
+line batches for text, ``ReadFromParquetBatched``), so a file is split
+across workers and never read whole into the driver, and Beam's per-element
+cost is paid per batch, not per row. ``RowSplitter`` turns a raw row into
+the values of the wanted columns. The driver only opens the first file, for
+its column names, and stops reading at the first data row when checking for
+empty input.
 """
 
 import csv
@@ -24,7 +27,7 @@ PARQUET = "parquet"
 FORMATS = (CSV, JSONL, PARQUET)
 _EXTENSIONS = {".csv": CSV, ".jsonl": JSONL, ".json": JSONL, ".ndjson": JSONL,
                ".parquet": PARQUET, ".pq": PARQUET}
-# Text files compressed so that Beam's ReadFromText decompresses them.
+# Compressed text files, which Beam decompresses by their extension.
 _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst")
 
 
@@ -132,16 +135,24 @@ def require_columns(columns: Sequence[str], wanted: Sequence[str],
 class RowSplitter:
   """Splits a raw row into the values of the wanted columns, in their order.
 
-  CSV values are strings; JSON Lines and Parquet values keep their types
-  (a missing value is None).
+  CSV values are strings, found by the position of their column in the
+  header (``file_columns``); JSON Lines values are found by name, Parquet
+  rows hold the wanted columns already. JSON Lines and Parquet values keep
+  their types (a missing value is None).
   """
 
   def __init__(self, file_format: str, file_columns: Sequence[str],
                wanted: Sequence[str]):
     self._format = file_format
-    self._width = len(file_columns)
     self._wanted = tuple(wanted)
-    self._indices = tuple(list(file_columns).index(name) for name in wanted)
+    if file_format == CSV:
+      self._width = len(file_columns)
+      self._indices = tuple(list(file_columns).index(name) for name in wanted)
+      self._all_in_order = tuple(file_columns) == self._wanted
+
+  @property
+  def file_format(self) -> str:
+    return self._format
 
   def __call__(self, raw: Any) -> Sequence[Any]:
     """The wanted values of ``raw``.
@@ -153,6 +164,8 @@ class RowSplitter:
       fields = raw.split(",") if '"' not in raw else next(csv.reader([raw]))
       if len(fields) != self._width:
         raise MalformedRow(f"{len(fields)} fields, expected {self._width}")
+      if self._all_in_order:
+        return fields
       return [fields[i] for i in self._indices]
     if self._format == JSONL:
       try:

@@ -3,12 +3,13 @@
 Two bounded summaries of a user's events (``events.Event`` tuples, which
 sort in time order with ties broken by type, item and advertiser):
 
-* ``DayTimelineFn``, a CombineFn for the time split. Days (aligned with the
-  eval cutoff) hold the last ``max_seq_len`` events of the day and the set of
-  (advertiser, item) conversions. Every cutoff and label window boundary is a
-  day boundary, so the history before a cutoff is the last L events of the
-  days before it, and a label window is a union of days. Memory per user:
-  O(days x L), whatever the user's event count.
+* ``DayTimelineFn``, a CombineFn for the time split. Days are aligned with
+  the eval cutoff, so every cutoff and label window boundary is a day
+  boundary: the history before a cutoff is within the last L events of each
+  day before it, and a label window is a union of days. The timeline keeps
+  the last ``max_seq_len`` events of each day and the distinct (advertiser,
+  item) conversions of each day. Memory per user: O(days x L), whatever the
+  user's event count.
 * ``last_conversion_histories`` for leave-last-out: two passes over a user's
   grouped events, the first finding the last N conversions, the second
   keeping the last L events before each. Memory per user: O(N x L).
@@ -16,7 +17,7 @@ sort in time order with ties broken by type, item and advertiser):
 
 import bisect
 import heapq
-from typing import Dict, Iterable, List, Set, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 import apache_beam as beam
 
@@ -24,22 +25,24 @@ from beam import events
 
 DAY_SECONDS = 86400
 
-# A day of a timeline: its last L events, sorted, and its conversions as
-# (at_day_start, advertiser_id, item_id); at_day_start marks a conversion at
-# exactly the first second of the day, which a label window starting there
-# excludes and one ending there includes.
-Conversion = Tuple[bool, str, str]
-Day = Tuple[List[events.Event], Set[Conversion]]
-# (number of events, {day number: Day}).
-Timeline = Tuple[int, Dict[int, Day]]
+# A conversion of a timeline: (day, at_day_start, advertiser_id, item_id).
+# at_day_start marks a conversion at exactly the first second of its day,
+# which a label window starting there excludes and one ending there includes.
+Conversion = Tuple[int, bool, str, str]
+# (number of events, the last L events of each day in time order,
+#  {day: [(at_day_start, advertiser_id, item_id), ...]}).
+Timeline = Tuple[int, List[events.Event], Dict[int, List[Tuple[bool, str, str]]]]
 
 
 class DayTimelineFn(beam.CombineFn):
-  """Combines a user's events into a ``Timeline`` of days.
+  """Combines a user's events into a ``Timeline``.
 
   Day d covers ``[offset + d * 86400, offset + (d + 1) * 86400)`` seconds.
-  The accumulator is ``[number of events, {day: [events, conversions]}]``;
-  a day's event list is cut to its last L whenever it reaches 2 L.
+  The accumulator is flat, so that it is cheap to encode between workers:
+  ``[number of events, [events], {conversions}, trim size]``. When the event
+  list reaches the trim size it is cut to the last L events of each day,
+  and the trim size becomes twice what is left (at least 2 L): amortized
+  O(log n) per event, at most twice the bounded size in memory.
 
   Args:
     max_seq_len: L.
@@ -55,55 +58,61 @@ class DayTimelineFn(beam.CombineFn):
     self._offset = day_offset
 
   def create_accumulator(self):
-    return [0, {}]
+    return [0, [], set(), 2 * self._max_len]
 
   def add_input(self, accumulator, event):
-    day, second = divmod(event[0] - self._offset, DAY_SECONDS)
-    days = accumulator[1]
-    bucket = days.get(day)
-    if bucket is None:
-      bucket = days[day] = [[], set()]
-    day_events = bucket[0]
+    day_events = accumulator[1]
     day_events.append(event)
-    if len(day_events) >= 2 * self._max_len:
-      day_events.sort()
-      del day_events[:-self._max_len]
     if event[1] in self._conversion_types:
-      bucket[1].add((second == 0, event[3], event[2]))
+      day, second = divmod(event[0] - self._offset, DAY_SECONDS)
+      accumulator[2].add((day, second == 0, event[3], event[2]))
     accumulator[0] += 1
+    if len(day_events) >= accumulator[3]:
+      self._trim(accumulator)
     return accumulator
 
   def merge_accumulators(self, accumulators):
     accumulators = iter(accumulators)
     merged = next(accumulators)
-    days = merged[1]
-    for count, other_days in accumulators:
+    for count, day_events, conversions, _ in accumulators:
       merged[0] += count
-      for day, (day_events, conversions) in other_days.items():
-        bucket = days.get(day)
-        if bucket is None:
-          days[day] = [day_events, conversions]
-          continue
-        bucket[0].extend(day_events)
-        bucket[1].update(conversions)
-        if len(bucket[0]) >= 2 * self._max_len:
-          bucket[0].sort()
-          del bucket[0][:-self._max_len]
+      merged[1].extend(day_events)
+      merged[2].update(conversions)
+    if len(merged[1]) >= merged[3]:
+      self._trim(merged)
     return merged
 
   def compact(self, accumulator):
-    for bucket in accumulator[1].values():
-      if len(bucket[0]) > self._max_len:
-        bucket[0].sort()
-        del bucket[0][:-self._max_len]
+    if len(accumulator[1]) > self._max_len:
+      self._trim(accumulator)
     return accumulator
 
   def extract_output(self, accumulator) -> Timeline:
-    days = {}
-    for day, (day_events, conversions) in accumulator[1].items():
-      day_events.sort()
-      days[day] = (day_events[-self._max_len:], conversions)
-    return accumulator[0], days
+    if len(accumulator[1]) > self._max_len:
+      self._trim(accumulator)
+    else:  # No day can hold more than L events.
+      accumulator[1].sort()
+    conversions: Dict[int, List[Tuple[bool, str, str]]] = {}
+    for day, at_day_start, advertiser, item in accumulator[2]:
+      conversions.setdefault(day, []).append((at_day_start, advertiser, item))
+    return accumulator[0], accumulator[1], conversions
+
+  def _trim(self, accumulator) -> None:
+    """Sorts the events and keeps the last L of each day."""
+    day_events = accumulator[1]
+    day_events.sort()
+    kept = []
+    day, kept_of_day = None, 0
+    for event in reversed(day_events):
+      event_day = (event[0] - self._offset) // DAY_SECONDS
+      if event_day != day:
+        day, kept_of_day = event_day, 0
+      if kept_of_day < self._max_len:
+        kept.append(event)
+        kept_of_day += 1
+    kept.reverse()
+    accumulator[1] = kept
+    accumulator[3] = max(2 * len(kept), 2 * self._max_len)
 
 
 def last_conversion_histories(

@@ -12,56 +12,19 @@
   slightly more than 1); with no positives at all every candidate gets
   1 / number of candidates.
 
-Each file is written whole by one worker: a vocabulary is one element.
+Each file is written whole by one worker: a vocabulary is one element. The
+counts come from ``events.ReadEvents`` (``id_counts``) and the catalog.
 """
 
-import collections
 import os
 from typing import Iterable, List, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms import window
 
 from tfrs_adcg import schema
 
 ZERO_POSITIVES = 0.5  # Positives assumed for a never-seen candidate.
-
-# A user event's value position of each history vocabulary.
-_EVENT_FIELDS = ((schema.EVENT_TYPE, 1), (schema.ITEM_ID, 2),
-                 (schema.ADVERTISER_ID, 3))
-
-
-class _CountIdsFn(beam.DoFn):
-  """Counts the ids of user events per bundle: ((feature, id), n)."""
-
-  def start_bundle(self):
-    self._counts = collections.Counter()
-
-  def process(self, user_event):
-    event = user_event[1]
-    self._counts[event[1], event[2], event[3]] += 1
-
-  def finish_bundle(self):
-    per_id = collections.Counter()
-    for values, n in self._counts.items():
-      for feature, position in _EVENT_FIELDS:
-        value = values[position - 1]
-        if value != schema.STRING_PAD:
-          per_id[feature, value] += n
-    for item in per_id.items():
-      yield window.GlobalWindows.windowed_value(item)
-    self._counts.clear()
-
-
-class CountEventIds(beam.PTransform):
-  """Distinct user events to ((feature, id), count) of the history features."""
-
-  def expand(self, user_events):
-    return (user_events
-            | "CountPerBundle" >> beam.ParDo(_CountIdsFn())
-            | "Sum" >> beam.CombinePerKey(sum))
-
 
 def _sorted_ids(id_counts: Iterable[Tuple[str, int]]) -> List[Tuple[str, int]]:
   """Most frequent first, ties by id."""

@@ -88,7 +88,8 @@ def restore_weights(model: tf.keras.Model, model_dir: str) -> str:
   checkpoint = tf.train.Checkpoint(model=model)
   if has_best(model_dir):
     path = os.path.join(model_dir, BEST_DIR, _BEST_PREFIX)
-    checkpoint.read(path).assert_existing_objects_matched()
+    # The model tracks its optimizer, whose slots are not wanted here.
+    checkpoint.read(path).expect_partial().assert_existing_objects_matched()
     return path
   path = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
   if path is None:

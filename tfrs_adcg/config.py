@@ -32,13 +32,16 @@ class TrainConfig:
     data: Directory written by ``beam.preprocess``.
     model_dir: Where checkpoints, logs, metrics and the model's assets go.
     epochs: Maximum number of epochs.
-    steps_per_epoch: Training steps between validations and checkpoints;
-      ``None`` means one pass over the training pairs.
+    steps_per_epoch: Training steps per epoch, i.e. between validations and
+      checkpoints; 0 means one pass over the training pairs. Daily training
+      cutoffs repeat most of a user's history and labels from one example
+      to the next, so a pass holds the same pairs many times over and the
+      model is best validated more often than once a pass.
     batch_size: Global batch size: training pairs per step, summed over
       replicas. Each replica's in-batch negatives are its share of the batch.
     learning_rate: Adam's learning rate.
-    max_seq_len: Events the user tower reads (the most recent ones). ``None``
-      means the ``max_seq_len`` that preprocessing used.
+    max_seq_len: Events the user tower reads: the most recent ones of the
+      history (preprocessing may keep more) or of a serving request.
     num_layers: Transformer encoder blocks in the user tower.
     num_heads: Attention heads per block.
     embedding_dim: Width of every embedding and of the output vectors.
@@ -65,21 +68,21 @@ class TrainConfig:
   data: str
   model_dir: str
   epochs: int = 20
-  steps_per_epoch: Optional[int] = None
-  batch_size: int = 128
-  learning_rate: float = 2e-3
-  max_seq_len: Optional[int] = None
-  num_layers: int = 2
+  steps_per_epoch: int = 100
+  batch_size: int = 256
+  learning_rate: float = 1e-3
+  max_seq_len: int = 50
+  num_layers: int = 1
   num_heads: int = 2
   embedding_dim: int = 64
   feed_forward_dim: Optional[int] = None
   dropout: float = 0.1
   temperature: float = 0.05
   logq: bool = True
-  pooling: str = "cls"
+  pooling: str = "last"
   num_oov_buckets: int = 2
   num_time_buckets: int = 24
-  patience: int = 3
+  patience: int = 2
   shuffle_buffer: int = 20_000
   strategy: str = "default"
   seed: int = 42
@@ -95,18 +98,16 @@ class TrainConfig:
     if self.embedding_dim % self.num_heads:
       raise ValueError(f"embedding_dim ({self.embedding_dim}) must be a "
                        f"multiple of num_heads ({self.num_heads}).")
-    for name in ("epochs", "batch_size", "num_heads", "embedding_dim",
-                 "num_oov_buckets"):
+    for name in ("epochs", "batch_size", "max_seq_len", "num_heads",
+                 "embedding_dim", "num_oov_buckets"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be positive, not {getattr(self, name)}.")
     if self.num_time_buckets < 2:
       raise ValueError("num_time_buckets must be at least 2 (padding and one "
                        f"real bucket), not {self.num_time_buckets}.")
-    if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+    if self.steps_per_epoch < 0:
       raise ValueError(
-          f"steps_per_epoch must be positive, not {self.steps_per_epoch}.")
-    if self.max_seq_len is not None and self.max_seq_len < 1:
-      raise ValueError(f"max_seq_len must be positive, not {self.max_seq_len}.")
+          f"steps_per_epoch must not be negative, not {self.steps_per_epoch}.")
     if self.temperature <= 0:
       raise ValueError(f"temperature must be positive, not {self.temperature}.")
 

@@ -52,6 +52,12 @@ INT_PAD = 0
 CATALOG_ADVERTISER_ID = "advertiser_id"
 CATALOG_CATEGORY = "category"
 
+# Item catalog columns (optional input; the item tower's features), besides
+# CATALOG_ADVERTISER_ID and CATALOG_CATEGORY.
+CATALOG_ITEM_ID = "item_id"
+CATALOG_PRICE = "price"
+CATALOG_EMBEDDING = "embedding"  # Pretrained vector; Parquet list<float32>.
+
 # Files in a preprocessed data directory.
 TRAIN = "train"
 VALID = "valid"

@@ -9,6 +9,10 @@ The generative model, in the order it runs:
   advertiser (and its category), more of them to popular advertisers, with
   Zipf-like popularity within it and a log-normal price around the
   advertiser's price level.
+* Item embeddings (``item_embedding_dim`` > 0), as a pretrained content model
+  would give them: a random centre per category, an advertiser's centre
+  scattered around its category's, an item's vector around its advertiser's.
+  Items of a category point the same way, items of an advertiser closer still.
 * Users. Each has 1-3 latent category interests and a heavy-tailed
   (log-normal) activity rate that sets how many shopping journeys it makes.
   Before each journey an interest is swapped for a random category with a
@@ -32,13 +36,27 @@ The generative model, in the order it runs:
   extra malformed rows (``CORRUPTION_KINDS``) are added, each a modified copy
   of a valid row, so the valid rows are the same with or without them; their
   counts go to ``corruptions.json``.
+* Cold start (``cold_start_fraction`` > 0). That share of the items is
+  launched late: a journey starting at or before the eval cutoff that
+  ``beam.preprocess`` picks by default (the latest event minus
+  ``EVAL_LABEL_WINDOW_DAYS``, rounded down to the day) views another item of
+  the same advertiser instead. Training examples never see these items; the
+  eval label window holds their conversions. Their ids go to
+  ``cold_start_items.txt``.
 
 A popularity ranking misses most of this (users convert within their own
 interests); a model of the recent sequence sees the partner and category of
 the last journeys and the user's interests. The same seed gives byte-identical
-files.
+files. Embeddings and cold start draw from random streams of their own: with
+either turned on, everything else is as without it (cold start changes the
+item ids of early journeys only).
+
+Item catalog formats: the embedding is a ``list<float32>`` column in Parquet, a
+list of numbers in JSON Lines and the text of a JSON list in CSV.
 
     python -m tfrs_adcg.synthetic --output raw/ --users 5000 --format csv
+    python -m tfrs_adcg.synthetic --output raw/ --format parquet \
+        --item_embedding_dim 32 --cold_start_fraction 0.1
 """
 
 import argparse
@@ -69,17 +87,22 @@ ADVERTISERS = "advertisers"
 ITEMS = "items"
 CORRUPTIONS = "corruptions"
 CORRUPTIONS_FILE = "corruptions.json"
+COLD_START = "cold_start"
+COLD_START_FILE = "cold_start_items.txt"  # One item id a line.
+# The default --label_window_days of beam.preprocess: its eval cutoff is the
+# latest event minus these days, rounded down to the day.
+EVAL_LABEL_WINDOW_DAYS = 7
 FORMATS = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}
 
 # Catalog columns besides those named in schema.
 AVG_PRICE = "avg_price"
 NUM_ITEMS = "num_items"
 BRAND_STRENGTH = "brand_strength"
-PRICE = "price"
+PRICE = schema.CATALOG_PRICE
 ADVERTISER_COLUMNS = (schema.CATALOG_ADVERTISER_ID, schema.CATALOG_CATEGORY,
                       AVG_PRICE, NUM_ITEMS, BRAND_STRENGTH)
-ITEM_COLUMNS = (schema.RAW_ITEM_ID, schema.CATALOG_ADVERTISER_ID,
-                schema.CATALOG_CATEGORY, PRICE)
+ITEM_COLUMNS = (schema.CATALOG_ITEM_ID, schema.CATALOG_ADVERTISER_ID,
+                schema.CATALOG_CATEGORY, PRICE)  # Then CATALOG_EMBEDDING, if any.
 
 # Malformed-row kinds injected by ``corrupt_fraction``.
 BAD_TIMESTAMP = "bad_timestamp"
@@ -123,6 +146,12 @@ _MIN_IDLE_SECONDS = 600
 _IDLE_SIGMA = 1.3  # Log-normal spread of the idle gaps between journeys.
 _PARTNER_IDLE_FACTOR = 0.2  # Partner journeys follow the checkout sooner.
 _DAY_SECONDS = 86400
+# Item embeddings: spread of an advertiser's centre around its category's and
+# of an item around its advertiser's, relative to the spread of the category
+# centres; values rounded to this many decimals.
+_ADVERTISER_EMBEDDING_SPREAD = 0.6
+_ITEM_EMBEDDING_SPREAD = 0.8
+_EMBEDDING_DECIMALS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +176,10 @@ class SyntheticConfig:
       the previous one (when it is not a partner or return journey).
     drift_probability: Chance, before each journey, that one of the user's
       interests is replaced by a random category.
+    item_embedding_dim: Length of the items' pretrained embedding vectors;
+      0 writes none.
+    cold_start_fraction: Share of the items that appear in events only after
+      the default eval cutoff of ``beam.preprocess``.
   """
   output: str
   users: int = 5000
@@ -162,6 +195,8 @@ class SyntheticConfig:
   partner_probability: float = 0.5
   same_category_probability: float = 0.35
   drift_probability: float = 0.03
+  item_embedding_dim: int = 0
+  cold_start_fraction: float = 0.0
 
   def __post_init__(self):
     if self.users < 1:
@@ -192,7 +227,27 @@ class SyntheticConfig:
     if self.journeys_per_day <= 0:
       raise ValueError(
           f"journeys_per_day must be positive, got {self.journeys_per_day}.")
+    if self.item_embedding_dim < 0:
+      raise ValueError("--item_embedding_dim must be 0 (none) or positive, "
+                       f"got {self.item_embedding_dim}.")
+    if not 0.0 <= self.cold_start_fraction < 1.0:
+      raise ValueError("--cold_start_fraction must be in [0, 1), got "
+                       f"{self.cold_start_fraction}.")
+    if self.cold_start_items > self.items - self.advertisers:
+      raise ValueError(
+          f"--cold_start_fraction {self.cold_start_fraction} makes "
+          f"{self.cold_start_items} of the {self.items} items new, but each "
+          f"of the {self.advertisers} advertisers needs an item sold before.")
+    if self.cold_start_items and self.days <= EVAL_LABEL_WINDOW_DAYS:
+      raise ValueError(
+          f"--cold_start_fraction needs more than {EVAL_LABEL_WINDOW_DAYS} "
+          f"--days: the new items appear in the last {EVAL_LABEL_WINDOW_DAYS}.")
     _start_epoch(self.start)
+
+  @property
+  def cold_start_items(self) -> int:
+    """The number of items launched after the eval cutoff."""
+    return int(round(self.cold_start_fraction * self.items))
 
 
 def _start_epoch(start: str) -> int:
@@ -205,6 +260,12 @@ def _start_epoch(start: str) -> int:
   if parsed.tzinfo is None:
     parsed = parsed.replace(tzinfo=datetime.timezone.utc)
   return int(parsed.timestamp())
+
+
+def _iso(seconds: int) -> str:
+  """Epoch seconds as ISO-8601 UTC, as the event log writes timestamps."""
+  return datetime.datetime.fromtimestamp(
+      seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _zipf_weights(n: int, exponent: float,
@@ -259,6 +320,7 @@ class _Catalog:
   brand_strength: np.ndarray  # [A] in [0, 1]
   item_advertiser: np.ndarray  # [I] int
   item_price: np.ndarray  # [I]
+  item_popularity: np.ndarray  # [I], relative within the advertiser
   advertisers_in_category: _GroupSampler
   items_of_advertiser: _GroupSampler
 
@@ -313,6 +375,7 @@ def _make_catalog(config: SyntheticConfig,
       brand_strength=np.round(brand_strength, 3),
       item_advertiser=item_advertiser,
       item_price=item_price,
+      item_popularity=item_popularity,
       advertisers_in_category=advertisers_in_category,
       items_of_advertiser=items_of_advertiser)
 
@@ -419,6 +482,7 @@ class _Events:
   event_type: np.ndarray  # index into EVENT_TYPES
   item: np.ndarray  # -1 for none
   advertiser: np.ndarray
+  journey: np.ndarray  # index into _Journeys
 
 
 def _expand_events(config: SyntheticConfig, catalog: _Catalog,
@@ -486,7 +550,77 @@ def _expand_events(config: SyntheticConfig, catalog: _Catalog,
       seconds=seconds,
       event_type=event_type,
       item=item,
-      advertiser=journeys.advertiser[journey])
+      advertiser=journeys.advertiser[journey],
+      journey=journey)
+
+
+def _eval_cutoff(events: _Events) -> int:
+  """The eval cutoff ``beam.preprocess`` picks by default for these events."""
+  cutoff = events.seconds.max() - EVAL_LABEL_WINDOW_DAYS * _DAY_SECONDS
+  return int(cutoff - cutoff % _DAY_SECONDS)
+
+
+def _launch_late(config: SyntheticConfig, catalog: _Catalog, events: _Events,
+                 rng: np.random.Generator
+                 ) -> Tuple[_Events, np.ndarray, int]:
+  """Keeps ``config.cold_start_items`` items out of the events until the cutoff.
+
+  The late items are drawn among those beyond each advertiser's first, so
+  every advertiser keeps an item sold from the start. A journey that starts
+  at or before the eval cutoff and views a late item views, in its place,
+  another item of that advertiser, drawn by popularity; one substitute per
+  (journey, item), so the journey's cart and checkout follow its views.
+
+  Returns:
+    The events with those items substituted, the late items (ascending) and
+    the eval cutoff in epoch seconds: every event of a late item is after it.
+  """
+  num_items = len(catalog.item_advertiser)
+  num_advertisers = len(catalog.partner)
+  late = np.sort(rng.choice(np.arange(num_advertisers, num_items),
+                            config.cold_start_items, replace=False))
+  is_late = np.zeros(num_items, dtype=bool)
+  is_late[late] = True
+  cutoff = _eval_cutoff(events)
+  journey_start = np.full(events.journey.max() + 1, np.iinfo(np.int64).max)
+  np.minimum.at(journey_start, events.journey, events.seconds)
+  # Signups (item -1) index the last item; they are excluded first.
+  substitute = ((events.item >= 0) &
+                (journey_start[events.journey] <= cutoff) &
+                is_late[events.item])
+  keys, key_of_event = np.unique(
+      events.journey[substitute] * num_items + events.item[substitute],
+      return_inverse=True)
+  on_time = np.flatnonzero(~is_late)
+  on_time_of_advertiser = _GroupSampler(
+      catalog.item_advertiser[on_time], catalog.item_popularity[on_time],
+      num_advertisers)
+  replacements = on_time[on_time_of_advertiser.sample(
+      catalog.item_advertiser[keys % num_items], rng.random(len(keys)))]
+  item = events.item.copy()
+  item[substitute] = replacements[key_of_event]
+  return dataclasses.replace(events, item=item), late, cutoff
+
+
+def _item_embeddings(config: SyntheticConfig, catalog: _Catalog,
+                     rng: np.random.Generator) -> np.ndarray:
+  """Pretrained vectors [items, item_embedding_dim], rounded, as float64.
+
+  Category centres have about unit length; an advertiser's centre scatters
+  around its category's and an item around its advertiser's, each by a
+  Gaussian of the relative spread ``_*_EMBEDDING_SPREAD``.
+  """
+  dim = config.item_embedding_dim
+  scale = dim**-0.5
+
+  def scatter(centres: np.ndarray, spread: float) -> np.ndarray:
+    return centres + spread * rng.normal(0.0, scale, centres.shape)
+
+  category = rng.normal(0.0, scale, (len(catalog.category_names), dim))
+  advertiser = scatter(category[catalog.advertiser_category],
+                       _ADVERTISER_EMBEDDING_SPREAD)
+  item = scatter(advertiser[catalog.item_advertiser], _ITEM_EMBEDDING_SPREAD)
+  return np.round(item, _EMBEDDING_DECIMALS)
 
 
 def _event_rows(config: SyntheticConfig, events: _Events,
@@ -557,20 +691,43 @@ def _corrupt(rows: Dict[str, np.ndarray], fraction: float,
   return {name: per_kind for name in CORRUPTION_KINDS}
 
 
+def _arrow_array(values: np.ndarray):
+  """A column as an Arrow array; a 2-D one as list<float32>, a list a row."""
+  import pyarrow as pa  # pylint: disable=g-import-not-at-top
+
+  if values.ndim == 2:
+    offsets = np.arange(0, values.size + 1, values.shape[1], dtype=np.int32)
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(values.astype(np.float32).ravel()))
+  return pa.array(values.tolist() if values.dtype == object else values)
+
+
+def _text_values(values: np.ndarray, file_format: str) -> list:
+  """A column as Python values; a 2-D column's rows as lists, JSON in CSV."""
+  rows = values.tolist()
+  if values.ndim == 2 and file_format == "csv":
+    encode = json.JSONEncoder().encode
+    return [encode(row) for row in rows]
+  return rows
+
+
 def _write_table(path: str, columns: Dict[str, np.ndarray],
                  file_format: str) -> None:
-  """Writes equally long columns as CSV (with header), JSON Lines or Parquet."""
+  """Writes equally long columns as CSV (with header), JSON Lines or Parquet.
+
+  A 2-D column holds a vector a row: list<float32> in Parquet, a list of
+  numbers in JSON Lines, the text of a JSON list in CSV.
+  """
   names = list(columns)
   if file_format == "parquet":
     import pyarrow as pa  # pylint: disable=g-import-not-at-top
     import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
 
-    table = pa.table({
-        name: pa.array(values.tolist() if values.dtype == object else values)
-        for name, values in columns.items()})
+    table = pa.table({name: _arrow_array(values)
+                      for name, values in columns.items()})
     pq.write_table(table, path)
     return
-  values = [column.tolist() for column in columns.values()]
+  values = [_text_values(column, file_format) for column in columns.values()]
   with open(path, "w", newline="", encoding="utf-8") as f:
     if file_format == "csv":
       writer = csv.writer(f, lineterminator="\n")
@@ -583,7 +740,8 @@ def _write_table(path: str, columns: Dict[str, np.ndarray],
 
 
 def _catalog_tables(
-    config: SyntheticConfig, catalog: _Catalog
+    config: SyntheticConfig, catalog: _Catalog,
+    item_embeddings: Optional[np.ndarray]
 ) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
   """The advertiser and item catalogs as columns."""
   advertiser_ids = _padded_ids("adv", config.advertisers)
@@ -608,28 +766,42 @@ def _catalog_tables(
               catalog.advertiser_category[catalog.item_advertiser]],
           catalog.item_price,
       )))
+  if item_embeddings is not None:
+    items[schema.CATALOG_EMBEDDING] = item_embeddings
   return advertisers, items
 
 
 def generate(config: SyntheticConfig) -> dict:
-  """Writes the event log, both catalogs and ``CORRUPTIONS_FILE``.
+  """Writes the event log, both catalogs, ``CORRUPTIONS_FILE`` and, with cold
+  start, ``COLD_START_FILE``.
 
   Returns:
     ``events`` (valid events), ``rows`` (lines of the event file without
     header, corruptions included), ``event_types`` (valid events per type),
     ``conversion_share``, ``users``, ``advertisers``, ``items``,
-    ``corruptions`` (rows added per kind) and ``paths`` (the file of
-    ``EVENTS``, ``ADVERTISERS``, ``ITEMS`` and ``CORRUPTIONS``).
+    ``corruptions`` (rows added per kind), ``cold_start_items`` (ids of the
+    late items), ``eval_cutoff`` (ISO-8601, the default eval cutoff of
+    ``beam.preprocess``; None without cold start) and ``paths`` (the file of
+    ``EVENTS``, ``ADVERTISERS``, ``ITEMS``, ``CORRUPTIONS`` and
+    ``COLD_START``).
   """
-  simulation_rng, corruption_rng = (
+  # Streams 0 and 1 as they ever were; new options draw from later ones.
+  simulation_rng, corruption_rng, embedding_rng, cold_start_rng = (
       np.random.default_rng(seed)
-      for seed in np.random.SeedSequence(config.seed).spawn(2))
+      for seed in np.random.SeedSequence(config.seed).spawn(4))
   catalog = _make_catalog(config, simulation_rng)
   journeys = _simulate_journeys(config, catalog, simulation_rng)
   events = _expand_events(config, catalog, journeys, simulation_rng)
+  late_items, cutoff = np.zeros(0, dtype=np.int64), None
+  if config.cold_start_items:
+    events, late_items, cutoff = _launch_late(config, catalog, events,
+                                              cold_start_rng)
   rows = _event_rows(config, events, simulation_rng)
   corruptions = _corrupt(rows, config.corrupt_fraction, corruption_rng)
-  advertisers, items = _catalog_tables(config, catalog)
+  item_embeddings = (_item_embeddings(config, catalog, embedding_rng)
+                     if config.item_embedding_dim else None)
+  advertisers, items = _catalog_tables(config, catalog, item_embeddings)
+  late_item_ids = items[schema.CATALOG_ITEM_ID][late_items].tolist()
 
   os.makedirs(config.output, exist_ok=True)
   extension = FORMATS[config.file_format]
@@ -644,6 +816,10 @@ def generate(config: SyntheticConfig) -> dict:
   with open(paths[CORRUPTIONS], "w", encoding="utf-8") as f:
     json.dump(corruptions, f, indent=2, sort_keys=True)
     f.write("\n")
+  if config.cold_start_items:
+    paths[COLD_START] = os.path.join(config.output, COLD_START_FILE)
+    with open(paths[COLD_START], "w", encoding="utf-8") as f:
+      f.writelines(item_id + "\n" for item_id in late_item_ids)
 
   type_counts = np.bincount(events.event_type, minlength=len(EVENT_TYPES))
   event_types = dict(zip(EVENT_TYPES, type_counts.tolist()))
@@ -657,6 +833,8 @@ def generate(config: SyntheticConfig) -> dict:
       "advertisers": config.advertisers,
       "items": config.items,
       "corruptions": corruptions,
+      "cold_start_items": late_item_ids,
+      "eval_cutoff": None if cutoff is None else _iso(cutoff),
       "paths": paths,
   }
 
@@ -680,6 +858,14 @@ def _parse_args(argv: Optional[Sequence[str]]) -> SyntheticConfig:
       help="Malformed rows to add, as a fraction of the valid events.")
   parser.add_argument("--start", default=defaults.start,
                       help="First day of the log, ISO-8601 (UTC).")
+  parser.add_argument(
+      "--item_embedding_dim", type=int, default=defaults.item_embedding_dim,
+      help="Length of the items' pretrained embedding vectors (0: none).")
+  parser.add_argument(
+      "--cold_start_fraction", type=float,
+      default=defaults.cold_start_fraction,
+      help="Share of the items that appear in events only after the default "
+      "eval cutoff of beam.preprocess (the last label window).")
   args = parser.parse_args(argv)
   try:
     return SyntheticConfig(**vars(args))
@@ -698,6 +884,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         f"users to {config.output}: conversions "
         f"{summary['conversion_share']:.1%} of events, "
         f"{sum(summary['corruptions'].values())} malformed rows added.")
+  if summary["cold_start_items"]:
+    print(f"{len(summary['cold_start_items'])} items appear only after the "
+          f"eval cutoff {summary['eval_cutoff']}: "
+          f"{summary['paths'][COLD_START]}.")
   return summary
 
 

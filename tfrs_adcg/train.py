@@ -1,7 +1,7 @@
 """Trains the retrieval model on a preprocessed data dir and evaluates it.
 
     python -m tfrs_adcg.train --data data/ --model_dir runs/x \
-        [--epochs 20] [--batch_size 128] [--no_logq] [--pooling cls|mean|last]
+        [--epochs 20] [--steps_per_epoch 100] [--no_logq] [--pooling last]
         [--strategy default|mirrored|multi_worker] [--export_dir serving/adcg]
 
 Writes into ``--model_dir``: ``config.json``, ``assets/`` (the vocabularies,
@@ -74,15 +74,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
   parser.add_argument("--model_dir", required=True,
                       help="Checkpoints, logs and metrics go here.")
   parser.add_argument("--epochs", type=int, default=defaults["epochs"])
-  parser.add_argument("--steps_per_epoch", type=int, default=None,
-                      help="Steps between validations and checkpoints. "
-                      "Default: one pass over the training pairs.")
+  parser.add_argument("--steps_per_epoch", type=int,
+                      default=defaults["steps_per_epoch"],
+                      help="Steps between validations and checkpoints; 0: "
+                      "one pass over the training pairs.")
   parser.add_argument("--batch_size", type=int, default=defaults["batch_size"],
                       help="Global batch of training pairs.")
   parser.add_argument("--learning_rate", type=float,
                       default=defaults["learning_rate"])
-  parser.add_argument("--max_seq_len", type=int, default=None,
-                      help="Default: the max_seq_len of preprocessing.")
+  parser.add_argument("--max_seq_len", type=int,
+                      default=defaults["max_seq_len"],
+                      help="Most recent events the user tower reads.")
   parser.add_argument("--num_layers", type=int, default=defaults["num_layers"])
   parser.add_argument("--num_heads", type=int, default=defaults["num_heads"])
   parser.add_argument("--embedding_dim", type=int,
@@ -121,12 +123,9 @@ def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
 
 def train(config: TrainConfig) -> TrainResult:
   """Trains, validates each epoch, evaluates the best epoch, exports."""
-  manifest = data.check_data_dir(config.data)
+  data.check_data_dir(config.data)
   # A multi-worker strategy must exist before TensorFlow runs any op.
   strategy = _make_strategy(config.strategy)
-  if config.max_seq_len is None:
-    config = dataclasses.replace(
-        config, max_seq_len=int(manifest["config"]["max_seq_len"]))
   if config.batch_size % strategy.num_replicas_in_sync:
     raise ValueError(
         f"batch_size {config.batch_size} does not split evenly over "

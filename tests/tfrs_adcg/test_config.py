@@ -17,7 +17,7 @@ def test_flags_to_config():
   assert config.strategy == "mirrored"
   defaults = train.parse_args(["--data", "d", "--model_dir", "m"])
   assert defaults == TrainConfig(data="d", model_dir="m")
-  assert defaults.logq and defaults.max_seq_len is None
+  assert defaults.logq
 
 
 def test_save_and_load(tmp_path):
@@ -38,6 +38,8 @@ def test_load_from_a_dir_without_a_run(tmp_path):
     ({"batch_size": 0}, "batch_size"),
     ({"temperature": 0.0}, "temperature"),
     ({"num_time_buckets": 1}, "num_time_buckets"),
+    ({"max_seq_len": 0}, "max_seq_len"),
+    ({"steps_per_epoch": -1}, "steps_per_epoch"),
 ])
 def test_invalid_values_are_refused(overrides, message):
   with pytest.raises(ValueError, match=message):

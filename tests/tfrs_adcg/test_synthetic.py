@@ -3,11 +3,14 @@
 import collections
 import csv
 import datetime
+import hashlib
 import json
 import pathlib
 import re
 from typing import Dict, List, Tuple
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -283,3 +286,189 @@ def test_main_prints_a_summary_and_validates_arguments(tmp_path, capsys):
                       *bad])
   with pytest.raises(ValueError, match="--items"):
     synthetic.SyntheticConfig(output=str(tmp_path), advertisers=10, items=5)
+
+
+# Digests of the files written before item embeddings and cold start existed:
+# the session fixtures and the tests above rely on these bytes.
+_FIRST_VERSION_SHA256 = {
+    "csv": {
+        synthetic.EVENTS:
+            "2d577232daa9e18b814b42ce1937930d913d2bd826ac4ba425bdcf3161c1024f",
+        synthetic.ADVERTISERS:
+            "dcdcd83404d1f63aea94cb6c1db8f0a18e9f8843175718a3b17e1aacff627d9a",
+        synthetic.ITEMS:
+            "abd25f0a61bfc5e790f8644875180f748cef512f1a06f7844ea4ca286112d477",
+    },
+    "jsonl": {
+        synthetic.EVENTS:
+            "7ade68b267244acaebcb16f99f7e47d4c964a9c61e2592eec58aef5a5253a093",
+        synthetic.ADVERTISERS:
+            "e51584b925fe77484512d62f812636176bf3dce7ae9e8739e4f446abcb5b7829",
+        synthetic.ITEMS:
+            "b1d8c5daebd772e17ab6bd462367eaffef11a6c7061d5a0105362f1caea7f9f5",
+    },
+}
+
+
+@pytest.mark.parametrize("file_format", sorted(_FIRST_VERSION_SHA256))
+def test_new_options_at_their_defaults_write_the_first_versions_bytes(
+    tmp_path, file_format):
+  summary = _generate(tmp_path, file_format=file_format, corrupt_fraction=0.05,
+                      item_embedding_dim=0, cold_start_fraction=0.0)
+  for name, digest in _FIRST_VERSION_SHA256[file_format].items():
+    data = pathlib.Path(summary["paths"][name]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == digest, name
+  assert synthetic.COLD_START not in summary["paths"]
+  assert summary["cold_start_items"] == [] and summary["eval_cutoff"] is None
+
+
+def _embeddings(rows: List[dict]) -> np.ndarray:
+  """The embedding column of catalog rows: list, or JSON list text (CSV)."""
+  return np.array([
+      json.loads(v) if isinstance(v, str) else v
+      for v in (row[schema.CATALOG_EMBEDDING] for row in rows)],
+                  dtype=np.float32)
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_item_embeddings_are_a_column_and_leave_the_rest_unchanged(
+    tmp_path, file_format):
+  plain = _generate(tmp_path / "plain", file_format=file_format)
+  summary = _generate(tmp_path / "embedded", file_format=file_format,
+                      item_embedding_dim=6)
+  assert (pathlib.Path(summary["paths"][synthetic.EVENTS]).read_bytes() ==
+          pathlib.Path(plain["paths"][synthetic.EVENTS]).read_bytes())
+  columns, items = _read(summary["paths"][synthetic.ITEMS])
+  assert tuple(columns) == synthetic.ITEM_COLUMNS + (schema.CATALOG_EMBEDDING,)
+  _, plain_items = _read(plain["paths"][synthetic.ITEMS])
+  assert [{k: v for k, v in row.items() if k != schema.CATALOG_EMBEDDING}
+          for row in items] == plain_items
+  embeddings = _embeddings(items)
+  assert embeddings.shape == (80, 6) and np.isfinite(embeddings).all()
+  if file_format == "parquet":
+    assert pq.read_schema(summary["paths"][synthetic.ITEMS]).field(
+        schema.CATALOG_EMBEDDING).type == pa.list_(pa.float32())
+  # All formats carry the same float32 values.
+  parquet = _generate(tmp_path / "parquet", file_format="parquet",
+                      item_embedding_dim=6)
+  _, parquet_items = _read(parquet["paths"][synthetic.ITEMS])
+  np.testing.assert_array_equal(embeddings, _embeddings(parquet_items))
+
+
+def test_item_embeddings_cluster_by_category_then_advertiser(tmp_path):
+  summary = _generate(tmp_path, advertisers=40, items=600,
+                      item_embedding_dim=32, file_format="parquet")
+  _, items = _read(summary["paths"][synthetic.ITEMS])
+  vectors = _embeddings(items)
+  vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+  cosine = vectors @ vectors.T
+  category = np.array([row[schema.CATALOG_CATEGORY] for row in items])
+  advertiser = np.array([row[schema.CATALOG_ADVERTISER_ID] for row in items])
+  pairs_of_one_advertiser = advertiser[:, None] == advertiser[None, :]
+  pairs_of_one_category = category[:, None] == category[None, :]
+  same_advertiser = pairs_of_one_advertiser & ~np.eye(len(items), dtype=bool)
+  same_category = pairs_of_one_category & ~pairs_of_one_advertiser
+  across = ~pairs_of_one_category
+  within_advertiser = cosine[same_advertiser].mean()
+  within_category = cosine[same_category].mean()
+  across_categories = cosine[across].mean()
+  assert within_advertiser > within_category + 0.1
+  assert within_category > across_categories + 0.3
+  assert abs(across_categories) < 0.15
+  # Nearest neighbours mostly share the category: content predicts it.
+  np.fill_diagonal(cosine, -np.inf)
+  assert np.mean(category[cosine.argmax(axis=1)] == category) > 0.9
+
+
+def _eval_cutoff(rows: List[dict]) -> int:
+  """beam.preprocess's default eval cutoff, computed anew: the latest event
+  minus 7 days, rounded down to the day."""
+  latest = max(_epoch(row[schema.RAW_TIMESTAMP]) for row in rows)
+  cutoff = latest - 7 * 86400
+  return cutoff - cutoff % 86400
+
+
+def test_cold_start_items_appear_only_after_the_eval_cutoff(tmp_path):
+  settings = dict(users=1500, advertisers=40, items=400, days=42, seed=11)
+  plain = _generate(tmp_path / "plain", **settings)
+  summary = _generate(tmp_path / "cold", cold_start_fraction=0.1, **settings)
+  _, plain_rows = _read(plain["paths"][synthetic.EVENTS])
+  _, rows = _read(summary["paths"][synthetic.EVENTS])
+  _, items = _read(summary["paths"][synthetic.ITEMS])
+  cold = set(summary["cold_start_items"])
+  with open(summary["paths"][synthetic.COLD_START], encoding="utf-8") as f:
+    assert f.read().splitlines() == summary["cold_start_items"]
+  assert len(cold) == 40
+  cutoff = _eval_cutoff(rows)
+  assert summary["eval_cutoff"] == datetime.datetime.fromtimestamp(
+      cutoff, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+  # Never at or before the cutoff; after it, viewed and converted with.
+  cold_events = [row for row in rows if row[schema.RAW_ITEM_ID] in cold]
+  assert all(_epoch(row[schema.RAW_TIMESTAMP]) > cutoff
+             for row in cold_events)
+  assert len({row[schema.RAW_ITEM_ID] for row in cold_events}) >= 20
+  converted = {row[schema.RAW_ITEM_ID] for row in cold_events
+               if row[schema.RAW_EVENT_TYPE] in synthetic.CONVERSION_TYPES}
+  assert len(converted) >= 5
+
+  # Only the item ids of early journeys change, each to an established item
+  # of the same advertiser; every advertiser keeps one.
+  advertiser_of_item = {row[schema.CATALOG_ITEM_ID]:
+                        row[schema.CATALOG_ADVERTISER_ID] for row in items}
+  assert len(rows) == len(plain_rows) == summary["events"]
+  changed = 0
+  for row, before in zip(rows, plain_rows):
+    if row == before:
+      continue
+    changed += 1
+    assert {k for k in row if row[k] != before[k]} == {schema.RAW_ITEM_ID}
+    assert before[schema.RAW_ITEM_ID] in cold
+    assert row[schema.RAW_ITEM_ID] not in cold
+    assert advertiser_of_item[row[schema.RAW_ITEM_ID]] == row[
+        schema.RAW_ADVERTISER_ID]
+    # Its journey started at or before the cutoff (and lasts minutes).
+    assert _epoch(row[schema.RAW_TIMESTAMP]) <= cutoff + 86400
+  assert changed > 100
+  assert set(advertiser_of_item.values()) == {
+      advertiser for item, advertiser in advertiser_of_item.items()
+      if item not in cold}
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_same_seed_with_the_new_options_writes_same_bytes(tmp_path,
+                                                           file_format):
+  options = dict(file_format=file_format, item_embedding_dim=4,
+                 cold_start_fraction=0.2)
+  first = _generate(tmp_path / "a", **options)
+  second = _generate(tmp_path / "b", **options)
+  other = _generate(tmp_path / "c", seed=4, **options)
+  assert set(first["paths"]) == {synthetic.EVENTS, synthetic.ADVERTISERS,
+                                 synthetic.ITEMS, synthetic.CORRUPTIONS,
+                                 synthetic.COLD_START}
+  for name, path in first["paths"].items():
+    assert (pathlib.Path(path).read_bytes() ==
+            pathlib.Path(second["paths"][name]).read_bytes()), name
+  for name in (synthetic.ITEMS, synthetic.COLD_START):
+    assert (pathlib.Path(first["paths"][name]).read_bytes() !=
+            pathlib.Path(other["paths"][name]).read_bytes()), name
+
+
+def test_new_options_are_validated(tmp_path):
+  for bad in (["--item_embedding_dim", "-1"],
+              ["--cold_start_fraction", "1.0"],
+              ["--cold_start_fraction", "0.9"],  # Advertisers keep an item.
+              ["--cold_start_fraction", "0.1", "--days", "7"]):
+    with pytest.raises(SystemExit):
+      synthetic.main(["--output", str(tmp_path), "--advertisers", "5",
+                      "--items", "20", "--days", "14", *bad])
+  with pytest.raises(ValueError, match="needs an item sold before"):
+    synthetic.SyntheticConfig(output=str(tmp_path), advertisers=5, items=20,
+                              cold_start_fraction=0.9)
+  summary = synthetic.main([
+      "--output", str(tmp_path), "--users", "40", "--advertisers", "5",
+      "--items", "20", "--days", "14", "--item_embedding_dim", "3",
+      "--cold_start_fraction", "0.25", "--format", "jsonl"])
+  assert len(summary["cold_start_items"]) == 5
+  _, items = _read(summary["paths"][synthetic.ITEMS])
+  assert _embeddings(items).shape == (20, 3)

@@ -1,0 +1,392 @@
+"""A ScaNN index over a large item catalog, built from a stream of batches.
+
+``tfrs.layers.factorized_top_k.ScaNN.index_from_dataset`` lists every batch
+of the dataset, then concatenates them: at its peak it holds the corpus twice
+before ScaNN makes its own copy. ``StreamedScaNN`` copies each batch into one
+growing float32 buffer instead, lends that buffer to ScaNN without a copy,
+frees it once ScaNN has built its searcher, and searches and saves exactly as
+TFRS's layer does (the same ``Scann`` ops and state). A 64-byte aligned numpy
+buffer, since TensorFlow only borrows aligned memory.
+
+    catalog = read_item_catalog("items.parquet").map(pretrained_item_embeddings)
+    index = StreamedScaNN(k=100).index_from_dataset(catalog)
+    scores, item_ids = index(user_embeddings)  # [B, 100] each, best first.
+
+The layer drops into ``export.serving_module.ServingModule``; a SavedModel
+holding it is saved with ``namespace_whitelist=["Scann"]``.
+
+The catalog is read with pyarrow, a record batch at a time, not with
+``tfio.IODataset.from_parquet``: tensorflow-io 0.37 reads flat columns only
+and returns a ``list<float32>`` column as its first N leaf values (one float
+a row), silently. pyarrow reads local paths and gs://, s3:// or hdfs:// URIs.
+
+Toward a billion items: one index keeps, in one process, N * D * 4 bytes of
+float32 vectors for the exact reordering pass, the asymmetric-hashing codes
+(N * D / (2 * dimensions_per_block) bytes: 4 bits a block) and the ids; at
+10^9 items of D = 64 that is 256 GB of vectors alone. Such a corpus is
+sharded: partitions of the catalog (by advertiser group, so a request can
+skip shards an advertiser filter excludes and a catalog update rebuilds one
+shard, or by hash of the item id, for even sizes) each get their own index,
+built by this module from their own Parquet files (its peak is about three
+times the shard's vectors plus codes: the buffer, ScaNN's copy, then the
+saved state and the searcher recreated from it), and served by their own
+model on their own servers. A query fans out to every shard with the same
+user embedding; dot products against one query are comparable across
+shards, so the merger keeps the K best of the shards' S * K results. Int8
+reordering (``reorder(..., quantize=INT8)``) quarters the vectors' memory
+for a little recall.
+"""
+
+import logging
+import uuid
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
+import tensorflow as tf  # pylint: disable=g-bad-import-order
+import tensorflow_recommenders as tfrs
+from scann import scann_ops
+
+from export import index as index_lib
+from tfrs_adcg import schema
+
+DEFAULT_BATCH_SIZE = 4096
+CATALOG_COLUMNS = (schema.CATALOG_ITEM_ID, schema.CATALOG_EMBEDDING)
+
+# TensorFlow refuses (aborts on) borrowed buffers not aligned to this (Eigen).
+_ALIGNMENT_BYTES = 64
+_LOG_EVERY_ROWS = 250_000
+
+
+def _open_parquet(path: str):
+  """A ``pyarrow.parquet.ParquetFile`` for a local path or a URI."""
+  import pyarrow.fs  # pylint: disable=g-import-not-at-top
+  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
+
+  if "://" in path:
+    filesystem, path = pyarrow.fs.FileSystem.from_uri(path)
+    return pq.ParquetFile(filesystem.open_input_file(path))
+  return pq.ParquetFile(path)
+
+
+def _column_spec(path: str, field, embedding_dim: int) -> tf.TensorSpec:
+  """The batched TensorSpec of one Parquet column, or a ValueError."""
+  import pyarrow as pa  # pylint: disable=g-import-not-at-top
+
+  kind = field.type
+  if field.name == schema.CATALOG_EMBEDDING:
+    if not ((pa.types.is_list(kind) or pa.types.is_large_list(kind) or
+             pa.types.is_fixed_size_list(kind)) and
+            pa.types.is_floating(kind.value_type)):
+      raise ValueError(
+          f"Column {field.name!r} of {path!r} is {kind}; the embedding must "
+          "be a list of floats (list<float32>), one vector a row.")
+    return tf.TensorSpec([None, embedding_dim], tf.float32,
+                         name=field.name)
+  if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    return tf.TensorSpec([None], tf.string, name=field.name)
+  if pa.types.is_integer(kind):
+    return tf.TensorSpec([None], tf.int64, name=field.name)
+  if pa.types.is_floating(kind):
+    return tf.TensorSpec([None], tf.float32, name=field.name)
+  raise ValueError(f"Column {field.name!r} of {path!r} is {kind}; only "
+                   "strings, numbers and the embedding list are read.")
+
+
+def _embedding_rows(path: str, ids: np.ndarray, column,
+                    dim: int) -> np.ndarray:
+  """A list column as float32 [rows, dim]; a ValueError for other lengths."""
+  if column.null_count:
+    row = int(np.flatnonzero(column.is_null().to_numpy(
+        zero_copy_only=False))[0])
+    raise ValueError(f"Item {ids[row]!r} of {path!r} has no "
+                     f"{schema.CATALOG_EMBEDDING}.")
+  lengths = column.value_lengths().to_numpy(zero_copy_only=False)
+  wrong = np.flatnonzero(lengths != dim)
+  if len(wrong):
+    raise ValueError(
+        f"Item {ids[wrong[0]]!r} of {path!r} has a {lengths[wrong[0]]}-"
+        f"dimensional {schema.CATALOG_EMBEDDING}; the catalog's first item "
+        f"has {dim}. Inconsistent embedding dims.")
+  values = column.flatten().to_numpy(zero_copy_only=False)
+  return values.astype(np.float32, copy=False).reshape(len(column), dim)
+
+
+def read_item_catalog(path: str,
+                      columns: Sequence[str] = CATALOG_COLUMNS,
+                      batch_size: int = DEFAULT_BATCH_SIZE
+                      ) -> tf.data.Dataset:
+  """Streams an item catalog Parquet file as batches of its columns.
+
+  Reads one record batch at a time: memory stays at a batch whatever the
+  catalog's size. The file's schema is checked here; each batch's rows as
+  they are read (a wrong row fails the iteration with an InvalidArgumentError
+  quoting the item).
+
+  Args:
+    path: A Parquet file: local path or gs://, s3://, hdfs:// URI.
+    columns: Columns to read; ``schema.CATALOG_ITEM_ID`` first among them.
+      ``schema.CATALOG_EMBEDDING`` (list<float32>) comes out as float32
+      [batch, D], strings as tf.string [batch], integers as int64 [batch],
+      floats as float32 [batch].
+    batch_size: Rows per batch (the last one may hold fewer).
+
+  Returns:
+    A dataset of {column: tensor} dicts.
+
+  Raises:
+    ValueError: if the file has no rows, lacks a column, or a column has a
+      type not listed above.
+  """
+  catalog = _open_parquet(path)
+  arrow_schema = catalog.schema_arrow
+  missing = [name for name in columns if name not in arrow_schema.names]
+  if missing:
+    raise ValueError(
+        f"{path!r} has no column {', '.join(map(repr, missing))} (it has "
+        f"{', '.join(arrow_schema.names)}). An item catalog needs "
+        f"{schema.CATALOG_ITEM_ID!r} and, for pretrained vectors, "
+        f"{schema.CATALOG_EMBEDDING!r} as list<float32>.")
+  if catalog.metadata.num_rows == 0:
+    raise ValueError(f"The item catalog {path!r} is empty: no item to read.")
+  embedding_dim = None
+  if schema.CATALOG_EMBEDDING in columns:
+    first = next(catalog.iter_batches(
+        batch_size=1,
+        columns=[schema.CATALOG_ITEM_ID, schema.CATALOG_EMBEDDING]))
+    vector = first.column(schema.CATALOG_EMBEDDING)[0]
+    if not vector.is_valid:
+      raise ValueError(f"Item {first.column(0)[0]} of {path!r} has no "
+                       f"{schema.CATALOG_EMBEDDING}.")
+    embedding_dim = len(vector)
+  specs = {name: _column_spec(path, arrow_schema.field(name), embedding_dim)
+           for name in columns}
+
+  def batches():
+    for batch in _open_parquet(path).iter_batches(batch_size=batch_size,
+                                                  columns=list(columns)):
+      ids = batch.column(schema.CATALOG_ITEM_ID).to_numpy(
+          zero_copy_only=False)
+      features = {}
+      for name in columns:
+        column = batch.column(name)
+        if name == schema.CATALOG_EMBEDDING:
+          features[name] = _embedding_rows(path, ids, column, embedding_dim)
+          continue
+        if column.null_count:
+          raise ValueError(f"{path!r} has empty values in column {name!r}.")
+        features[name] = column.to_numpy(zero_copy_only=False).astype(
+            specs[name].dtype.as_numpy_dtype)
+      yield features
+
+  return tf.data.Dataset.from_generator(batches, output_signature=specs)
+
+
+def pretrained_item_embeddings(features: Dict[str, tf.Tensor]
+                               ) -> Tuple[tf.Tensor, tf.Tensor]:
+  """(ids [b], L2-normalised pretrained embeddings [b, D]) of a catalog batch.
+
+  The item embedding until an item tower computes one from the catalog.
+  """
+  return (features[schema.CATALOG_ITEM_ID],
+          tf.math.l2_normalize(features[schema.CATALOG_EMBEDDING], axis=1))
+
+
+def _aligned_empty(rows: int, dim: int) -> np.ndarray:
+  """An uninitialised float32 [rows, dim] array on a 64-byte boundary.
+
+  Untouched pages of a large allocation take no memory until written, so a
+  generous capacity costs address space only.
+  """
+  raw = np.empty(rows * dim * 4 + _ALIGNMENT_BYTES, dtype=np.uint8)
+  start = -raw.ctypes.data % _ALIGNMENT_BYTES
+  return raw[start:start + rows * dim * 4].view(np.float32).reshape(rows, dim)
+
+
+class _RowBuffer:
+  """Float32 embedding rows appended batch by batch into one aligned array.
+
+  Capacity doubles when full; ``as_tensor`` lends the rows to TensorFlow
+  without copying them.
+  """
+
+  def __init__(self):
+    self._array = None
+    self.rows = 0
+
+  def append(self, batch: np.ndarray) -> None:
+    if batch.ndim != 2 or not np.issubdtype(batch.dtype, np.floating):
+      raise ValueError("Candidate embeddings must come as float [batch, dim] "
+                       f"batches; got {batch.dtype} of shape {batch.shape}.")
+    if self._array is None:
+      self._array = _aligned_empty(2 * len(batch), batch.shape[1])
+    elif batch.shape[1] != self._array.shape[1]:
+      raise ValueError(
+          f"Inconsistent embedding dims: the candidates from row {self.rows} "
+          f"on have {batch.shape[1]} dims, those before "
+          f"{self._array.shape[1]}.")
+    if not np.isfinite(batch).all():
+      row = self.rows + int(np.flatnonzero(~np.isfinite(batch).all(1))[0])
+      raise ValueError(f"Candidate embedding {row} holds NaN or infinity.")
+    end = self.rows + len(batch)
+    if end > len(self._array):
+      grown = _aligned_empty(max(end, 2 * len(self._array)),
+                             self._array.shape[1])
+      grown[:self.rows] = self._array[:self.rows]
+      self._array = grown
+    self._array[self.rows:end] = batch
+    self.rows = end
+
+  def as_tensor(self) -> tf.Tensor:
+    """The rows so far as a float32 [rows, dim] tensor sharing this memory."""
+    return tf.experimental.dlpack.from_dlpack(
+        self._array[:self.rows].__dlpack__())
+
+
+class StreamedScaNN(tfrs.layers.factorized_top_k.TopK):
+  """ScaNN top-k retrieval whose index is built from a stream of batches.
+
+  Call: queries float32 [B, D] -> (scores float32 [B, k], ids [B, k]), best
+  first; ids are the candidates' identifiers (string) or, indexed without
+  them, row numbers (int32). An approximate search may return fewer than k
+  columns.
+
+  Tree, asymmetric hashing and reordering follow
+  ``export.index.ScannParameters.for_corpus`` for the indexed corpus size,
+  unless ``scann`` gives them; with the same parameters the index equals
+  ``export.index.build_index("scann", ...)`` over the same corpus.
+  """
+
+  def __init__(self, k: int = 100,
+               scann: Optional[index_lib.ScannParameters] = None,
+               dimensions_per_block: int = 2, training_iterations: int = 12,
+               name: Optional[str] = None):
+    """Initializes an empty index.
+
+    Args:
+      k: The default number of results.
+      scann: Tree and reordering parameters; by default chosen from the
+        corpus size and k when indexing.
+      dimensions_per_block: Dimensions per asymmetric-hashing block.
+      training_iterations: k-means iterations of the tree.
+      name: Layer name.
+    """
+    super().__init__(k=k, name=name)
+    self._scann = scann
+    self._dimensions_per_block = dimensions_per_block
+    self._training_iterations = training_iterations
+    self._searcher_state = None
+    self._identifiers = None
+    self.parameters: Optional[index_lib.ScannParameters] = None
+    self.num_candidates = 0
+
+  def index(self, candidates: tf.Tensor,
+            identifiers: Optional[tf.Tensor] = None) -> "StreamedScaNN":
+    """Indexes a whole corpus at once: embeddings [N, D], ids [N]."""
+    if len(candidates.shape) != 2:
+      raise ValueError(
+          f"Candidates must be [N, dim] embeddings, got {candidates.shape}.")
+    if identifiers is not None and (identifiers.shape[0] !=
+                                    candidates.shape[0]):
+      raise ValueError(f"{identifiers.shape[0]} identifiers for "
+                       f"{candidates.shape[0]} candidates.")
+    searcher = self._build_searcher(tf.convert_to_tensor(candidates,
+                                                         tf.float32))
+    return self._adopt(searcher, identifiers)
+
+  def index_from_dataset(self,
+                         candidates: tf.data.Dataset) -> "StreamedScaNN":
+    """Indexes a dataset of (ids [b], embeddings [b, D]) or embeddings [b, D].
+
+    Each batch is copied into one growing buffer as it arrives; ScaNN builds
+    from that buffer in place, which is freed before the searcher is saved.
+    """
+    spec = candidates.element_spec
+    with_ids = isinstance(spec, tuple)
+    if with_ids and len(spec) != 2:
+      raise ValueError("Candidates must be (ids, embeddings) pairs or "
+                       f"embeddings alone; got elements of {spec}.")
+    buffer = _RowBuffer()
+    id_batches = []
+    logged = 0
+    for element in candidates:
+      ids, embeddings = element if with_ids else (None, element)
+      buffer.append(embeddings.numpy())
+      if with_ids:
+        if ids.shape != embeddings.shape[:1]:
+          raise ValueError(f"A batch of {embeddings.shape[0]} embeddings "
+                           f"came with ids of shape {ids.shape}.")
+        id_batches.append(ids)
+      if buffer.rows - logged >= _LOG_EVERY_ROWS:
+        logged = buffer.rows
+        logging.info("Read %d candidates.", buffer.rows)
+    if not buffer.rows:
+      raise ValueError("The candidate catalog is empty: nothing to index.")
+    identifiers = tf.concat(id_batches, axis=0) if with_ids else None
+    # The tensor lent to ScaNN dies with the call; then the buffer can go.
+    searcher = self._build_searcher(buffer.as_tensor())
+    del buffer
+    return self._adopt(searcher, identifiers)
+
+  def call(self, queries: tf.Tensor,
+           k: Optional[int] = None) -> Tuple[tf.Tensor, tf.Tensor]:
+    if self._searcher_state is None:
+      raise ValueError("Index candidates first: call index() or "
+                       "index_from_dataset().")
+    if len(queries.shape) != 2:
+      raise ValueError(
+          f"Queries must be [batch, dim] embeddings, got {queries.shape}.")
+    searcher = scann_ops.searcher_from_module(self._searcher_state)
+    result = searcher.search_batched_parallel(
+        queries, final_num_neighbors=k if k is not None else self._k)
+    if self._identifiers is None:
+      return result.distances, result.indices
+    return result.distances, tf.gather(self._identifiers, result.indices)
+
+  def is_exact(self) -> bool:
+    return False
+
+  def _build_searcher(self, embeddings: tf.Tensor):
+    """ScaNN's searcher over embeddings [N, D]; sets ``parameters``."""
+    num_candidates = int(embeddings.shape[0])
+    if num_candidates == 0:
+      raise ValueError("The candidate catalog is empty: nothing to index.")
+    if self._k > num_candidates:
+      raise ValueError(f"k={self._k} exceeds the {num_candidates} "
+                       "candidates.")
+    self.parameters = self._scann or index_lib.ScannParameters.for_corpus(
+        num_candidates, self._k)
+    self.num_candidates = num_candidates
+    logging.info("Building a ScaNN index of %d candidates (%d dims): %s.",
+                 num_candidates, embeddings.shape[1], self.parameters)
+    builder = scann_ops.builder(embeddings, self._k, "dot_product").tree(
+        num_leaves=self.parameters.num_leaves,
+        num_leaves_to_search=self.parameters.num_leaves_to_search,
+        training_iterations=self._training_iterations).score_ah(
+            self._dimensions_per_block).reorder(
+                self.parameters.num_reordering_candidates)
+    return builder.build(shared_name=f"{self.name}/{uuid.uuid4()}")
+
+  def _adopt(self, searcher,
+             identifiers: Optional[tf.Tensor]) -> "StreamedScaNN":
+    """Keeps the searcher's saveable state and the ids; frees the searcher.
+
+    Calls search a searcher recreated from the state, as a reloaded
+    SavedModel does; the built one would otherwise stay in TensorFlow's
+    resource manager under its unique name, a copy of the corpus for good.
+    """
+    self._searcher_state = searcher.serialize_to_module()
+    tf.raw_ops.DestroyResourceOp(resource=searcher.searcher_handle)
+    self._identifiers = None if identifiers is None else tf.Variable(
+        identifiers, trainable=False, name="identifiers")
+    self._reset_tf_function_cache()
+    return self
+
+
+def index_catalog(candidates: tf.data.Dataset, k: int,
+                  scann: Optional[index_lib.ScannParameters] = None
+                  ) -> StreamedScaNN:
+  """``StreamedScaNN`` over a dataset of (ids [b], embeddings [b, D])."""
+  return StreamedScaNN(k=k, scann=scann,
+                       name="scann").index_from_dataset(candidates)

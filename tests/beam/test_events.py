@@ -1,0 +1,202 @@
+"""Raw rows to distinct valid events, dead letters and counts."""
+
+import csv
+import datetime
+import json
+
+import apache_beam as beam
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that
+from apache_beam.testing.util import equal_to
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from beam import counts
+from beam import events
+from beam import rows
+from tfrs_adcg import schema
+from tfrs_adcg import timestamps
+
+EVENT_TYPES = ("view", "checkout")
+MIN_TIME = timestamps.parse_timestamp("2020-01-01T00:00:00Z")
+MAX_TIME = timestamps.parse_timestamp("2030-01-01T00:00:00Z")
+T1 = timestamps.parse_timestamp("2026-01-01T00:10:42Z")
+
+# (raw CSV row, dead-letter reason or None).
+ROWS = [
+    ("u1,2026-01-01T00:10:42Z,view,i1,a1", None),
+    ("u1,1767226242,view,i1,a1", events.DUPLICATE),  # Same time, epoch form.
+    ("u1,2026-01-01T00:10:42Z,view,i1,a1", events.DUPLICATE),
+    ("u2,2026-01-01 00:10:43,checkout,,a2", None),
+    ('u3,2026-01-01T00:10:44Z,view,"i,3",a3', None),
+    (",2026-01-01T00:10:42Z,view,i1,a1", events.MISSING_USER_ID),
+    ("u1,2026-01-01T00:10:42Z,view,i1,", events.MISSING_ADVERTISER_ID),
+    ("u1,2026-02-30T00:10:42Z,view,i1,a1", events.BAD_TIMESTAMP),
+    ("u1,,view,i1,a1", events.BAD_TIMESTAMP),
+    ("u1,inf,view,i1,a1", events.BAD_TIMESTAMP),
+    ("u1,2100-01-01T00:00:00Z,view,i1,a1", events.TIMESTAMP_OUT_OF_RANGE),
+    ("u1,2026-01-01T00:10:42Z,click,i1,a1", events.UNKNOWN_EVENT_TYPE),
+    ("u1,2026-01-01T00:10:42Z,view,i1", events.MALFORMED_ROW),
+]
+DISTINCT = [("u1", (T1, "view", "i1", "a1")),
+            ("u2", (T1 + 1, "checkout", "", "a2")),
+            ("u3", (T1 + 2, "view", "i,3", "a3"))]
+
+
+@pytest.mark.parametrize("value", [
+    "2026-01-01T00:10:42Z", "2026-01-01 00:10:42", "2026-01-01T00:10:42",
+    "2026-01-01T00:10:42.9Z", "2026-01-01T01:10:42+01:00", "1767226242",
+    "1767226242.5", 1767226242, 1767226242.5, "2026-02-30T00:00:00Z",
+    "2026-01-01T24:00:00Z", "2026-01-01T+1:00:00Z", "n/a", "", "nan"])
+def test_timestamp_parser_agrees_with_parse_timestamp(value):
+  parser = events.TimestampParser()
+  try:
+    expected = timestamps.parse_timestamp(value)
+  except ValueError:
+    expected = None
+  for _ in range(2):  # Uncached, then cached.
+    try:
+      assert parser(value) == expected
+    except ValueError:
+      assert expected is None
+
+
+def test_timestamp_parser_takes_parquet_datetimes():
+  parser = events.TimestampParser()
+  moment = datetime.datetime(2026, 1, 1, 0, 10, 42)
+  assert parser(moment) == T1
+  assert parser(moment.replace(tzinfo=datetime.timezone.utc)) == T1
+  with pytest.raises(ValueError):
+    parser(None)
+
+
+def test_dedup_shard_is_deterministic_and_in_range():
+  assert events.dedup_shard("u1", T1, 64) == events.dedup_shard("u1", T1, 64)
+  shards = {events.dedup_shard(f"u{i}", T1, 64) for i in range(500)}
+  assert shards <= set(range(64)) and len(shards) > 50
+
+
+def _splitter():
+  return rows.RowSplitter(rows.CSV, schema.RAW_COLUMNS, schema.RAW_COLUMNS)
+
+
+def test_parse_events_routes_each_row():
+  raw_rows = [raw for raw, _ in ROWS]
+  with test_pipeline.TestPipeline() as pipeline:
+    parsed = (pipeline
+              | beam.Create([raw_rows[:6], raw_rows[6:]])
+              | events.ParseEvents(_splitter(), EVENT_TYPES, MIN_TIME,
+                                   MAX_TIME, dedup_shards=8))
+    expected_dead = [(reason, raw) for raw, reason in ROWS
+                     if reason not in (None, events.DUPLICATE)]
+    assert_that(parsed[events.DEAD_LETTERS], equal_to(expected_dead),
+                label="DeadLetters")
+    assert_that(
+        parsed.events | beam.Map(lambda kv: (kv[1][0], kv[1][1])),
+        equal_to([(DISTINCT[0], ROWS[0][0]), (DISTINCT[0], ROWS[1][0]),
+                  (DISTINCT[0], ROWS[2][0]), (DISTINCT[1], ROWS[3][0]),
+                  (DISTINCT[2], ROWS[4][0])]), label="Events")
+    assert_that(parsed[counts.COUNTS] | "Sum" >> beam.CombinePerKey(sum),
+                equal_to([(events.EVENTS_READ, len(ROWS))]), label="Counts")
+    assert_that(
+        parsed[events.TIME_RANGE] | beam.CombineGlobally(
+            events._TimeRangeFn()), equal_to([(T1, T1 + 2)]), label="Range")
+
+
+def test_distinct_events_merge_keeps_one_copy():
+  fn = events._DistinctEventsFn()
+  first, second = fn.create_accumulator(), fn.create_accumulator()
+  for accumulator, raw in ((first, "r1"), (first, "r2"), (second, "r3")):
+    fn.add_input(accumulator, (DISTINCT[0], raw))
+  fn.add_input(second, (DISTINCT[1], "r4"))
+  distinct, duplicates = fn.extract_output(
+      fn.merge_accumulators([first, second]))
+  assert sorted(distinct) == DISTINCT[:2]
+  assert sorted(duplicates) == ["r2", "r3"]
+
+
+def test_parse_events_turns_json_values_into_text():
+  splitter = rows.RowSplitter(rows.JSONL, [], schema.RAW_COLUMNS)
+  fn = events._ParseEventsFn(splitter, EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
+  raw = json.dumps({"user_id": 7, "timestamp": T1, "event_type": "checkout",
+                    "item_id": None, "advertiser_id": 12})
+  assert fn.validate(raw) == (None, ("7", (T1, "checkout", "", "12")))
+  assert fn.validate(json.dumps({"user_id": "u"}))[0] == (
+      events.MISSING_ADVERTISER_ID)
+
+
+def test_deduplicate_events():
+  keyed = [(events.dedup_shard(e[0], e[1][0], 4), (e, raw))
+           for e, raw in ((DISTINCT[0], "a"), (DISTINCT[0], "b"),
+                          (DISTINCT[1], "c"))]
+  with test_pipeline.TestPipeline() as pipeline:
+    result = pipeline | beam.Create(keyed) | events.DeduplicateEvents()
+    assert_that(result.events, equal_to(DISTINCT[:2]), label="Events")
+    assert_that(result[events.DEAD_LETTERS] | beam.Map(lambda d: d[0]),
+                equal_to([events.DUPLICATE]), label="Dead")
+
+
+def _write_inputs(tmp_path):
+  """ROWS as CSV, JSON Lines and Parquet (columns in another order)."""
+  header = ",".join(schema.RAW_COLUMNS)
+  (tmp_path / "events.csv").write_text(
+      "\n".join([header] + [raw for raw, _ in ROWS]) + "\n")
+  parsed = [next(csv.reader([raw])) for raw, _ in ROWS]
+  records = [dict(zip(schema.RAW_COLUMNS, fields)) for fields in parsed]
+  (tmp_path / "events.jsonl").write_text(
+      "\n".join(json.dumps(record) for record in records) + "\n")
+  columns = list(reversed(schema.RAW_COLUMNS))
+  pq.write_table(
+      pa.table({name: [record.get(name) for record in records]
+                for name in columns}), tmp_path / "events.parquet")
+
+
+@pytest.mark.parametrize("file_format", rows.FORMATS)
+def test_read_events_accounts_for_every_row(tmp_path, file_format):
+  _write_inputs(tmp_path)
+  reasons = {}
+  for _, reason in ROWS:
+    if reason is not None:
+      key = f"{events.EVENTS_DROPPED}/{reason}"
+      reasons[key] = reasons.get(key, 0) + 1
+  if file_format != rows.CSV:  # The short row is a row without advertiser.
+    reasons.pop(f"{events.EVENTS_DROPPED}/{events.MALFORMED_ROW}")
+    reasons[f"{events.EVENTS_DROPPED}/{events.MISSING_ADVERTISER_ID}"] += 1
+  with test_pipeline.TestPipeline() as pipeline:
+    read = pipeline | events.ReadEvents(
+        str(tmp_path / f"events.{file_format}"), file_format, EVENT_TYPES,
+        MIN_TIME, MAX_TIME, dedup_shards=4)
+    assert_that(read.events, equal_to(DISTINCT), label="Events")
+    assert_that(read.counts | beam.CombinePerKey(sum),
+                equal_to([(events.EVENTS_READ, len(ROWS))] +
+                         list(reasons.items())), label="Counts")
+    # The identity: every row read is a distinct event or a dead letter.
+    assert len(DISTINCT) + sum(reasons.values()) == len(ROWS)
+    assert_that(read.time_range, equal_to([(T1, T1 + 2)]), label="Range")
+    assert_that(read.id_counts | "SumIds" >> beam.CombinePerKey(sum),
+                equal_to([((schema.EVENT_TYPE, "view"), 2),
+                          ((schema.EVENT_TYPE, "checkout"), 1),
+                          ((schema.ITEM_ID, "i1"), 1),
+                          ((schema.ITEM_ID, "i,3"), 1),
+                          ((schema.ADVERTISER_ID, "a1"), 1),
+                          ((schema.ADVERTISER_ID, "a2"), 1),
+                          ((schema.ADVERTISER_ID, "a3"), 1)]), label="Ids")
+    assert_that(
+        read.dead_letters | beam.Map(lambda d: json.dumps(d[1]) and d[0]),
+        equal_to([key.split("/")[1] for key, n in reasons.items()
+                  for _ in range(n)]), label="DeadJson")
+
+
+def test_read_events_fails_fast_on_bad_inputs(tmp_path):
+  with pytest.raises(rows.InputError, match="matches no file"):
+    events.ReadEvents(str(tmp_path / "*.csv"), rows.CSV, EVENT_TYPES, MIN_TIME,
+                      MAX_TIME)
+  (tmp_path / "empty.csv").write_text(",".join(schema.RAW_COLUMNS) + "\n")
+  with pytest.raises(rows.InputError, match="no data row"):
+    events.ReadEvents(str(tmp_path / "empty.csv"), rows.CSV, EVENT_TYPES,
+                      MIN_TIME, MAX_TIME)
+  (tmp_path / "other.csv").write_text("user,time\nu1,1\n")
+  with pytest.raises(rows.InputError, match="no column"):
+    events.ReadEvents(str(tmp_path / "other.csv"), rows.CSV, EVENT_TYPES,
+                      MIN_TIME, MAX_TIME)

@@ -1,0 +1,230 @@
+"""Examples of a tiny hand-made event log, written out by hand.
+
+Four users, a dozen events with a timestamp tie, events exactly at day and
+cutoff boundaries, a duplicate and five malformed rows; L = 3, K = 2 days,
+eval cutoff 2026-01-10T00:00:00Z, so the training cutoffs are Jan 8, 7, 6...
+"""
+
+import dataclasses
+
+import apache_beam as beam
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that
+from apache_beam.testing.util import equal_to
+
+import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
+from beam import config as config_lib
+from beam import counts
+from beam import events
+from beam import examples
+from tfrs_adcg import schema
+from tfrs_adcg import timestamps
+
+GOLDEN_CSV = """\
+user_id,timestamp,event_type,item_id,advertiser_id
+u1,2026-01-05T10:00:00Z,view,i1,a1
+u1,2026-01-06T09:00:00Z,view,i2,a2
+u1,2026-01-06T09:00:00Z,add_to_cart,i2,a2
+u1,2026-01-07T00:00:00Z,checkout,i2,a2
+u1,2026-01-08T12:00:00Z,view,i3,a3
+u1,2026-01-08T12:00:00Z,view,i3,a3
+u1,2026-01-09T08:00:00Z,signup,,a3
+u1,2026-01-11T10:00:00Z,checkout,i1,a1
+u2,2026-01-09T23:59:59Z,view,i1,a1
+u2,2026-01-10T00:00:00Z,checkout,i1,a1
+u2,1768003201,checkout,i4,a4
+u3,2026-01-09T12:00:00Z,view,"i,9",a2
+u4,2026-01-13T00:00:00Z,checkout,i1,a1
+u5,yesterday,view,i1,a1
+u5,2026-01-09T12:00:00Z,click,i1,a1
+,2026-01-09T12:00:00Z,view,i1,a1
+u5,1970-01-01T00:00:00Z,view,i1,a1
+u5,2026-01-09T12:00:00Z,view
+"""
+
+GOLDEN_FLAGS = ["--max_seq_len", "3", "--label_window_days", "2",
+                "--eval_cutoff", "2026-01-10T00:00:00Z", "--min_time",
+                "2020-01-01", "--max_time", "2030-01-01"]
+
+
+def t(iso: str) -> int:
+  return timestamps.parse_timestamp(iso)
+
+
+def event(iso, event_type, item, advertiser):
+  return (t(iso), event_type, item, advertiser)
+
+
+VIEW_A1 = event("2026-01-05T10:00:00Z", "view", "i1", "a1")
+CART_A2 = event("2026-01-06T09:00:00Z", "add_to_cart", "i2", "a2")
+VIEW_A2 = event("2026-01-06T09:00:00Z", "view", "i2", "a2")
+CHECKOUT_A2 = event("2026-01-07T00:00:00Z", "checkout", "i2", "a2")
+VIEW_A3 = event("2026-01-08T12:00:00Z", "view", "i3", "a3")
+SIGNUP_A3 = event("2026-01-09T08:00:00Z", "signup", "", "a3")
+CHECKOUT_A1 = event("2026-01-11T10:00:00Z", "checkout", "i1", "a1")
+U2_VIEW = event("2026-01-09T23:59:59Z", "view", "i1", "a1")
+U2_CHECKOUT_A1 = event("2026-01-10T00:00:00Z", "checkout", "i1", "a1")
+U2_CHECKOUT_A4 = event("2026-01-10T00:00:01Z", "checkout", "i4", "a4")
+
+
+def golden_config(tmp_path, *flags) -> config_lib.PreprocessConfig:
+  path = tmp_path / "events.csv"
+  path.write_text(GOLDEN_CSV)
+  config, _ = config_lib.parse_args(
+      ["--input", str(path), "--output", str(tmp_path / "out")] +
+      GOLDEN_FLAGS + list(flags))
+  return config
+
+
+def decode(record: bytes):
+  """(user, cutoff, history events, label advertisers, label items)."""
+  from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
+
+  feature = example_pb2.Example.FromString(record).features.feature
+  strings = lambda name: tuple(v.decode() for v in feature[name].bytes_list.value)
+  history = tuple(zip(feature[schema.TIMESTAMP].int64_list.value,
+                      strings(schema.EVENT_TYPE), strings(schema.ITEM_ID),
+                      strings(schema.ADVERTISER_ID)))
+  return (strings(schema.USER_ID)[0], feature[schema.CUTOFF].int64_list.value[0],
+          history, strings(schema.LABEL_ADVERTISER_IDS),
+          strings(schema.LABEL_ITEM_IDS))
+
+
+def read_events(pipeline, config):
+  return pipeline | events.ReadEvents(config.input, config.input_format,
+                                      config.event_types, config.min_time,
+                                      config.max_time, config.dedup_shards)
+
+
+def test_time_split_golden_examples(tmp_path):
+  config = golden_config(tmp_path)
+  train = [
+      # Cutoff Jan 6: the checkout at exactly Jan 7 00:00 is inside (Jan 6,
+      # Jan 8]; the cart at 09:00 ties with a view and sorts first.
+      ("u1", t("2026-01-06T00:00:00Z"), (VIEW_A1,), ("a2",), ("i2",)),
+      # Cutoff Jan 8: the last 3 events; the duplicate view counts once.
+      ("u1", t("2026-01-08T00:00:00Z"), (CART_A2, VIEW_A2, CHECKOUT_A2),
+       ("a3",), ()),
+  ]
+  evaluation = [
+      ("u1", t("2026-01-10T00:00:00Z"), (CHECKOUT_A2, VIEW_A3, SIGNUP_A3),
+       ("a1",), ("i1",)),
+      # The checkout at the eval cutoff itself is neither history nor label.
+      ("u2", t("2026-01-10T00:00:00Z"), (U2_VIEW,), ("a4",), ("i4",)),
+  ]
+  with test_pipeline.TestPipeline() as pipeline:
+    read = read_events(pipeline, config)
+    cutoff = read.time_range | beam.Map(examples.resolve_eval_cutoff, config)
+    out = read.events | examples.TimeSplitExamples(config, cutoff)
+    assert_that(out[schema.TRAIN] | "DecodeTrain" >> beam.Map(decode),
+                equal_to(train), label="Train")
+    assert_that(out[schema.EVAL] | "DecodeEval" >> beam.Map(decode),
+                equal_to(evaluation), label="Eval")
+    assert_that(
+        out[counts.COUNTS] | "Sum" >> beam.CombinePerKey(sum),
+        equal_to([
+            (examples.USERS, 4), (examples.EVENTS_USED, 12),
+            ("examples/train", 2), ("examples/eval", 2),
+            ("positives/train", 2), ("positives/eval", 2),
+            # u1 at Jan 5 (cart, checkout ahead, no history before) and u2
+            # at Jan 8 (the checkout at Jan 10 00:00 closes its window).
+            ("examples_skipped/no_history", 2),
+            # u1 at Jan 7 (next conversion Jan 9 08:00 is past Jan 9 00:00)
+            # and u3 at the eval cutoff (views only).
+            ("examples_skipped/no_positive", 2),
+        ]), label="Counts")
+    assert_that(
+        out[examples.POSITIVES] | "SumPositives" >> beam.CombinePerKey(sum),
+        equal_to([("a2", 1), ("a3", 1)]), label="Positives")
+
+
+def test_time_split_stride_and_default_eval_cutoff(tmp_path):
+  # Without --eval_cutoff: the latest valid event (u4, Jan 13 00:00) minus
+  # two days, floored to the day: Jan 11. Stride 3: cutoffs Jan 9, 6, 3...
+  config = dataclasses.replace(
+      golden_config(tmp_path, "--train_stride_days", "3"), eval_cutoff=None)
+  assert examples.resolve_eval_cutoff(
+      (0, t("2026-01-13T00:00:00Z")), config) == t("2026-01-11T00:00:00Z")
+  with test_pipeline.TestPipeline() as pipeline:
+    read = read_events(pipeline, config)
+    cutoff = read.time_range | beam.Map(examples.resolve_eval_cutoff, config)
+    out = read.events | examples.TimeSplitExamples(config, cutoff)
+    assert_that(
+        out[schema.TRAIN] | "DecodeTrain" >> beam.Map(decode),
+        equal_to([
+            ("u1", t("2026-01-06T00:00:00Z"), (VIEW_A1,), ("a2",), ("i2",)),
+            ("u1", t("2026-01-09T00:00:00Z"), (VIEW_A2, CHECKOUT_A2, VIEW_A3),
+             ("a3",), ()),
+        ]), label="Train")
+    assert_that(
+        out[schema.EVAL] | "DecodeEval" >> beam.Map(decode),
+        equal_to([
+            ("u1", t("2026-01-11T00:00:00Z"), (CHECKOUT_A2, VIEW_A3, SIGNUP_A3),
+             ("a1",), ("i1",)),
+        ]), label="Eval")
+    assert_that(
+        out[counts.COUNTS] | "Sum" >> beam.CombinePerKey(sum),
+        equal_to([
+            (examples.USERS, 4), (examples.EVENTS_USED, 12),
+            ("examples/train", 2), ("examples/eval", 1),
+            ("positives/train", 2), ("positives/eval", 1),
+            # u2 at Jan 9 and u4 at the eval cutoff (its checkout at Jan 13
+            # 00:00 is the last second of the window).
+            ("examples_skipped/no_history", 2),
+            # u2 and u3 at the eval cutoff.
+            ("examples_skipped/no_positive", 2),
+        ]), label="Counts")
+
+
+def test_leave_last_out_golden_examples(tmp_path):
+  config = golden_config(tmp_path, "--split", "leave_last_out",
+                         "--max_train_targets", "1")
+  with test_pipeline.TestPipeline() as pipeline:
+    read = read_events(pipeline, config)
+    out = read.events | examples.LeaveLastOutExamples(config)
+    assert_that(
+        out[schema.TRAIN] | "DecodeTrain" >> beam.Map(decode),
+        # Only the latest training target (max_train_targets=1): the cart
+        # at Jan 6 09:00 is dropped.
+        equal_to([("u1", CHECKOUT_A2[0], (VIEW_A1, CART_A2, VIEW_A2),
+                   ("a2",), ("i2",))]), label="Train")
+    assert_that(
+        out[schema.VALID] | "DecodeValid" >> beam.Map(decode),
+        equal_to([
+            ("u1", SIGNUP_A3[0], (VIEW_A2, CHECKOUT_A2, VIEW_A3), ("a3",), ()),
+            ("u2", U2_CHECKOUT_A1[0], (U2_VIEW,), ("a1",), ("i1",)),
+        ]), label="Valid")
+    assert_that(
+        out[schema.EVAL] | "DecodeEval" >> beam.Map(decode),
+        equal_to([
+            ("u1", CHECKOUT_A1[0], (CHECKOUT_A2, VIEW_A3, SIGNUP_A3),
+             ("a1",), ("i1",)),
+            ("u2", U2_CHECKOUT_A4[0], (U2_VIEW, U2_CHECKOUT_A1), ("a4",),
+             ("i4",)),
+        ]), label="Eval")
+    assert_that(
+        out[counts.COUNTS] | "Sum" >> beam.CombinePerKey(sum),
+        equal_to([
+            (examples.USERS, 4), (examples.EVENTS_USED, 12),
+            ("examples/train", 1), ("examples/valid", 2),
+            ("examples/eval", 2), ("positives/train", 1),
+            ("positives/valid", 2), ("positives/eval", 2),
+            ("examples_skipped/no_history", 1),  # u4's only event.
+        ]), label="Counts")
+
+
+def test_leave_last_out_tie_is_not_history(tmp_path):
+  # The cart at Jan 6 09:00 ties with a view: the view is not strictly
+  # before it, so only the Jan 5 view is its history.
+  config = golden_config(tmp_path, "--split", "leave_last_out",
+                         "--max_train_targets", "5")
+  with test_pipeline.TestPipeline() as pipeline:
+    read = read_events(pipeline, config)
+    out = read.events | examples.LeaveLastOutExamples(config)
+    assert_that(
+        out[schema.TRAIN] | beam.Map(decode),
+        equal_to([
+            ("u1", CART_A2[0], (VIEW_A1,), ("a2",), ("i2",)),
+            ("u1", CHECKOUT_A2[0], (VIEW_A1, CART_A2, VIEW_A2), ("a2",),
+             ("i2",)),
+        ]))

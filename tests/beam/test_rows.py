@@ -1,0 +1,139 @@
+"""Input files: formats, column checks, row splitting, batched line reading."""
+
+import json
+
+import apache_beam as beam
+from apache_beam.io import source_test_utils
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that
+from apache_beam.testing.util import equal_to
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from beam import rows
+
+LINES = ["user_id,timestamp", "u1,1", "ü2,2\r", "", "u3,\"3,4\"", "u4,4",
+         "u5,5", "u6,6"]
+
+
+def test_infer_format():
+  assert rows.infer_format("logs/*.csv") == rows.CSV
+  assert rows.infer_format("gs://b/events-*.csv.gz") == rows.CSV
+  assert rows.infer_format("x.JSONL") == rows.JSONL
+  assert rows.infer_format("x.parquet") == rows.PARQUET
+  with pytest.raises(rows.InputError, match="--input_format"):
+    rows.infer_format("events.txt")
+
+
+def test_missing_and_empty_inputs_fail_fast(tmp_path):
+  with pytest.raises(rows.InputError, match="matches no file"):
+    rows.match_files(str(tmp_path / "nothing-*.csv"))
+  header_only = tmp_path / "header.csv"
+  header_only.write_text("user_id,timestamp\n\n")
+  empty = tmp_path / "empty.csv"
+  empty.write_text("")
+  paths = rows.match_files(str(tmp_path / "*.csv"))
+  assert paths == [str(empty), str(header_only)]
+  with pytest.raises(rows.InputError, match="no data row"):
+    rows.require_rows(paths, rows.CSV, "--input")
+  with pytest.raises(rows.InputError, match="is empty"):
+    rows.read_columns(str(empty), rows.CSV)
+
+
+def test_read_columns_of_each_format(tmp_path):
+  (tmp_path / "a.csv").write_text("b,a\n1,2\n")
+  (tmp_path / "a.jsonl").write_text('\n{"b": 1, "a": 2}\n')
+  pq.write_table(pa.table({"b": [1], "a": [2]}), tmp_path / "a.parquet")
+  for file_format, name in ((rows.CSV, "a.csv"), (rows.JSONL, "a.jsonl"),
+                            (rows.PARQUET, "a.parquet")):
+    path = str(tmp_path / name)
+    assert rows.read_columns(path, file_format) == ["b", "a"]
+    assert rows.has_rows(path, file_format)
+  with pytest.raises(rows.InputError, match=r"no column\(s\) \['c'\]"):
+    rows.require_columns(["b", "a"], ["a", "c"], "a.csv")
+
+
+def test_row_splitter_picks_wanted_columns():
+  csv_splitter = rows.RowSplitter(rows.CSV, ["x", "b", "a"], ["a", "b"])
+  assert csv_splitter("1,2,3") == ["3", "2"]
+  assert csv_splitter('1,"2,5",3') == ["3", "2,5"]
+  with pytest.raises(rows.MalformedRow):
+    csv_splitter("1,2")
+  json_splitter = rows.RowSplitter(rows.JSONL, [], ["a", "b"])
+  assert json_splitter('{"a": 1, "c": 2}') == [1, None]
+  for bad in ("[1, 2]", "{not json"):
+    with pytest.raises(rows.MalformedRow):
+      json_splitter(bad)
+  parquet_splitter = rows.RowSplitter(rows.PARQUET, ["a", "b"], ["a", "b"])
+  assert parquet_splitter((1, None)) == (1, None)
+  assert parquet_splitter.to_json((1, None)) == {"a": 1, "b": None}
+  assert rows.json_dead_letter(("why", (1, 2)), parquet_splitter) == (
+      "why", {"a": 1, "b": 2})
+
+
+def _write_lines(tmp_path):
+  path = tmp_path / "lines.csv"
+  path.write_bytes("\n".join(LINES).encode("utf-8"))  # No final newline.
+  return str(path)
+
+
+def _flatten(batches):
+  return [line for batch in batches for line in batch]
+
+
+def _data_lines():
+  return [line.rstrip("\r") for line in LINES[1:]]
+
+
+@pytest.mark.parametrize("bundle_size", [1, 3, 7, 1000])
+def test_line_batches_cover_every_line_once_whatever_the_splits(
+    tmp_path, bundle_size):
+  source = rows._LineBatchSource(_write_lines(tmp_path), 1, batch_size=2)
+  bundles = list(source.split(desired_bundle_size=bundle_size))
+  read = []
+  for bundle in bundles:
+    batches = source_test_utils.read_from_source(
+        bundle.source, bundle.start_position, bundle.stop_position)
+    assert all(0 < len(batch) <= 2 for batch in batches)
+    read += _flatten(batches)
+  assert read == _data_lines()
+
+
+def test_line_batches_survive_a_dynamic_split(tmp_path):
+  path = _write_lines(tmp_path)
+  size = len("\n".join(LINES).encode("utf-8"))
+  accepted = 0
+  for split_at in range(1, size):
+    source = rows._LineBatchSource(path, 1, batch_size=2)
+    bundle = list(source.split(desired_bundle_size=10 * size))[0]
+    tracker = bundle.source.get_range_tracker(bundle.start_position,
+                                              bundle.stop_position)
+    reader = bundle.source.read(tracker)
+    primary = [next(reader)]  # The header and the first batch are claimed.
+    split = tracker.try_split(split_at)
+    primary += list(reader)
+    residual = []
+    if split is not None:
+      accepted += 1
+      residual = source_test_utils.read_from_source(bundle.source, split[0],
+                                                    bundle.stop_position)
+    assert _flatten(primary) + _flatten(residual) == _data_lines(), split_at
+  assert accepted > size // 2
+
+
+def test_read_rows_in_each_format(tmp_path):
+  (tmp_path / "e.csv").write_text("a,b\n1,x\n2,y\n")
+  (tmp_path / "e.jsonl").write_text(
+      "\n".join(json.dumps({"a": a, "b": b}) for a, b in ((1, "x"), (2, "y"))))
+  pq.write_table(pa.table({"b": ["x", "y"], "a": [1, 2], "c": [0, 0]}),
+                 tmp_path / "e.parquet")
+  with test_pipeline.TestPipeline() as pipeline:
+    for file_format, expected in (
+        (rows.CSV, ["1,x", "2,y"]),
+        (rows.JSONL, ['{"a": 1, "b": "x"}', '{"a": 2, "b": "y"}']),
+        (rows.PARQUET, [(1, "x"), (2, "y")])):
+      read = pipeline | f"Read_{file_format}" >> rows.ReadRows(
+          str(tmp_path / f"e.{file_format}"), file_format, ["a", "b"])
+      assert_that(read | f"Flatten_{file_format}" >> beam.FlatMap(list),
+                  equal_to(expected), label=f"Check_{file_format}")

@@ -1,0 +1,106 @@
+"""Bounded per-user timelines: day buckets and last-conversion histories."""
+
+import random
+
+import apache_beam as beam
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that
+from apache_beam.testing.util import equal_to
+
+from beam import timeline
+
+DAY = timeline.DAY_SECONDS
+CONVERSIONS = ("checkout",)
+
+
+def _events(count, seed=0, conversion_rate=0.2, days=5):
+  rng = random.Random(seed)
+  return [(rng.randrange(days * DAY),
+           "checkout" if rng.random() < conversion_rate else "view",
+           f"i{rng.randrange(20)}", f"a{rng.randrange(5)}")
+          for _ in range(count)]
+
+
+def _expected_timeline(events, max_seq_len, offset):
+  by_day = {}
+  for event in sorted(events):
+    by_day.setdefault((event[0] - offset) // DAY, []).append(event)
+  kept = [e for day in sorted(by_day) for e in by_day[day][-max_seq_len:]]
+  conversions = {}
+  for e in set(events):
+    if e[1] in CONVERSIONS:
+      day, second = divmod(e[0] - offset, DAY)
+      conversions.setdefault(day, set()).add((second == 0, e[3], e[2]))
+  return len(events), kept, conversions
+
+
+def _as_sets(timeline_):
+  count, kept, conversions = timeline_
+  return count, kept, {day: set(c) for day, c in conversions.items()}
+
+
+def test_day_timeline_keeps_last_events_per_day_and_conversions():
+  fn = timeline.DayTimelineFn(max_seq_len=3, conversion_types=CONVERSIONS,
+                              day_offset=100)
+  events = _events(200, seed=1)
+  # Merging the accumulators of any partition gives the same timeline.
+  accumulators = [fn.create_accumulator() for _ in range(3)]
+  for i, event in enumerate(events):
+    fn.add_input(accumulators[i % 3], event)
+  merged = fn.extract_output(
+      fn.merge_accumulators([fn.compact(a) for a in accumulators]))
+  assert _as_sets(merged) == _expected_timeline(events, 3, 100)
+
+
+def test_day_timeline_memory_is_bounded_by_days():
+  fn = timeline.DayTimelineFn(max_seq_len=2, conversion_types=CONVERSIONS)
+  accumulator = fn.create_accumulator()
+  for event in _events(5000, seed=3, days=4):
+    fn.add_input(accumulator, event)
+    assert len(accumulator[1]) < 2 * 2 * 4 + 1
+  assert len(fn.extract_output(accumulator)[1]) == 2 * 4
+
+
+def test_day_timeline_flags_conversions_at_the_first_second_of_a_day():
+  fn = timeline.DayTimelineFn(2, CONVERSIONS)
+  accumulator = fn.create_accumulator()
+  for event in ((DAY, "checkout", "i1", "a1"), (DAY + 1, "checkout", "", "a2"),
+                (DAY + 2, "view", "i3", "a3")):
+    fn.add_input(accumulator, event)
+  _, kept, conversions = fn.extract_output(accumulator)
+  assert set(conversions[1]) == {(True, "a1", "i1"), (False, "a2", "")}
+  assert kept == [(DAY + 1, "checkout", "", "a2"), (DAY + 2, "view", "i3", "a3")]
+
+
+def test_day_timeline_as_a_combiner():
+  events = _events(50, seed=2)
+  with test_pipeline.TestPipeline() as pipeline:
+    result = (pipeline
+              | beam.Create([("u", e) for e in events])
+              | beam.CombinePerKey(timeline.DayTimelineFn(4, CONVERSIONS))
+              | beam.MapTuple(lambda user, t: (user, _as_sets(t))))
+    assert_that(result, equal_to([("u", _expected_timeline(events, 4, 0))]))
+
+
+def _reference_histories(events, max_seq_len, num_targets):
+  ordered = sorted(events)
+  targets = [e for e in ordered if e[1] in CONVERSIONS][-num_targets:]
+  return [(target, [e for e in ordered if e[0] < target[0]][-max_seq_len:])
+          for target in targets]
+
+
+def test_last_conversion_histories_match_a_full_sort():
+  for seed in range(20):
+    events = _events(60, seed=seed, days=2)
+    count, histories = timeline.last_conversion_histories(
+        events, max_seq_len=5, num_targets=4, conversion_types=CONVERSIONS)
+    assert count == len(events)
+    assert histories == _reference_histories(events, 5, 4)
+    for target, history in histories:
+      assert target not in history
+      assert all(event[0] < target[0] for event in history)
+
+
+def test_last_conversion_histories_without_conversions():
+  assert timeline.last_conversion_histories(
+      [(1, "view", "i", "a")], 3, 2, CONVERSIONS) == (1, [])
