@@ -52,7 +52,8 @@ class PreprocessConfig:
       frequencies go into the candidate frequency file.
     advertiser_catalog: Optional file of advertiser features.
     dedup_shards: Shards of the duplicate detection; each holds about
-      events / dedup_shards distinct events in memory.
+      events / dedup_shards distinct events in memory. 0: one shard per
+      2 MiB of input.
     num_shards: TFRecord shards per split; 0 lets the runner decide.
     overwrite: Replace the data already in ``output``.
   """
@@ -71,18 +72,20 @@ class PreprocessConfig:
   max_time: int = 2**62
   task: str = ADVERTISER_TASK
   advertiser_catalog: Optional[str] = None
-  dedup_shards: int = 4096
+  dedup_shards: int = 0
   num_shards: int = 0
   overwrite: bool = False
 
   def __post_init__(self):
     for name in ("max_seq_len", "label_window_days", "train_stride_days",
-                 "max_train_targets", "dedup_shards"):
+                 "max_train_targets"):
       if getattr(self, name) < 1:
         raise ValueError(f"--{name} must be at least 1, got "
                          f"{getattr(self, name)}.")
-    if self.num_shards < 0:
-      raise ValueError(f"--num_shards must be >= 0, got {self.num_shards}.")
+    for name in ("num_shards", "dedup_shards"):
+      if getattr(self, name) < 0:
+        raise ValueError(f"--{name} must be >= 0, got "
+                         f"{getattr(self, name)}.")
     if self.input_format not in rows.FORMATS:
       raise ValueError(f"--input_format must be one of {rows.FORMATS}, got "
                        f"{self.input_format!r}.")
@@ -173,7 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--task", choices=TASKS, default=ADVERTISER_TASK)
   parser.add_argument("--advertiser_catalog", default=None,
                       help="CSV, JSONL or Parquet file of advertisers.")
-  parser.add_argument("--dedup_shards", type=int, default=4096)
+  parser.add_argument(
+      "--dedup_shards", type=int, default=0,
+      help="Shards of the duplicate detection; default: one per 2 MiB of "
+      "input.")
   parser.add_argument("--num_shards", type=int, default=0)
   parser.add_argument("--overwrite", action="store_true",
                       help="Replace existing data in --output.")

@@ -21,6 +21,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.transforms import window
 
+from beam import combiners
 from beam import counts
 from beam import rows
 from tfrs_adcg import schema
@@ -50,6 +51,10 @@ EVENTS_DROPPED = "events_dropped"
 DEAD_LETTERS = "dead_letters"
 TIME_RANGE = "time_range"
 ID_COUNTS = "id_counts"
+
+# Input bytes per duplicate-detection shard when their number is automatic:
+# some 40k events of a CSV log, fewer of a compressed one.
+BYTES_PER_DEDUP_SHARD = 2 * 2**20
 
 # The history vocabularies, in the order of their values in an Event.
 ID_FEATURES = (schema.EVENT_TYPE, schema.ITEM_ID, schema.ADVERTISER_ID)
@@ -138,8 +143,8 @@ def _text(value: Any) -> str:
 
 
 class _ParseEventsFn(beam.DoFn):
-  """Validates batches of raw rows: ``(shard, (user event, raw))`` or dead
-  letters ``(reason, raw)``.
+  """Validates batches of raw rows: ``(shard, [(user event, raw), ...])`` per
+  shard of the batch, and dead letters ``(reason, raw)``.
 
   Counts the rows it reads and the time range of the valid events per
   bundle, emitted when the bundle finishes.
@@ -190,6 +195,7 @@ class _ParseEventsFn(beam.DoFn):
   def process(self, batch):
     self._read += len(batch)
     earliest, latest = self._earliest, self._latest
+    by_shard = collections.defaultdict(list)
     for raw in batch:
       reason, event = self.validate(raw)
       if reason is not None:
@@ -200,8 +206,10 @@ class _ParseEventsFn(beam.DoFn):
         earliest = timestamp
       if latest is None or timestamp > latest:
         latest = timestamp
-      yield dedup_shard(event[0], timestamp, self._shards), (event, raw)
+      by_shard[dedup_shard(event[0], timestamp, self._shards)].append(
+          (event, raw))
     self._earliest, self._latest = earliest, latest
+    yield from by_shard.items()
 
   def finish_bundle(self):
     yield pvalue.TaggedOutput(
@@ -217,7 +225,8 @@ class ParseEvents(beam.PTransform):
   """Batches of raw rows to events, dead letters, row counts and time range.
 
   Outputs (a ``DoOutputsTuple``): the main output is
-  ``(shard, (user event, raw row))`` for ``DeduplicateEvents``;
+  ``(shard, [(user event, raw row), ...])`` for ``DeduplicateEvents``, the
+  valid rows of a batch grouped by their shard;
   ``DEAD_LETTERS`` holds ``(reason, raw row)``; ``counts.COUNTS`` holds
   ``(EVENTS_READ, n)`` per bundle; ``TIME_RANGE`` holds (earliest, latest)
   valid timestamps per bundle.
@@ -238,19 +247,20 @@ class ParseEvents(beam.PTransform):
 class _DistinctEventsFn(beam.CombineFn):
   """Distinct events of a shard; the raw rows of the other copies.
 
-  The accumulator is ``[{user event: raw row}, [raw rows of duplicates]]``.
+  Inputs are lists of (user event, raw row). The accumulator is
+  ``[{user event: raw row}, [raw rows of duplicates]]``.
   """
 
   def create_accumulator(self):
     return [{}, []]
 
   def add_input(self, accumulator, element):
-    event, raw = element
-    distinct = accumulator[0]
-    if event in distinct:
-      accumulator[1].append(raw)
-    else:
-      distinct[event] = raw
+    distinct, duplicates = accumulator
+    for event, raw in element:
+      if event in distinct:
+        duplicates.append(raw)
+      else:
+        distinct[event] = raw
     return accumulator
 
   def merge_accumulators(self, accumulators):
@@ -305,7 +315,8 @@ class _SplitDistinctFn(beam.DoFn):
 
 
 class DeduplicateEvents(beam.PTransform):
-  """``(shard, (user event, raw))`` to distinct user events and dead letters.
+  """``(shard, [(user event, raw), ...])`` to distinct user events and dead
+  letters.
 
   A combiner per shard keeps one copy of each event (all five fields equal,
   the time as parsed) and the raw rows of the others; combiner lifting drops
@@ -315,7 +326,8 @@ class DeduplicateEvents(beam.PTransform):
 
   def expand(self, keyed):
     return (keyed
-            | "DistinctPerShard" >> beam.CombinePerKey(_DistinctEventsFn())
+            | "DistinctPerShard" >> beam.CombinePerKey(
+                combiners.PickledAccumulators(_DistinctEventsFn()))
             | "SplitDuplicates" >> beam.ParDo(
                 _SplitDistinctFn()).with_output_types(
                     Tuple[str, Any]).with_outputs(DEAD_LETTERS, ID_COUNTS,
@@ -323,7 +335,7 @@ class DeduplicateEvents(beam.PTransform):
 
 
 class _TimeRangeFn(beam.CombineFn):
-  """(earliest, latest) of (earliest, latest) pairs; None when there are none."""
+  """The (earliest, latest) of (earliest, latest) pairs; None if none."""
 
   def create_accumulator(self):
     return None
@@ -382,15 +394,19 @@ class ReadEvents(beam.PTransform):
     event_types: The known event types; other types are dead letters.
     min_time: Earliest valid time, epoch seconds.
     max_time: Latest valid time, epoch seconds.
-    dedup_shards: Shards of the duplicate detection.
+    dedup_shards: Shards of the duplicate detection, each holding its
+      distinct events in memory; 0: one per ``BYTES_PER_DEDUP_SHARD`` of
+      input, so that a shard stays small however large the input.
     flag: How error messages name the input.
   """
 
   def __init__(self, pattern: str, file_format: str,
                event_types: Iterable[str], min_time: int, max_time: int,
-               dedup_shards: int = 4096, flag: str = "--input"):
+               dedup_shards: int = 0, flag: str = "--input"):
     super().__init__()
     paths = rows.match_files(pattern, flag)
+    if not dedup_shards:
+      dedup_shards = -(-rows.total_bytes(pattern) // BYTES_PER_DEDUP_SHARD)
     columns = rows.read_columns(paths[0], file_format)
     rows.require_columns(columns, schema.RAW_COLUMNS, paths[0])
     rows.require_rows(paths, file_format, flag)
@@ -404,7 +420,7 @@ class ReadEvents(beam.PTransform):
     self._event_types = tuple(event_types)
     self._min_time = min_time
     self._max_time = max_time
-    self._dedup_shards = dedup_shards
+    self._dedup_shards = max(1, dedup_shards)
 
   def expand(self, pbegin):
     raw_rows = pbegin | "ReadRows" >> rows.ReadRows(

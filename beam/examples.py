@@ -3,11 +3,13 @@
 An example is one (user, cutoff): the last ``max_seq_len`` events strictly
 before the cutoff, oldest first, and the label sets: the distinct advertisers
 (and items) the user converted with in the label window. Only examples with
-at least one history event and one label advertiser are written; the others
-are counted by reason. Outputs are tagged: one serialized ``tf.train.Example``
-per element under ``schema.TRAIN`` / ``VALID`` / ``EVAL``, counts under
-``counts.COUNTS``, and the training positives per candidate under
-``POSITIVES``.
+at least one history event and one label advertiser are written; a
+(user, cutoff) with labels but no history counts as ``no_history``, one with
+history but no labels as ``no_positive`` (one with neither is not counted).
+Outputs are tagged: one serialized ``tf.train.Example`` per element under
+``schema.TRAIN`` / ``VALID`` / ``EVAL``, counts under ``counts.COUNTS``
+(``positives/<split>`` counts the labels of the task's candidates), and the
+training positives per candidate under ``POSITIVES``.
 
 * Time split: training cutoffs every ``train_stride_days`` going back from
   eval_cutoff - K days (so no training label window reaches past the eval
@@ -28,13 +30,14 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.transforms import window
 
+from beam import combiners
 from beam import config as config_lib
 from beam import counts
 from beam import events
 from beam import timeline
 from tfrs_adcg import schema
 
-POSITIVES = "positives"  # Tag of (candidate id, training positives).
+POSITIVES = "candidate_positives"  # Tag: (candidate id, training positives).
 
 USERS = "users"
 EVENTS_USED = "events_used"
@@ -227,9 +230,10 @@ class TimeSplitExamples(beam.PTransform):
     config = self._config
     return (user_events
             | "DayTimelines" >> beam.CombinePerKey(
-                timeline.DayTimelineFn(config.max_seq_len,
-                                       config.conversion_types,
-                                       config.day_offset))
+                combiners.PickledAccumulators(
+                    timeline.DayTimelineFn(config.max_seq_len,
+                                           config.conversion_types,
+                                           config.day_offset)))
             | "Examples" >> beam.ParDo(
                 _TimeSplitFn(config),
                 beam.pvalue.AsSingleton(self._eval_cutoff)).with_outputs(

@@ -179,6 +179,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
   line = manifest_lib.summary_line(manifest)
   _LOGGER.info("Wrote %s: %s", path, line)
   print(f"beam.preprocess: {line}")
+  totals = manifest["counts"]
+  for split, examples in totals[examples_lib.EXAMPLES].items():
+    if not examples:
+      _LOGGER.warning("The %s split has no examples (see examples_skipped "
+                      "and the eval cutoff in %s).", split, path)
+  if totals.get(catalog_lib.CATALOG_ROWS_READ) and not totals.get(
+      catalog_lib.CATALOG_ADVERTISERS):
+    _LOGGER.warning(
+        "Every row of --advertiser_catalog %s was rejected; the reasons are "
+        "in %s.", config.advertiser_catalog,
+        os.path.join(config.output, schema.DEAD_LETTER_DIR))
   manifest_lib.check_accounting(manifest)
   return manifest
 

@@ -67,8 +67,14 @@ def match_files(pattern: str, flag: str = "--input") -> List[str]:
   return sorted(m.path for m in matches)
 
 
+def total_bytes(pattern: str) -> int:
+  """The summed size of the files ``pattern`` matches (as stored)."""
+  return sum(metadata.size_in_bytes
+             for metadata in FileSystems.match([pattern])[0].metadata_list)
+
+
 def _open_text(path: str) -> io.TextIOWrapper:
-  return io.TextIOWrapper(FileSystems.open(path), encoding="utf-8",
+  return io.TextIOWrapper(FileSystems.open(path), encoding="utf-8-sig",
                           newline="")
 
 

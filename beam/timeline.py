@@ -31,7 +31,8 @@ DAY_SECONDS = 86400
 Conversion = Tuple[int, bool, str, str]
 # (number of events, the last L events of each day in time order,
 #  {day: [(at_day_start, advertiser_id, item_id), ...]}).
-Timeline = Tuple[int, List[events.Event], Dict[int, List[Tuple[bool, str, str]]]]
+Timeline = Tuple[int, List[events.Event],
+                 Dict[int, List[Tuple[bool, str, str]]]]
 
 
 class DayTimelineFn(beam.CombineFn):

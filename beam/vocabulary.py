@@ -26,6 +26,7 @@ from tfrs_adcg import schema
 
 ZERO_POSITIVES = 0.5  # Positives assumed for a never-seen candidate.
 
+
 def _sorted_ids(id_counts: Iterable[Tuple[str, int]]) -> List[Tuple[str, int]]:
   """Most frequent first, ties by id."""
   return sorted(id_counts, key=lambda id_count: (-id_count[1], id_count[0]))

@@ -62,7 +62,7 @@ def baseline_preprocess(input_path: str, output: str) -> Dict[str, object]:
   import pyarrow.compute as pc  # pylint: disable=g-import-not-at-top
   from pyarrow import csv as pa_csv  # pylint: disable=g-import-not-at-top
 
-  import tfrs_adcg  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+  import tfrs_adcg  # noqa: F401  pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfrs_adcg import schema  # pylint: disable=g-import-not-at-top
   from tfrs_adcg import timestamps  # pylint: disable=g-import-not-at-top
@@ -93,7 +93,8 @@ def baseline_preprocess(input_path: str, output: str) -> Dict[str, object]:
   raw_times = table[schema.RAW_TIMESTAMP]
   for row in unparsed:  # Epoch seconds and other ISO forms, as beam.events.
     try:
-      frame.iloc[row, 1] = timestamps.parse_timestamp(raw_times[int(row)].as_py())
+      frame.iloc[row, 1] = timestamps.parse_timestamp(
+          raw_times[int(row)].as_py())
     except (ValueError, OverflowError):
       pass
   valid = ((frame["user"] != "") & (frame["advertiser"] != "") &
@@ -286,10 +287,10 @@ def _markdown(results: Dict[str, object]) -> str:
                  f"{run['examples'].get('eval', 0):,}"])
   ratios = []
   for beam_run, baseline_run in zip(runs[::2], runs[1::2]):
-    ratios.append(
-        f"{beam_run['events_read']:,} events: Beam at "
-        f"**{beam_run['events_per_second'] / baseline_run['events_per_second']:.2f}x**"
-        " the events/s of the single-process script")
+    ratio = beam_run["events_per_second"] / baseline_run["events_per_second"]
+    ratios.append(f"{beam_run['events_read']:,} events: Beam at "
+                  f"**{ratio:.2f}x** the events/s of the single-process "
+                  "script")
   options = " ".join(results["beam_args"]) or "defaults (in-memory, 1 worker)"
   return "\n".join([
       "# beam.preprocess: events per second (DirectRunner)",

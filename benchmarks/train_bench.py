@@ -25,7 +25,6 @@ from typing import Dict, List, Optional, Sequence
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
-from beam import preprocess
 from benchmarks import common
 from tfrs_adcg import data
 from tfrs_adcg import metrics
@@ -42,6 +41,9 @@ NAME = "train"
 
 def prepare_data(workdir: str, quick: bool) -> str:
   """Synthetic events through beam.preprocess; returns the data dir."""
+  # Imported here: the throughput processes import this module, not Beam.
+  from beam import preprocess  # pylint: disable=g-import-not-at-top
+
   raw = os.path.join(workdir, "raw")
   size = (["--users", "1000", "--advertisers", "100", "--days", "30"]
           if quick else [])

@@ -3,10 +3,11 @@
 ``tfrs.layers.factorized_top_k.ScaNN.index_from_dataset`` lists every batch
 of the dataset, then concatenates them: at its peak it holds the corpus twice
 before ScaNN makes its own copy. ``StreamedScaNN`` copies each batch into one
-growing float32 buffer instead, lends that buffer to ScaNN without a copy,
-frees it once ScaNN has built its searcher, and searches and saves exactly as
-TFRS's layer does (the same ``Scann`` ops and state). A 64-byte aligned numpy
-buffer, since TensorFlow only borrows aligned memory.
+growing float32 buffer instead (64-byte aligned: TensorFlow borrows only
+aligned memory), lends that buffer to ScaNN without a copy, frees it once
+ScaNN has built its searcher, and searches and saves exactly as TFRS's layer
+does (the same ``Scann`` ops and state). benchmarks/item_index_bench.py
+measures both.
 
     catalog = read_item_catalog("items.parquet").map(pretrained_item_embeddings)
     index = StreamedScaNN(k=100).index_from_dataset(catalog)
@@ -20,21 +21,22 @@ The catalog is read with pyarrow, a record batch at a time, not with
 and returns a ``list<float32>`` column as its first N leaf values (one float
 a row), silently. pyarrow reads local paths and gs://, s3:// or hdfs:// URIs.
 
-Toward a billion items: one index keeps, in one process, N * D * 4 bytes of
-float32 vectors for the exact reordering pass, the asymmetric-hashing codes
-(N * D / (2 * dimensions_per_block) bytes: 4 bits a block) and the ids; at
-10^9 items of D = 64 that is 256 GB of vectors alone. Such a corpus is
-sharded: partitions of the catalog (by advertiser group, so a request can
-skip shards an advertiser filter excludes and a catalog update rebuilds one
-shard, or by hash of the item id, for even sizes) each get their own index,
-built by this module from their own Parquet files (its peak is about three
-times the shard's vectors plus codes: the buffer, ScaNN's copy, then the
-saved state and the searcher recreated from it), and served by their own
+Toward a billion items. An index of N items of D dims holds N * D * 4 bytes
+of float32 vectors (for the exact reordering pass) plus the asymmetric-
+hashing codes (N * D / (2 * dimensions_per_block) bytes, 4 bits a block)
+plus the ids; a served one holds vectors and codes twice (the SavedModel's
+variables and the searcher ScaNN recreates from them), and building one
+peaks at about four times the vectors (the buffer, ScaNN's copy, its
+training scratch). At 10^9 items of D = 64 the vectors alone are 256 GB, so
+the corpus is sharded: partitions of the catalog (by advertiser group, so
+that a catalog update rebuilds one shard and an advertiser filter skips
+shards; or by hash of the item id, for even sizes) each get their own index,
+built by this module from their own Parquet files and served as their own
 model on their own servers. A query fans out to every shard with the same
-user embedding; dot products against one query are comparable across
-shards, so the merger keeps the K best of the shards' S * K results. Int8
-reordering (``reorder(..., quantize=INT8)``) quarters the vectors' memory
-for a little recall.
+user embedding; dot products against one query compare across shards, so a
+merger keeps the K best of the S * K results. Int8 reordering
+(``reorder(..., quantize=INT8)``) quarters the vectors' memory for a little
+recall.
 """
 
 import logging
@@ -57,31 +59,53 @@ CATALOG_COLUMNS = (schema.CATALOG_ITEM_ID, schema.CATALOG_EMBEDDING)
 # TensorFlow refuses (aborts on) borrowed buffers not aligned to this (Eigen).
 _ALIGNMENT_BYTES = 64
 _LOG_EVERY_ROWS = 250_000
+_READ_BUFFER_BYTES = 1 << 20
 
 
 def _open_parquet(path: str):
-  """A ``pyarrow.parquet.ParquetFile`` for a local path or a URI."""
+  """A ``pyarrow.parquet.ParquetFile`` for a local path or a URI.
+
+  Column chunks are read through a buffer of ``_READ_BUFFER_BYTES``, not
+  whole: a row group's embedding chunk can be hundreds of MB.
+  """
   import pyarrow.fs  # pylint: disable=g-import-not-at-top
   import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
 
   if "://" in path:
     filesystem, path = pyarrow.fs.FileSystem.from_uri(path)
-    return pq.ParquetFile(filesystem.open_input_file(path))
-  return pq.ParquetFile(path)
+    path = filesystem.open_input_file(path)
+  return pq.ParquetFile(path, buffer_size=_READ_BUFFER_BYTES)
 
 
-def _column_spec(path: str, field, embedding_dim: int) -> tf.TensorSpec:
+def _embedding_dim(path: str, catalog) -> int:
+  """The length of the first item's embedding; checks the column's type."""
+  import pyarrow as pa  # pylint: disable=g-import-not-at-top
+
+  kind = catalog.schema_arrow.field(schema.CATALOG_EMBEDDING).type
+  if not ((pa.types.is_list(kind) or pa.types.is_large_list(kind) or
+           pa.types.is_fixed_size_list(kind)) and
+          pa.types.is_floating(kind.value_type)):
+    raise ValueError(
+        f"Column {schema.CATALOG_EMBEDDING!r} of {path!r} is {kind}; the "
+        "embedding must be a list of floats (list<float32>), one vector a "
+        "row.")
+  first = next(catalog.iter_batches(
+      batch_size=1, columns=[schema.CATALOG_ITEM_ID,
+                             schema.CATALOG_EMBEDDING]))
+  vector = first.column(schema.CATALOG_EMBEDDING)[0]
+  if not vector.is_valid:
+    raise ValueError(f"Item {first.column(0)[0].as_py()!r} of {path!r} has "
+                     f"no {schema.CATALOG_EMBEDDING}.")
+  return len(vector)
+
+
+def _column_spec(path: str, field,
+                 embedding_dim: Optional[int]) -> tf.TensorSpec:
   """The batched TensorSpec of one Parquet column, or a ValueError."""
   import pyarrow as pa  # pylint: disable=g-import-not-at-top
 
   kind = field.type
   if field.name == schema.CATALOG_EMBEDDING:
-    if not ((pa.types.is_list(kind) or pa.types.is_large_list(kind) or
-             pa.types.is_fixed_size_list(kind)) and
-            pa.types.is_floating(kind.value_type)):
-      raise ValueError(
-          f"Column {field.name!r} of {path!r} is {kind}; the embedding must "
-          "be a list of floats (list<float32>), one vector a row.")
     return tf.TensorSpec([None, embedding_dim], tf.float32,
                          name=field.name)
   if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -126,7 +150,7 @@ def read_item_catalog(path: str,
 
   Args:
     path: A Parquet file: local path or gs://, s3://, hdfs:// URI.
-    columns: Columns to read; ``schema.CATALOG_ITEM_ID`` first among them.
+    columns: Columns to read, ``schema.CATALOG_ITEM_ID`` among them.
       ``schema.CATALOG_EMBEDDING`` (list<float32>) comes out as float32
       [batch, D], strings as tf.string [batch], integers as int64 [batch],
       floats as float32 [batch].
@@ -139,6 +163,9 @@ def read_item_catalog(path: str,
     ValueError: if the file has no rows, lacks a column, or a column has a
       type not listed above.
   """
+  if schema.CATALOG_ITEM_ID not in columns:
+    raise ValueError(f"Read {schema.CATALOG_ITEM_ID!r} too: errors name the "
+                     "item, and the index returns its id.")
   catalog = _open_parquet(path)
   arrow_schema = catalog.schema_arrow
   missing = [name for name in columns if name not in arrow_schema.names]
@@ -150,16 +177,8 @@ def read_item_catalog(path: str,
         f"{schema.CATALOG_EMBEDDING!r} as list<float32>.")
   if catalog.metadata.num_rows == 0:
     raise ValueError(f"The item catalog {path!r} is empty: no item to read.")
-  embedding_dim = None
-  if schema.CATALOG_EMBEDDING in columns:
-    first = next(catalog.iter_batches(
-        batch_size=1,
-        columns=[schema.CATALOG_ITEM_ID, schema.CATALOG_EMBEDDING]))
-    vector = first.column(schema.CATALOG_EMBEDDING)[0]
-    if not vector.is_valid:
-      raise ValueError(f"Item {first.column(0)[0]} of {path!r} has no "
-                       f"{schema.CATALOG_EMBEDDING}.")
-    embedding_dim = len(vector)
+  embedding_dim = (_embedding_dim(path, catalog)
+                   if schema.CATALOG_EMBEDDING in columns else None)
   specs = {name: _column_spec(path, arrow_schema.field(name), embedding_dim)
            for name in columns}
 
@@ -324,6 +343,7 @@ class StreamedScaNN(tfrs.layers.factorized_top_k.TopK):
     if not buffer.rows:
       raise ValueError("The candidate catalog is empty: nothing to index.")
     identifiers = tf.concat(id_batches, axis=0) if with_ids else None
+    del id_batches
     # The tensor lent to ScaNN dies with the call; then the buffer can go.
     searcher = self._build_searcher(buffer.as_tensor())
     del buffer

@@ -14,6 +14,7 @@ import tensorflow as tf
 from tfrs_adcg import data
 from tfrs_adcg import metrics
 from tfrs_adcg import schema
+from tfrs_adcg.model import RetrievalModel
 
 Results = Dict[str, Dict[str, float]]
 
@@ -22,20 +23,20 @@ class Evaluator:
   """Evaluates a model on one split's examples.
 
   Args:
-    model: A ``RetrievalModel``.
+    model: The model; evaluated with its weights at each ``evaluate`` call.
     paths: The split's TFRecord shards.
     popularity: The candidate corpus, most popular first.
     batch_size: Eval examples per batch.
   """
 
-  def __init__(self, model, paths: List[str], popularity: List[str],
-               batch_size: int = 512):
+  def __init__(self, model: RetrievalModel, paths: List[str],
+               popularity: List[str], batch_size: int = 512):
     self._model = model
     self._dataset = data.evaluation_dataset(
         paths, model.config.max_seq_len, batch_size)
     self._popularity = popularity
     self._baselines: Optional[Results] = None
-    self._top_k = tf.function(self._top_k_indices)
+    self._top_k = tf.function(self._top_k_indices, autograph=False)
 
   def _top_k_indices(self, history, candidate_embeddings, k: int):
     scores = tf.linalg.matmul(

@@ -31,11 +31,6 @@ The generative model, in the order it runs:
 * Time. Events of a journey are tens of seconds to minutes apart; the
   journeys of a user are separated by heavy-tailed idle gaps (at least ten
   minutes, up to days) scaled so that they spread over ``days``.
-* Files. Events are written in hourly batches, shuffled within the hour, as
-  real logs are: sorted by neither user nor time. With ``corrupt_fraction``
-  extra malformed rows (``CORRUPTION_KINDS``) are added, each a modified copy
-  of a valid row, so the valid rows are the same with or without them; their
-  counts go to ``corruptions.json``.
 * Cold start (``cold_start_fraction`` > 0). That share of the items is
   launched late: a journey starting at or before the eval cutoff that
   ``beam.preprocess`` picks by default (the latest event minus
@@ -43,6 +38,11 @@ The generative model, in the order it runs:
   the same advertiser instead. Training examples never see these items; the
   eval label window holds their conversions. Their ids go to
   ``cold_start_items.txt``.
+* Files. Events are written in hourly batches, shuffled within the hour, as
+  real logs are: sorted by neither user nor time. With ``corrupt_fraction``
+  extra malformed rows (``CORRUPTION_KINDS``) are added, each a modified copy
+  of a valid row, so the valid rows are the same with or without them; their
+  counts go to ``corruptions.json``.
 
 A popularity ranking misses most of this (users convert within their own
 interests); a model of the recent sequence sees the partner and category of
@@ -101,8 +101,9 @@ BRAND_STRENGTH = "brand_strength"
 PRICE = schema.CATALOG_PRICE
 ADVERTISER_COLUMNS = (schema.CATALOG_ADVERTISER_ID, schema.CATALOG_CATEGORY,
                       AVG_PRICE, NUM_ITEMS, BRAND_STRENGTH)
+# The item catalog ends with schema.CATALOG_EMBEDDING if item_embedding_dim.
 ITEM_COLUMNS = (schema.CATALOG_ITEM_ID, schema.CATALOG_ADVERTISER_ID,
-                schema.CATALOG_CATEGORY, PRICE)  # Then CATALOG_EMBEDDING, if any.
+                schema.CATALOG_CATEGORY, PRICE)
 
 # Malformed-row kinds injected by ``corrupt_fraction``.
 BAD_TIMESTAMP = "bad_timestamp"

@@ -118,6 +118,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
 def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
   logging.basicConfig(level=logging.INFO,
                       format="%(asctime)s %(levelname)s %(message)s")
+  logging.getLogger("tensorflow").setLevel(logging.WARNING)
   return train(parse_args(argv))
 
 
@@ -166,35 +167,18 @@ def train(config: TrainConfig) -> TrainResult:
     dataset = data.training_dataset(
         data.shard_paths(config.data, schema.TRAIN), config.batch_size,
         config.max_seq_len, config.shuffle_buffer, config.seed)
-    fit = model.fit(
+    history = model.fit(
         dataset,
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         steps_per_epoch=steps_per_epoch,
-        callbacks=[
-            callbacks.ValidationEarlyStopping(validation, state, write_dir,
-                                              config.patience),
-            callbacks.EpochCheckpoint(epoch_checkpoints),
-            tf.keras.callbacks.TensorBoard(
-                os.path.join(write_dir, TENSORBOARD_DIR)),
-            tf.keras.callbacks.CSVLogger(
-                os.path.join(write_dir, TRAINING_LOG), append=True),
-            tf.keras.callbacks.TerminateOnNaN(),
-        ],
-        verbose=1 if chief else 0)
-    history = fit.history
-  epochs_done = int(state.epochs_done.numpy())
+        callbacks=_callbacks(config, validation, state, epoch_checkpoints,
+                             write_dir),
+        verbose=1 if chief else 0).history
 
   results = {}
   if chief:
-    checkpoints.restore_weights(model, write_dir)
-    results = Evaluator(model, data.shard_paths(config.data, schema.EVAL),
-                        popularity).evaluate()
-    with tf.io.gfile.GFile(os.path.join(write_dir, METRICS_FILE), "w") as f:
-      json.dump(results, f, indent=2)
-    print(f"Eval split, exact ranking of {len(popularity)} candidates "
-          f"(best epoch {int(state.best_epoch.numpy()) + 1}):")
-    print(metrics.format_table(results))
+    results = _evaluate_best(model, config, popularity, state)
     if config.export_dir:
       from export import savedmodel  # pylint: disable=g-import-not-at-top
       savedmodel.export(model_dir=config.model_dir,
@@ -202,7 +186,40 @@ def train(config: TrainConfig) -> TrainResult:
   else:
     shutil.rmtree(write_dir, ignore_errors=True)
   return TrainResult(metrics=results, initial_epoch=initial_epoch,
-                     epochs_done=epochs_done, history=history)
+                     epochs_done=int(state.epochs_done.numpy()),
+                     history=history)
+
+
+def _callbacks(config: TrainConfig, validation: Evaluator,
+               state: checkpoints.TrainingState,
+               epoch_checkpoints: checkpoints.EpochCheckpoints,
+               write_dir: str) -> List[tf.keras.callbacks.Callback]:
+  """Validation first: the callbacks after it log its metrics."""
+  return [
+      callbacks.ValidationEarlyStopping(validation, state, write_dir,
+                                        config.patience),
+      callbacks.EpochCheckpoint(epoch_checkpoints),
+      tf.keras.callbacks.TensorBoard(os.path.join(write_dir, TENSORBOARD_DIR)),
+      tf.keras.callbacks.CSVLogger(os.path.join(write_dir, TRAINING_LOG),
+                                   append=True),
+      tf.keras.callbacks.TerminateOnNaN(),
+  ]
+
+
+def _evaluate_best(model: RetrievalModel, config: TrainConfig,
+                   popularity: List[str],
+                   state: checkpoints.TrainingState) -> Dict[str, Dict]:
+  """Eval-split metrics of the best weights; writes and prints them."""
+  checkpoints.restore_weights(model, config.model_dir)
+  results = Evaluator(model, data.shard_paths(config.data, schema.EVAL),
+                      popularity).evaluate()
+  with tf.io.gfile.GFile(os.path.join(config.model_dir, METRICS_FILE),
+                         "w") as f:
+    json.dump(results, f, indent=2)
+  print(f"Eval split, exact ranking of {len(popularity)} candidates "
+        f"(best epoch {int(state.best_epoch.numpy()) + 1}):")
+  print(metrics.format_table(results))
+  return results
 
 
 def _prepare_model_dir(config: TrainConfig,
@@ -210,8 +227,8 @@ def _prepare_model_dir(config: TrainConfig,
   """Writes config and assets for a new run; checks them for a resumed one.
 
   Returns:
-    The vocabularies of the run: the data dir's for a new run, the model
-    dir's own copy for a resumed one.
+    The vocabularies of the run, read from the model dir's own copy (a
+    resumed run keeps the ids it was trained with).
   """
   assets = os.path.join(write_dir, ASSETS_DIR)
   resuming = tf.io.gfile.exists(os.path.join(write_dir,

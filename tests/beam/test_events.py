@@ -93,7 +93,7 @@ def test_parse_events_routes_each_row():
     assert_that(parsed[events.DEAD_LETTERS], equal_to(expected_dead),
                 label="DeadLetters")
     assert_that(
-        parsed.events | beam.Map(lambda kv: (kv[1][0], kv[1][1])),
+        parsed.events | beam.FlatMap(lambda shard_rows: shard_rows[1]),
         equal_to([(DISTINCT[0], ROWS[0][0]), (DISTINCT[0], ROWS[1][0]),
                   (DISTINCT[0], ROWS[2][0]), (DISTINCT[1], ROWS[3][0]),
                   (DISTINCT[2], ROWS[4][0])]), label="Events")
@@ -107,9 +107,8 @@ def test_parse_events_routes_each_row():
 def test_distinct_events_merge_keeps_one_copy():
   fn = events._DistinctEventsFn()
   first, second = fn.create_accumulator(), fn.create_accumulator()
-  for accumulator, raw in ((first, "r1"), (first, "r2"), (second, "r3")):
-    fn.add_input(accumulator, (DISTINCT[0], raw))
-  fn.add_input(second, (DISTINCT[1], "r4"))
+  fn.add_input(first, [(DISTINCT[0], "r1"), (DISTINCT[0], "r2")])
+  fn.add_input(second, [(DISTINCT[0], "r3"), (DISTINCT[1], "r4")])
   distinct, duplicates = fn.extract_output(
       fn.merge_accumulators([first, second]))
   assert sorted(distinct) == DISTINCT[:2]
@@ -127,7 +126,7 @@ def test_parse_events_turns_json_values_into_text():
 
 
 def test_deduplicate_events():
-  keyed = [(events.dedup_shard(e[0], e[1][0], 4), (e, raw))
+  keyed = [(events.dedup_shard(e[0], e[1][0], 4), [(e, raw)])
            for e, raw in ((DISTINCT[0], "a"), (DISTINCT[0], "b"),
                           (DISTINCT[1], "c"))]
   with test_pipeline.TestPipeline() as pipeline:

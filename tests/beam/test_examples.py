@@ -13,6 +13,7 @@ from apache_beam.testing.util import assert_that
 from apache_beam.testing.util import equal_to
 
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
+import tensorflow as tf  # pylint: disable=g-bad-import-order
 from beam import config as config_lib
 from beam import counts
 from beam import events
@@ -78,16 +79,18 @@ def golden_config(tmp_path, *flags) -> config_lib.PreprocessConfig:
 
 def decode(record: bytes):
   """(user, cutoff, history events, label advertisers, label items)."""
-  from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
+  example = tf.train.Example.FromString(record)
+  feature = example.features.feature
 
-  feature = example_pb2.Example.FromString(record).features.feature
-  strings = lambda name: tuple(v.decode() for v in feature[name].bytes_list.value)
+  def strings(name):
+    return tuple(v.decode() for v in feature[name].bytes_list.value)
+
   history = tuple(zip(feature[schema.TIMESTAMP].int64_list.value,
                       strings(schema.EVENT_TYPE), strings(schema.ITEM_ID),
                       strings(schema.ADVERTISER_ID)))
-  return (strings(schema.USER_ID)[0], feature[schema.CUTOFF].int64_list.value[0],
-          history, strings(schema.LABEL_ADVERTISER_IDS),
-          strings(schema.LABEL_ITEM_IDS))
+  return (strings(schema.USER_ID)[0],
+          feature[schema.CUTOFF].int64_list.value[0], history,
+          strings(schema.LABEL_ADVERTISER_IDS), strings(schema.LABEL_ITEM_IDS))
 
 
 def read_events(pipeline, config):

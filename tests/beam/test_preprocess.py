@@ -160,7 +160,8 @@ def test_leave_last_out_item_task_on_corrupted_jsonl(tmp_path):
     parsed = _parse_split(out, split)
     _check_examples(parsed, max_seq_len=8)
     # One target per example: its advertiser, and its item unless a signup.
-    assert (parsed[schema.LABEL_ADVERTISER_IDS].row_lengths() == 1).numpy().all()
+    lengths = parsed[schema.LABEL_ADVERTISER_IDS].row_lengths().numpy()
+    assert (lengths == 1).all()
     assert counts["examples"][split] == len(parsed[schema.USER_ID])
   users = _parse_split(out, schema.EVAL)[schema.USER_ID].numpy()
   assert len(users) == len(set(users))  # One eval target per user.

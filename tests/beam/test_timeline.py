@@ -69,7 +69,8 @@ def test_day_timeline_flags_conversions_at_the_first_second_of_a_day():
     fn.add_input(accumulator, event)
   _, kept, conversions = fn.extract_output(accumulator)
   assert set(conversions[1]) == {(True, "a1", "i1"), (False, "a2", "")}
-  assert kept == [(DAY + 1, "checkout", "", "a2"), (DAY + 2, "view", "i3", "a3")]
+  assert kept == [(DAY + 1, "checkout", "", "a2"),
+                  (DAY + 2, "view", "i3", "a3")]
 
 
 def test_day_timeline_as_a_combiner():

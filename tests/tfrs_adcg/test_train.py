@@ -89,6 +89,23 @@ def test_resuming_with_another_architecture_is_refused(
                 "--embedding_dim", "16", "--max_seq_len", "20"])
 
 
+def test_a_finished_run_evaluates_and_exports_without_training(
+    trained_model_dir, preprocessed_dir, tmp_path):
+  copy = tmp_path / "copy"
+  shutil.copytree(trained_model_dir, copy)
+  export_dir = tmp_path / "serving"
+  result = train.main([
+      "--data", str(preprocessed_dir), "--model_dir", str(copy),
+      "--epochs", "6", "--max_seq_len", "20", "--export_dir",
+      str(export_dir)] + SMALL)
+  assert result.history == {}
+  assert result.initial_epoch == result.epochs_done
+  assert result.metrics == pytest.approx(read_metrics(trained_model_dir))
+  versions = [path for path in export_dir.iterdir() if path.name.isdigit()]
+  assert len(versions) == 1
+  assert (versions[0] / "saved_model.pb").exists()
+
+
 def test_missing_empty_and_other_version_data_dirs(tmp_path,
                                                     preprocessed_dir):
   model_dir = str(tmp_path / "model")
@@ -152,6 +169,11 @@ def free_ports(count):
 
 def test_two_workers_on_loopback_train_like_one(preprocessed_dir,
                                                 trained_model_dir, tmp_path):
+  """Two epochs on two workers against the single-process session model.
+
+  The flags equal the session model's but for the epochs (its best epoch is
+  one of the first few), and the global batch is the same, split in two.
+  """
   model_dir = tmp_path / "multi_worker"
   cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
   workers = []
@@ -161,7 +183,7 @@ def test_two_workers_on_loopback_train_like_one(preprocessed_dir,
     workers.append(subprocess.Popen(
         [sys.executable, "-m", "tfrs_adcg.train", "--data",
          str(preprocessed_dir), "--model_dir", str(model_dir),
-         "--strategy", "multi_worker", "--epochs", "6",
+         "--strategy", "multi_worker", "--epochs", "2",
          "--max_seq_len", "20"] + SMALL,
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True))
