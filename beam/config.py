@@ -25,11 +25,12 @@ TASKS = (ADVERTISER_TASK, ITEM_TASK)
 DEFAULT_EVENT_TYPES = ("view", "add_to_cart", "checkout", "signup")
 DEFAULT_CONVERSION_TYPES = ("checkout", "add_to_cart", "signup")
 DEFAULT_MIN_TIME = "2000-01-01T00:00:00Z"
+DEFAULT_MAX_TIME = "2100-01-01T00:00:00Z"  # The command line: now + 1 day.
 
 
 @dataclasses.dataclass(frozen=True)
 class PreprocessConfig:
-  """Everything ``beam.preprocess`` does, resolved (no "auto" left).
+  """Everything ``beam.preprocess`` does; ``parse_args`` fills it from argv.
 
   Attributes:
     input: File pattern of the raw events (any filesystem Beam knows).
@@ -69,7 +70,7 @@ class PreprocessConfig:
   train_stride_days: int = 1
   max_train_targets: int = 20
   min_time: int = timestamps.parse_timestamp(DEFAULT_MIN_TIME)
-  max_time: int = 2**62
+  max_time: int = timestamps.parse_timestamp(DEFAULT_MAX_TIME)
   task: str = ADVERTISER_TASK
   advertiser_catalog: Optional[str] = None
   dedup_shards: int = 0
