@@ -43,6 +43,12 @@ def check_data_dir(data_dir: str) -> dict:
         f"Data directory {data_dir!r} does not exist: pass the --output of "
         "`python -m beam.preprocess` as --data.")
   manifest = schema.read_manifest(data_dir)
+  task = manifest.get("config", {}).get("task", "advertiser")
+  if task != "advertiser":
+    raise schema.SchemaError(
+        f"{data_dir!r} was preprocessed with --task {task}; tfrs_adcg.train "
+        "trains the advertiser-level model only (the item-level model is not "
+        "built yet). Preprocess with --task advertiser.")
   for split in (schema.TRAIN, schema.EVAL):
     if not shard_paths(data_dir, split):
       raise schema.SchemaError(

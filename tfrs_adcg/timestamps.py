@@ -18,11 +18,14 @@ def parse_timestamp(value: Union[str, int, float]) -> int:
   if isinstance(value, bool):
     raise ValueError(f"Not a timestamp: {value!r}")
   if isinstance(value, (int, float)):
-    return int(value)
+    try:
+      return int(value)
+    except (ValueError, OverflowError):
+      raise ValueError(f"Not a timestamp: {value!r}") from None
   text = value.strip()
   try:
     return int(float(text))
-  except ValueError:
+  except (ValueError, OverflowError):  # OverflowError: "inf".
     pass
   try:
     parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))

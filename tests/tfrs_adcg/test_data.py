@@ -86,3 +86,12 @@ def test_check_data_dir_without_training_shards(tiny_data_dir):
     tf.io.gfile.remove(path)
   with pytest.raises(schema.SchemaError, match="no train shards"):
     data.check_data_dir(str(tiny_data_dir))
+
+
+def test_check_data_dir_refuses_item_level_data(tiny_data_dir):
+  manifest = tiny_data_dir / schema.MANIFEST
+  content = json.loads(manifest.read_text())
+  content["config"]["task"] = "item"
+  manifest.write_text(json.dumps(content))
+  with pytest.raises(schema.SchemaError, match="--task item"):
+    data.check_data_dir(str(tiny_data_dir))

@@ -14,7 +14,7 @@ def test_forms_agree(value):
 
 
 @pytest.mark.parametrize("value", ["", "yesterday", "2026-13-01T00:00:00Z",
-                                   True])
+                                   True, "inf", "nan", float("inf")])
 def test_rejects_what_is_not_a_time(value):
   with pytest.raises(ValueError):
     timestamps.parse_timestamp(value)
