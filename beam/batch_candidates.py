@@ -87,7 +87,8 @@ class BatchCandidatesConfig:
     event_types: The known event types; others are dead letters.
     min_time: Events before it (epoch seconds) are out of range.
     max_time: Events after it (epoch seconds) are out of range.
-    dedup_shards: Shards of the duplicate detection.
+    dedup_shards: Shards of the duplicate detection; 0: one per 2 MiB of
+      input.
     batch_size: Users per model call.
     num_shards: Output shards; 0 lets the runner decide.
     overwrite: Replace the candidates already in ``output``.
@@ -103,7 +104,7 @@ class BatchCandidatesConfig:
   min_time: int = timestamps.parse_timestamp(
       preprocess_config.DEFAULT_MIN_TIME)
   max_time: int = 2**62
-  dedup_shards: int = 4096
+  dedup_shards: int = 0
   batch_size: int = 256
   num_shards: int = 0
   overwrite: bool = False
@@ -114,10 +115,12 @@ class BatchCandidatesConfig:
           f"--top_k must be between 1 and the model's k={self.model.k} "
           f"({self.model.path} returns {self.model.k} candidates per user), "
           f"got {self.top_k}.")
-    for name in ("dedup_shards", "batch_size"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"--{name} must be at least 1, got "
-                         f"{getattr(self, name)}.")
+    if self.batch_size < 1:
+      raise ValueError(f"--batch_size must be at least 1, got "
+                       f"{self.batch_size}.")
+    if self.dedup_shards < 0:
+      raise ValueError(f"--dedup_shards must be >= 0, got "
+                       f"{self.dedup_shards}.")
     if self.num_shards < 0:
       raise ValueError(f"--num_shards must be >= 0, got {self.num_shards}.")
     if self.input_format not in rows.FORMATS:
@@ -142,17 +145,6 @@ class BatchCandidatesConfig:
     return values
 
 
-def _csv_list(text: str) -> Tuple[str, ...]:
-  return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def _timestamp(text: str) -> int:
-  try:
-    return timestamps.parse_timestamp(text)
-  except (ValueError, OverflowError) as e:
-    raise argparse.ArgumentTypeError(str(e)) from None
-
-
 def build_parser() -> argparse.ArgumentParser:
   """The command line of ``python -m beam.batch_candidates``."""
   parser = argparse.ArgumentParser(
@@ -175,22 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
                       choices=OUTPUT_FORMATS, default=rows.JSONL,
                       help="Format of the candidate shards.")
   parser.add_argument(
-      "--as_of", type=_timestamp, default=None,
+      "--as_of", type=preprocess_config.timestamp_arg, default=None,
       help="ISO-8601 time or epoch seconds: histories are the events at or "
       "before it; default: the latest valid event time.")
   parser.add_argument("--top_k", type=int, default=None,
                       help="Candidates per user; default and maximum: the "
                       "model's k.")
-  parser.add_argument("--event_types", type=_csv_list,
+  parser.add_argument("--event_types", type=preprocess_config.csv_list,
                       default=preprocess_config.DEFAULT_EVENT_TYPES,
                       help="Comma-separated known event types.")
-  parser.add_argument("--min_time", type=_timestamp,
+  parser.add_argument("--min_time", type=preprocess_config.timestamp_arg,
                       default=preprocess_config.DEFAULT_MIN_TIME,
                       help="Earlier events are dead letters.")
   parser.add_argument(
-      "--max_time", type=_timestamp, default=None,
+      "--max_time", type=preprocess_config.timestamp_arg, default=None,
       help="Later events are dead letters; default: now plus one day.")
-  parser.add_argument("--dedup_shards", type=int, default=4096)
+  parser.add_argument(
+      "--dedup_shards", type=int, default=0,
+      help="Shards of the duplicate detection (0: one per 2 MiB of input).")
   parser.add_argument("--batch_size", type=int, default=256,
                       help="Users per model call.")
   parser.add_argument("--num_shards", type=int, default=0,

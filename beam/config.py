@@ -127,11 +127,13 @@ class PreprocessConfig:
     return values
 
 
-def _csv_list(text: str) -> Tuple[str, ...]:
+def csv_list(text: str) -> Tuple[str, ...]:
+  """An argparse type: "a, b,c" -> ("a", "b", "c")."""
   return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _timestamp(text: str) -> int:
+def timestamp_arg(text: str) -> int:
+  """An argparse type: ISO-8601 or epoch seconds -> epoch seconds."""
   try:
     return timestamps.parse_timestamp(text)
   except (ValueError, OverflowError) as e:
@@ -155,24 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
       help="Format of the input; default: from the file extension.")
   parser.add_argument("--max_seq_len", type=int, default=100)
   parser.add_argument("--label_window_days", type=int, default=7)
-  parser.add_argument("--event_types", type=_csv_list,
+  parser.add_argument("--event_types", type=csv_list,
                       default=DEFAULT_EVENT_TYPES,
                       help="Comma-separated known event types.")
-  parser.add_argument("--conversion_types", type=_csv_list,
+  parser.add_argument("--conversion_types", type=csv_list,
                       default=DEFAULT_CONVERSION_TYPES,
                       help="Comma-separated event types that are labels.")
   parser.add_argument("--split", choices=SPLIT_MODES, default=TIME_SPLIT)
   parser.add_argument(
-      "--eval_cutoff", type=_timestamp, default=None,
+      "--eval_cutoff", type=timestamp_arg, default=None,
       help="ISO-8601 time or epoch seconds; default: the latest event time "
       "minus --label_window_days, rounded down to the day.")
   parser.add_argument("--train_stride_days", type=int, default=1)
   parser.add_argument("--max_train_targets", type=int, default=20,
                       help="leave_last_out: training targets per user.")
-  parser.add_argument("--min_time", type=_timestamp, default=DEFAULT_MIN_TIME,
+  parser.add_argument("--min_time", type=timestamp_arg, default=DEFAULT_MIN_TIME,
                       help="Earlier events are dead letters.")
   parser.add_argument(
-      "--max_time", type=_timestamp, default=None,
+      "--max_time", type=timestamp_arg, default=None,
       help="Later events are dead letters; default: now plus one day.")
   parser.add_argument("--task", choices=TASKS, default=ADVERTISER_TASK)
   parser.add_argument("--advertiser_catalog", default=None,

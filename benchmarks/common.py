@@ -1,5 +1,6 @@
 """What every benchmark shares: the machine, timing, and writing results."""
 
+import contextlib
 import datetime
 import json
 import os
@@ -7,7 +8,7 @@ import platform
 import resource
 import statistics
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, Iterator, List, Sequence
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            "results")
@@ -82,3 +83,15 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]
            "|" + "|".join("---" for _ in header) + "|"]
   lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
   return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def results_in(directory: str) -> Iterator[str]:
+  """Inside, ``write_results`` (and RESULTS_DIR readers) use ``directory``."""
+  global RESULTS_DIR
+  previous, RESULTS_DIR = RESULTS_DIR, directory
+  os.makedirs(directory, exist_ok=True)
+  try:
+    yield directory
+  finally:
+    RESULTS_DIR = previous
