@@ -177,11 +177,11 @@ def sweep(trainer: Trainer, flag: str, values: Sequence[int]) -> List[Dict]:
 
 def head_tail_recall(model_dir: str, data_dir: str,
                      head_fraction: float = HEAD_FRACTION) -> Dict:
-  """Recall@100 of a trained model on head and on tail positives.
+  """Recall@10/50/100 of a trained model on head and on tail positives.
 
   The head is the ``head_fraction`` most popular candidates by training
-  positives, the tail the rest. A user's head recall is the share of their
-  head positives in the model's top 100 (exact ranking), averaged over users
+  positives, the tail the rest. A user's head recall@K is the share of their
+  head positives in the model's top K (exact ranking), averaged over users
   with at least one head positive; likewise for the tail. The popularity
   baseline is measured the same way.
   """
@@ -199,9 +199,9 @@ def head_tail_recall(model_dir: str, data_dir: str,
                               embeddings, transpose_b=True)
     return tf.math.top_k(scores, k=k).indices
 
-  sums = {(ranker, part): [0.0, 0] for ranker in ("model", "popularity")
-          for part in ("head", "tail")}
-  popular_top = set(popularity[:k])
+  sums = {(ranker, part, cutoff): 0.0 for ranker in ("model", "popularity")
+          for part in ("head", "tail") for cutoff in metrics.RECALL_KS}
+  users = {"head": 0, "tail": 0}
   dataset = data.evaluation_dataset(data.shard_paths(data_dir, schema.EVAL),
                                     model.config.max_seq_len, 512)
   for batch in dataset:
@@ -210,22 +210,24 @@ def head_tail_recall(model_dir: str, data_dir: str,
     labels = batch[schema.LABEL_ADVERTISER_IDS].to_list()
     for indices, row in zip(tops, labels):
       positives = {i.decode() for i in row}
-      rankings = {"model": {candidate_ids[i] for i in indices},
-                  "popularity": popular_top}
+      rankings = {"model": [candidate_ids[i] for i in indices],
+                  "popularity": popularity}
       for part, part_positives in (("head", positives & head),
                                    ("tail", positives - head)):
         if not part_positives:
           continue
-        for ranker, found in rankings.items():
-          total = sums[(ranker, part)]
-          total[0] += len(found & part_positives) / len(part_positives)
-          total[1] += 1
+        users[part] += 1
+        for ranker, ranking in rankings.items():
+          for cutoff in metrics.RECALL_KS:
+            sums[(ranker, part, cutoff)] += (
+                len(part_positives.intersection(ranking[:cutoff]))
+                / len(part_positives))
   result = {"head_candidates": len(head),
-            "tail_candidates": len(popularity) - len(head)}
-  for (ranker, part), (total, users) in sums.items():
-    result.setdefault(ranker, {})[f"{part}_recall@{metrics.MAX_K}"] = (
-        total / users if users else None)
-    result[f"{part}_users"] = users
+            "tail_candidates": len(popularity) - len(head),
+            "head_users": users["head"], "tail_users": users["tail"]}
+  for (ranker, part, cutoff), total in sums.items():
+    result.setdefault(ranker, {})[f"{part}_recall@{cutoff}"] = (
+        total / users[part] if users[part] else None)
   return result
 
 
@@ -286,20 +288,18 @@ def quality_markdown(results: Dict) -> str:
   """The quality section of the report."""
   time_data = results["data"]["time"]
   logq = results["logq"]
-  recall_name = f"recall@{metrics.MAX_K}"
+  cutoffs = (min(metrics.RECALL_KS), metrics.MAX_K)
   head_tail_rows = []
   for label, run, split in (("model, log-Q on", logq["on"], "head_tail_on"),
-                            ("model, log-Q off", logq["off"], "head_tail_off")):
-    parts = logq[split]["model"]
+                            ("model, log-Q off", logq["off"], "head_tail_off"),
+                            ("popularity", logq["on"], "head_tail_on")):
+    ranker = "popularity" if label == "popularity" else "model"
+    parts = logq[split][ranker]
     head_tail_rows.append(
-        [label, f"{run['metrics']['model'][recall_name]:.4f}",
-         _optional(parts[f"head_{recall_name}"]),
-         _optional(parts[f"tail_{recall_name}"])])
-  popular = logq["head_tail_on"]["popularity"]
-  head_tail_rows.append(
-      ["popularity", f"{logq['on']['metrics']['popularity'][recall_name]:.4f}",
-       _optional(popular[f"head_{recall_name}"]),
-       _optional(popular[f"tail_{recall_name}"])])
+        [label] + [f"{run['metrics'][ranker][f'recall@{k}']:.4f}"
+                   for k in cutoffs]
+        + [_optional(parts[f"{part}_recall@{k}"])
+           for part in ("head", "tail") for k in cutoffs])
   flags = " ".join(f"{k} {v}" for k, v in results["train_flags"].items())
   llo = results["data"]["leave_last_out"]
   return "\n".join([
@@ -318,12 +318,13 @@ def quality_markdown(results: Dict) -> str:
       f"Head: the {logq['head_fraction']:.0%} most popular candidates by "
       f"training positives ({logq['head_tail_on']['head_candidates']}), tail:"
       f" the rest ({logq['head_tail_on']['tail_candidates']}). Head "
-      f"{recall_name}: the share of a user's head positives in the top "
-      f"{metrics.MAX_K}, over the {logq['head_tail_on']['head_users']} users "
-      f"with one; tail likewise ({logq['head_tail_on']['tail_users']} "
-      "users).", "",
-      common.markdown_table(["ranker", recall_name, f"head {recall_name}",
-                             f"tail {recall_name}"], head_tail_rows), "",
+      "recall@K: the share of a user's head positives in the top K, over "
+      f"the {logq['head_tail_on']['head_users']} users with one; tail "
+      f"likewise ({logq['head_tail_on']['tail_users']} users).", "",
+      common.markdown_table(
+          ["ranker"] + [f"recall@{k}" for k in cutoffs]
+          + [f"{part} recall@{k}" for part in ("head", "tail")
+             for k in cutoffs], head_tail_rows), "",
       "## History length (`max_seq_len`)", "",
       _sweep_table("max_seq_len", results["max_seq_len"]), "",
       f"![recall by max_seq_len]({SEQ_LEN_PLOT})", "",
