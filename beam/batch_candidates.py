@@ -40,6 +40,7 @@ from beam import events as events_lib
 from beam import examples
 from beam import inference
 from beam import manifest as manifest_lib
+from beam import output_dir
 from beam import preprocess
 from beam import rows
 from tfrs_adcg import schema
@@ -545,20 +546,9 @@ def _output_patterns(output: str) -> List[str]:
 
 def prepare_output(config: BatchCandidatesConfig) -> None:
   """Creates the output directory; refuses or clears an earlier run in it."""
-  existing = _match(_output_patterns(config.output))
-  if existing and not config.overwrite:
-    raise ValueError(
-        f"--output {config.output!r} already holds candidates "
-        f"({existing[0]}, ...): pass --overwrite to replace them, or choose "
-        "another directory.")
-  if existing:
-    _LOGGER.info("Deleting %d files of an earlier run in %s.", len(existing),
-                 config.output)
-    FileSystems.delete(existing)
-  for directory in ("", schema.SKIPPED_USERS_DIR, schema.DEAD_LETTER_DIR):
-    path = os.path.join(config.output, directory)
-    if not FileSystems.exists(path):
-      FileSystems.mkdirs(path)
+  output_dir.prepare(config.output, _match(_output_patterns(config.output)),
+                     config.overwrite, "candidates",
+                     (schema.SKIPPED_USERS_DIR, schema.DEAD_LETTER_DIR))
 
 
 def _iso(epoch: Optional[int]) -> Optional[str]:

@@ -26,6 +26,7 @@ from beam import counts
 from beam import events
 from beam import examples as examples_lib
 from beam import manifest as manifest_lib
+from beam import output_dir
 from beam import vocabulary
 from tfrs_adcg import schema
 
@@ -140,20 +141,9 @@ def _existing_outputs(output: str) -> List[str]:
 
 def prepare_output(config: config_lib.PreprocessConfig) -> None:
   """Creates the output directory; refuses or clears earlier data in it."""
-  existing = _existing_outputs(config.output)
-  if existing and not config.overwrite:
-    raise ValueError(
-        f"--output {config.output!r} already holds preprocessed data "
-        f"({existing[0]}, ...): pass --overwrite to replace it, or choose "
-        "another directory.")
-  if existing:
-    _LOGGER.info("Deleting %d files of an earlier run in %s.", len(existing),
-                 config.output)
-    FileSystems.delete(existing)
-  for directory in ("", schema.VOCAB_DIR, schema.DEAD_LETTER_DIR):
-    path = os.path.join(config.output, directory)
-    if not FileSystems.exists(path):
-      FileSystems.mkdirs(path)
+  output_dir.prepare(config.output, _existing_outputs(config.output),
+                     config.overwrite, "preprocessed data",
+                     (schema.VOCAB_DIR, schema.DEAD_LETTER_DIR))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
