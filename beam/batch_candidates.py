@@ -591,12 +591,8 @@ def build_manifest(config: BatchCandidatesConfig, summary: Dict[str, Any],
 
 def check_accounting(manifest: Dict[str, Any]) -> None:
   """Raises RuntimeError unless no event and no user went unaccounted for."""
+  manifest_lib.check_accounting(manifest)
   counts_ = manifest["counts"]
-  dropped = sum(counts_[events_lib.EVENTS_DROPPED].values())
-  if counts_[events_lib.EVENTS_READ] != counts_[examples.EVENTS_USED] + dropped:
-    raise RuntimeError(
-        f"Event accounting is off: {counts_[events_lib.EVENTS_READ]} read, "
-        f"but {counts_[examples.EVENTS_USED]} used + {dropped} dropped.")
   skipped = sum(counts_[USERS_SKIPPED].values())
   if counts_[USERS_SEEN] != counts_[USERS_WRITTEN] + skipped:
     raise RuntimeError(
