@@ -577,7 +577,7 @@ def build_manifest(config: BatchCandidatesConfig, summary: Dict[str, Any],
           examples.EVENTS_USED: count(examples.EVENTS_USED),
           events_lib.EVENTS_DROPPED: {
               reason: count(f"{events_lib.EVENTS_DROPPED}/{reason}")
-              for reason in events_lib.DROP_REASONS},
+              for reason in schema.DROP_REASONS},
           EVENTS_IN_HISTORY: count(EVENTS_IN_HISTORY),
           EVENTS_BEFORE_HISTORY: count(EVENTS_BEFORE_HISTORY),
           EVENTS_AFTER_AS_OF: count(EVENTS_AFTER_AS_OF),

@@ -26,23 +26,19 @@ from beam import counts
 from beam import rows
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
+# The dead-letter reasons of event rows, spelled once in the schema.
+from tfrs_adcg.schema import BAD_TIMESTAMP
+from tfrs_adcg.schema import DUPLICATE
+from tfrs_adcg.schema import MALFORMED_ROW
+from tfrs_adcg.schema import MISSING_ADVERTISER_ID
+from tfrs_adcg.schema import MISSING_USER_ID
+from tfrs_adcg.schema import TIMESTAMP_OUT_OF_RANGE
+from tfrs_adcg.schema import UNKNOWN_EVENT_TYPE
 
 # An event without its user: sorts by time, then type, item, advertiser.
 Event = Tuple[int, str, str, str]
 UserEvent = Tuple[str, Event]
 DeadLetter = Tuple[str, Any]  # (reason, raw row)
-
-# Dead-letter reasons of event rows.
-MALFORMED_ROW = "malformed_row"
-MISSING_USER_ID = "missing_user_id"
-MISSING_ADVERTISER_ID = "missing_advertiser_id"
-BAD_TIMESTAMP = "bad_timestamp"
-TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
-UNKNOWN_EVENT_TYPE = "unknown_event_type"
-DUPLICATE = "duplicate"
-DROP_REASONS = (MALFORMED_ROW, MISSING_USER_ID, MISSING_ADVERTISER_ID,
-                BAD_TIMESTAMP, TIMESTAMP_OUT_OF_RANGE, UNKNOWN_EVENT_TYPE,
-                DUPLICATE)
 
 EVENTS_READ = "events_read"
 EVENTS_DROPPED = "events_dropped"

@@ -83,7 +83,7 @@ def build_manifest(config: config_lib.PreprocessConfig,
   flat = {name: 0 for name in (events.EVENTS_READ, examples.EVENTS_USED,
                                examples.USERS)}
   flat.update({f"{events.EVENTS_DROPPED}/{reason}": 0
-               for reason in events.DROP_REASONS})
+               for reason in schema.DROP_REASONS})
   splits = examples.split_names(config)
   for split in splits:
     flat[f"{examples.EXAMPLES}/{split}"] = 0

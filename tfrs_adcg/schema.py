@@ -83,6 +83,20 @@ GENERATED_AT = "generated_at"  # ISO-8601 start of the run.
 SKIPPED_USERS_DIR = "skipped_users"  # JSON lines {USER_ID, "reason", ...}.
 
 
+# Why an input event row is dropped: the keys of the manifests'
+# counts.events_dropped. The synthetic generator injects all but the first.
+MALFORMED_ROW = "malformed_row"
+MISSING_USER_ID = "missing_user_id"
+MISSING_ADVERTISER_ID = "missing_advertiser_id"
+BAD_TIMESTAMP = "bad_timestamp"
+TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+DUPLICATE = "duplicate"
+DROP_REASONS = (MALFORMED_ROW, MISSING_USER_ID, MISSING_ADVERTISER_ID,
+                BAD_TIMESTAMP, TIMESTAMP_OUT_OF_RANGE, UNKNOWN_EVENT_TYPE,
+                DUPLICATE)
+
+
 class SchemaError(ValueError):
   """A data directory that does not hold data of this schema."""
 

@@ -72,6 +72,12 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from tfrs_adcg import schema
+from tfrs_adcg.schema import BAD_TIMESTAMP
+from tfrs_adcg.schema import DUPLICATE
+from tfrs_adcg.schema import MISSING_ADVERTISER_ID
+from tfrs_adcg.schema import MISSING_USER_ID
+from tfrs_adcg.schema import TIMESTAMP_OUT_OF_RANGE
+from tfrs_adcg.schema import UNKNOWN_EVENT_TYPE
 
 # Event types.
 VIEW = "view"
@@ -105,13 +111,8 @@ ADVERTISER_COLUMNS = (schema.CATALOG_ADVERTISER_ID, schema.CATALOG_CATEGORY,
 ITEM_COLUMNS = (schema.CATALOG_ITEM_ID, schema.CATALOG_ADVERTISER_ID,
                 schema.CATALOG_CATEGORY, PRICE)
 
-# Malformed-row kinds injected by ``corrupt_fraction``.
-BAD_TIMESTAMP = "bad_timestamp"
-TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
-MISSING_USER_ID = "missing_user_id"
-MISSING_ADVERTISER_ID = "missing_advertiser_id"
-UNKNOWN_EVENT_TYPE = "unknown_event_type"
-DUPLICATE = "duplicate"
+# Malformed-row kinds injected by ``corrupt_fraction``: named as the
+# dead-letter reasons preprocessing counts them under.
 CORRUPTION_KINDS = (BAD_TIMESTAMP, TIMESTAMP_OUT_OF_RANGE, MISSING_USER_ID,
                     MISSING_ADVERTISER_ID, UNKNOWN_EVENT_TYPE, DUPLICATE)
 _UNPARSABLE_TIMESTAMPS = ("2026-02-30T25:61:00Z", "n/a", "12/31/2025 25:00",

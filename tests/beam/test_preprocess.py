@@ -87,7 +87,7 @@ def test_main_writes_the_data_directory(tmp_path, capsys):
   assert counts["events_dropped"] == {
       reason: int(reason in (events.DUPLICATE, events.BAD_TIMESTAMP,
                              events.UNKNOWN_EVENT_TYPE))
-      for reason in events.DROP_REASONS}
+      for reason in schema.DROP_REASONS}
   _check_accounting(manifest)
   assert counts["users"] == 2
   # Cutoff Jan 3: u1 (checkout Jan 3 10:00) and u2 (signup Jan 3 11:00).
@@ -153,7 +153,7 @@ def test_leave_last_out_item_task_on_corrupted_jsonl(tmp_path):
   injected = json.loads((raw / synthetic.CORRUPTIONS_FILE).read_text())
   counts = manifest["counts"]
   assert counts["events_dropped"] == {
-      reason: injected.get(reason, 0) for reason in events.DROP_REASONS}
+      reason: injected.get(reason, 0) for reason in schema.DROP_REASONS}
   _check_accounting(manifest)
   assert manifest["splits"] == list(schema.SPLITS)
   for split in schema.SPLITS:
