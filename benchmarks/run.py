@@ -16,11 +16,15 @@
 3. Speed: the default model is exported (ScaNN) and the per-area benchmarks
    run with it (``preprocess_bench``, ``train_bench``, ``serving_bench``,
    ``batch_bench``, ``item_index_bench``), each writing its own results.
-4. results/REPORT.md: every results/*.md, with the machine and the date.
+4. results/REPORT.md: every results/*.md, with the machine and the date;
+   a full run into the repository's results directory also copies it into
+   README.md (``benchmarks.readme``).
 
 ``--quick`` uses a small log (600 users, 40 advertisers, 42 days), two short
 epochs per training run and each benchmark's own ``--quick``: a few minutes
-of training, plus the speed benchmarks' smoke sizes.
+of training, plus the speed benchmarks' smoke sizes. Its results go to
+``results/quick/`` unless ``--results_dir`` says otherwise, so a smoke run
+never overwrites the measured results the README quotes.
 """
 
 import argparse
@@ -37,6 +41,7 @@ import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 from benchmarks import common
+from benchmarks import readme
 from tfrs_adcg import data
 from tfrs_adcg import metrics
 from tfrs_adcg import schema
@@ -48,6 +53,7 @@ from tfrs_adcg.model import ASSETS_DIR
 from tfrs_adcg.model import load_trained
 
 QUALITY = "quality"
+QUICK_DIR = "quick"
 REPORT = "REPORT.md"
 SEQ_LEN_PLOT = "quality_seq_len.png"
 # Sections of REPORT.md in this order; any other results/*.md follow.
@@ -72,6 +78,7 @@ class RunConfig:
     seq_lens: The ``max_seq_len`` sweep.
     num_layers: The ``num_layers`` sweep.
     speed: Run the speed benchmarks too.
+    update_readme: Copy REPORT.md into README.md's benchmark block.
   """
   workdir: str
   results_dir: str
@@ -81,12 +88,14 @@ class RunConfig:
   seq_lens: Tuple[int, ...] = (10, 25, 50, 100, 200)
   num_layers: Tuple[int, ...] = (1, 2, 4)
   speed: bool = True
+  update_readme: bool = False
 
   @classmethod
   def create(cls, workdir: str, results_dir: str, quick: bool,
-             speed: bool = True) -> "RunConfig":
+             speed: bool = True, update_readme: bool = False) -> "RunConfig":
     if not quick:
-      return cls(workdir=workdir, results_dir=results_dir, speed=speed)
+      return cls(workdir=workdir, results_dir=results_dir, speed=speed,
+                 update_readme=update_readme)
     return cls(
         workdir=workdir, results_dir=results_dir, quick=True, speed=speed,
         synthetic_flags=("--users", "600", "--advertisers", "40",
@@ -480,6 +489,9 @@ def run(config: RunConfig) -> Dict:
                    results["default_model_dir"], version),
         config.results_dir)
   report = write_report(config.results_dir, results["machine"])
+  if config.update_readme:
+    readme.include_report(report)
+    logging.info("Copied %s into %s", report, readme.README)
   logging.info("Wrote %s; benchmark seconds %s", report, json.dumps(seconds))
   return {"quality": results, "speed_seconds": seconds, "report": report}
 
@@ -490,15 +502,23 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
                       help="Small data, short training, quick benchmarks.")
   parser.add_argument("--workdir", default=None,
                       help="Data, models and exports (default: a temp dir).")
-  parser.add_argument("--results_dir", default=common.RESULTS_DIR)
+  parser.add_argument(
+      "--results_dir", default=None,
+      help=f"Default: {common.RESULTS_DIR} (its quick/ subdirectory with "
+      "--quick). A full run into the default also updates README.md.")
   parser.add_argument("--skip_speed", action="store_true",
                       help="Only the quality part (and the report).")
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO,
                       format="%(asctime)s %(levelname)s %(message)s")
   workdir = args.workdir or tempfile.mkdtemp(prefix="bench_")
-  config = RunConfig.create(workdir, args.results_dir, args.quick,
-                            speed=not args.skip_speed)
+  default_dir = (os.path.join(common.RESULTS_DIR, QUICK_DIR) if args.quick
+                 else common.RESULTS_DIR)
+  results_dir = args.results_dir or default_dir
+  config = RunConfig.create(
+      workdir, results_dir, args.quick, speed=not args.skip_speed,
+      update_readme=(not args.quick
+                     and os.path.abspath(results_dir) == common.RESULTS_DIR))
   result = run(config)
   print(open(result["report"], encoding="utf-8").read())
   return result
