@@ -26,6 +26,13 @@ _HEADING = re.compile(r"^(#+) ", re.MULTILINE)
 _RELATIVE_TARGET = re.compile(r"(!?\[[^\]]*\]\()(?![a-z]+:|/|#)([^)\s]+)\)")
 
 
+def demote(markdown: str, levels: int) -> str:
+  """``markdown`` with every heading ``levels`` deeper (at most ``######``)."""
+  return _HEADING.sub(
+      lambda match: "#" * min(6, len(match.group(1)) + levels) + " ",
+      markdown)
+
+
 def embeddable(report: str, report_dir: str, readme_dir: str,
                heading_offset: int = 2) -> str:
   """``report`` with headings ``heading_offset`` deeper and links re-based."""
@@ -34,10 +41,7 @@ def embeddable(report: str, report_dir: str, readme_dir: str,
   def rebase(match: re.Match) -> str:
     return f"{match.group(1)}{os.path.join(prefix, match.group(2))})"
 
-  demoted = _HEADING.sub(
-      lambda match: "#" * min(6, len(match.group(1)) + heading_offset) + " ",
-      report)
-  return _RELATIVE_TARGET.sub(rebase, demoted)
+  return _RELATIVE_TARGET.sub(rebase, demote(report, heading_offset))
 
 
 def replace_block(readme: str, block: str) -> str:

@@ -28,6 +28,11 @@ def test_embeddable_demotes_headings_and_rebases_links(tmp_path):
   assert "](#retrieval-quality)" in text
 
 
+def test_demote_stops_at_level_six():
+  assert readme.demote("# a\n##### b\nnot # a heading\n", 2) == (
+      "### a\n###### b\nnot # a heading\n")
+
+
 def test_include_report_replaces_only_the_block(tmp_path):
   results = tmp_path / "benchmarks" / "results"
   results.mkdir(parents=True)

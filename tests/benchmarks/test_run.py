@@ -146,8 +146,9 @@ def test_report_concatenates_results_in_order(quality_results, tmp_path):
   report = run.write_report(str(results_dir), info)
   text = open(report, encoding="utf-8").read()
   assert str(info["date"]) in text and str(info["cpu"]) in text
-  assert (text.index("# Retrieval quality") < text.index("# Item index")
-          < text.index("Untitled table") < text.index("# Zeta"))
+  assert (text.index("\n## Retrieval quality") < text.index("\n## Item index")
+          < text.index("Untitled table") < text.index("\n## Zeta"))
+  assert "\n### Time split" in text  # Sections sit below the report's title.
   # Writing it again does not include the previous report.
   run.write_report(str(results_dir), info)
   assert open(report, encoding="utf-8").read().count("# Benchmark report") == 1
