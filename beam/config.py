@@ -54,8 +54,9 @@ class PreprocessConfig:
     advertiser_catalog: Optional file of advertiser features.
     dedup_shards: Shards of the duplicate detection; each holds about
       events / dedup_shards distinct events in memory. 0: one shard per
-      2 MiB of input.
+      8 MiB of input.
     num_shards: TFRecord shards per split; 0 lets the runner decide.
+    gzip_level: zlib level of the TFRecord shards, 1 (fastest) to 9.
     overwrite: Replace the data already in ``output``.
   """
   input: str
@@ -75,6 +76,7 @@ class PreprocessConfig:
   advertiser_catalog: Optional[str] = None
   dedup_shards: int = 0
   num_shards: int = 0
+  gzip_level: int = 1
   overwrite: bool = False
 
   def __post_init__(self):
@@ -87,6 +89,8 @@ class PreprocessConfig:
       if getattr(self, name) < 0:
         raise ValueError(f"--{name} must be >= 0, got "
                          f"{getattr(self, name)}.")
+    if not 1 <= self.gzip_level <= 9:
+      raise ValueError(f"--gzip_level must be 1 to 9, got {self.gzip_level}.")
     if self.input_format not in rows.FORMATS:
       raise ValueError(f"--input_format must be one of {rows.FORMATS}, got "
                        f"{self.input_format!r}.")
@@ -181,9 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="CSV, JSONL or Parquet file of advertisers.")
   parser.add_argument(
       "--dedup_shards", type=int, default=0,
-      help="Shards of the duplicate detection; default: one per 2 MiB of "
+      help="Shards of the duplicate detection; default: one per 8 MiB of "
       "input.")
   parser.add_argument("--num_shards", type=int, default=0)
+  parser.add_argument(
+      "--gzip_level", type=int, default=1,
+      help="zlib level of the TFRecord shards: 1 is fastest, 9 smallest.")
   parser.add_argument("--overwrite", action="store_true",
                       help="Replace existing data in --output.")
   return parser
@@ -214,5 +221,6 @@ def parse_args(
       advertiser_catalog=args.advertiser_catalog,
       dedup_shards=args.dedup_shards,
       num_shards=args.num_shards,
+      gzip_level=args.gzip_level,
       overwrite=args.overwrite)
   return config, beam_args

@@ -49,8 +49,10 @@ TIME_RANGE = "time_range"
 ID_COUNTS = "id_counts"
 
 # Input bytes per duplicate-detection shard when their number is automatic:
-# some 40k events of a CSV log, fewer of a compressed one.
-BYTES_PER_DEDUP_SHARD = 2 * 2**20
+# some 150k events of a CSV log (tens of MiB in memory), fewer of a
+# compressed one. Larger shards mean fewer, larger lists of a user's
+# events for the timeline combiner.
+BYTES_PER_DEDUP_SHARD = 8 * 2**20
 
 # The history vocabularies, in the order of their values in an Event.
 ID_FEATURES = (schema.EVENT_TYPE, schema.ITEM_ID, schema.ADVERTISER_ID)
@@ -61,6 +63,7 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _EPOCH_ORDINAL = _EPOCH.date().toordinal()
 _DAY_SECONDS = 86400
 _MAX_CACHED = 100_000
+_UINT32 = 1 << 32
 
 
 class TimestampParser:
@@ -75,6 +78,13 @@ class TimestampParser:
   def __init__(self):
     self._dates: Dict[str, int] = {}  # "2026-01-01": its midnight.
     self._times: Dict[str, int] = {}  # "T00:10:42Z": seconds after midnight.
+
+  @property
+  def caches(self) -> Tuple[Dict[str, int], Dict[str, int]]:
+    """(dates, times of day) parsed so far: ``value`` is cached if
+    ``value[:10]`` is in the first and ``value[10:]`` in the second, and its
+    time is then the sum of theirs."""
+    return self._dates, self._times
 
   def __call__(self, value: Any) -> int:
     """UTC epoch seconds of ``value``.
@@ -156,6 +166,8 @@ class _ParseEventsFn(beam.DoFn):
     self._max_time = max_time
     self._shards = dedup_shards
     self._parse_time = TimestampParser()
+    self._ids: Dict[str, str] = {}
+    self._user_hashes: Dict[str, int] = {}  # For dedup_shard.
     self._read = 0
     self._earliest = None
     self._latest = None
@@ -186,24 +198,61 @@ class _ParseEventsFn(beam.DoFn):
       return TIMESTAMP_OUT_OF_RANGE, None
     if event_type not in self._event_types:
       return UNKNOWN_EVENT_TYPE, None
-    return None, (user, (timestamp, event_type, item, advertiser))
+    # One string object per id: less memory, smaller shuffles.
+    ids = self._ids
+    if len(ids) >= _MAX_CACHED:
+      ids.clear()
+    return None, (ids.setdefault(user, user),
+                  (timestamp, ids.setdefault(event_type, event_type),
+                   ids.setdefault(item, item),
+                   ids.setdefault(advertiser, advertiser)))
 
   def process(self, batch):
     self._read += len(batch)
     earliest, latest = self._earliest, self._latest
     by_shard = collections.defaultdict(list)
+    # A fast path for the common row: plain CSV, valid, timestamp in the
+    # parser's caches. Any other row goes through validate().
+    plain_csv = self._split.plain_csv
+    width = len(schema.RAW_COLUMNS)
+    event_types, min_time, max_time = (self._event_types, self._min_time,
+                                       self._max_time)
+    dates, times_of_day = self._parse_time.caches
+    ids, user_hashes, shards = self._ids, self._user_hashes, self._shards
+    if len(ids) >= _MAX_CACHED:
+      ids.clear()
+    if len(user_hashes) >= _MAX_CACHED:
+      user_hashes.clear()
     for raw in batch:
-      reason, event = self.validate(raw)
-      if reason is not None:
-        yield pvalue.TaggedOutput(DEAD_LETTERS, (reason, raw))
-        continue
+      event = None
+      if plain_csv and '"' not in raw:
+        fields = raw.split(",")
+        if len(fields) == width:
+          user, when, event_type, item, advertiser = fields
+          date = dates.get(when[:10])
+          time_of_day = times_of_day.get(when[10:])
+          if (user and advertiser and event_type in event_types
+              and date is not None and time_of_day is not None
+              and min_time <= date + time_of_day <= max_time):
+            event = (ids.setdefault(user, user),
+                     (date + time_of_day, ids.setdefault(event_type,
+                                                         event_type),
+                      ids.setdefault(item, item),
+                      ids.setdefault(advertiser, advertiser)))
+      if event is None:
+        reason, event = self.validate(raw)
+        if reason is not None:
+          yield pvalue.TaggedOutput(DEAD_LETTERS, (reason, raw))
+          continue
       timestamp = event[1][0]
       if earliest is None or timestamp < earliest:
         earliest = timestamp
       if latest is None or timestamp > latest:
         latest = timestamp
-      by_shard[dedup_shard(event[0], timestamp, self._shards)].append(
-          (event, raw))
+      user_hash = user_hashes.get(event[0])
+      if user_hash is None:
+        user_hash = user_hashes[event[0]] = dedup_shard(event[0], 0, _UINT32)
+      by_shard[(user_hash + timestamp) % shards].append((event, raw))
     self._earliest, self._latest = earliest, latest
     yield from by_shard.items()
 
@@ -281,10 +330,15 @@ class _SplitDistinctFn(beam.DoFn):
 
   Counts the ids of the distinct events per bundle, for the vocabularies:
   ``ID_COUNTS`` gets ((feature, id), n) with the empty id (padding) left out.
+
+  Args:
+    grouped: Emit ``(user_id, [event, ...])`` per user of the shard rather
+      than one ``(user_id, event)`` per event.
   """
 
-  def __init__(self):
+  def __init__(self, grouped: bool = False):
     super().__init__()
+    self._grouped = grouped
     self._ids = collections.Counter()
 
   def start_bundle(self):
@@ -293,9 +347,16 @@ class _SplitDistinctFn(beam.DoFn):
   def process(self, shard_and_accumulator):
     distinct, duplicates = shard_and_accumulator[1]
     ids = self._ids
-    for user_event in distinct:
-      ids[user_event[1][1:]] += 1
-      yield user_event
+    if self._grouped:
+      by_user = collections.defaultdict(list)
+      for user, event in distinct:
+        ids[event[1:]] += 1
+        by_user[user].append(event)
+      yield from by_user.items()
+    else:
+      for user_event in distinct:
+        ids[user_event[1][1:]] += 1
+        yield user_event
     for raw in duplicates:
       yield pvalue.TaggedOutput(DEAD_LETTERS, (DUPLICATE, raw))
 
@@ -318,14 +379,22 @@ class DeduplicateEvents(beam.PTransform):
   the time as parsed) and the raw rows of the others; combiner lifting drops
   most duplicates before the shuffle. Outputs the distinct events (main),
   ``DEAD_LETTERS`` and ``ID_COUNTS`` (per bundle, to be summed).
+
+  Args:
+    grouped: Output ``(user_id, [event, ...])``, a user's distinct events of
+      one shard, instead of one ``(user_id, event)`` per event.
   """
+
+  def __init__(self, grouped: bool = False):
+    super().__init__()
+    self._grouped = grouped
 
   def expand(self, keyed):
     return (keyed
             | "DistinctPerShard" >> beam.CombinePerKey(
                 combiners.PickledAccumulators(_DistinctEventsFn()))
             | "SplitDuplicates" >> beam.ParDo(
-                _SplitDistinctFn()).with_output_types(
+                _SplitDistinctFn(self._grouped)).with_output_types(
                     Tuple[str, Any]).with_outputs(DEAD_LETTERS, ID_COUNTS,
                                                   main="events"))
 
@@ -357,7 +426,9 @@ class EventsRead(NamedTuple):
 
   Attributes:
     events: Distinct valid events, ``(user_id, (timestamp, event_type,
-      item_id, advertiser_id))``.
+      item_id, advertiser_id))``; with ``ReadEvents(grouped=True)``,
+      ``(user_id, [(timestamp, ...), ...])`` lists instead, each holding
+      some of a user's events (a user has several lists).
     dead_letters: ``(reason, raw row as JSON-able value)`` of every rejected
       row.
     counts: ``(name, n)`` pairs to sum: rows read and dead letters by reason
@@ -394,11 +465,14 @@ class ReadEvents(beam.PTransform):
       distinct events in memory; 0: one per ``BYTES_PER_DEDUP_SHARD`` of
       input, so that a shard stays small however large the input.
     flag: How error messages name the input.
+    grouped: Emit the events in lists per user and dedup shard (see
+      ``EventsRead.events``): far fewer elements for a combiner per user.
   """
 
   def __init__(self, pattern: str, file_format: str,
                event_types: Iterable[str], min_time: int, max_time: int,
-               dedup_shards: int = 0, flag: str = "--input"):
+               dedup_shards: int = 0, flag: str = "--input",
+               grouped: bool = False):
     super().__init__()
     paths = rows.match_files(pattern, flag)
     if not dedup_shards:
@@ -417,6 +491,7 @@ class ReadEvents(beam.PTransform):
     self._min_time = min_time
     self._max_time = max_time
     self._dedup_shards = max(1, dedup_shards)
+    self._grouped = grouped
 
   def expand(self, pbegin):
     raw_rows = pbegin | "ReadRows" >> rows.ReadRows(
@@ -424,7 +499,8 @@ class ReadEvents(beam.PTransform):
     parsed = raw_rows | "ParseEvents" >> ParseEvents(
         self._splitter, self._event_types, self._min_time, self._max_time,
         self._dedup_shards)
-    distinct = parsed.events | "Deduplicate" >> DeduplicateEvents()
+    distinct = parsed.events | "Deduplicate" >> DeduplicateEvents(
+        self._grouped)
     dead_letters = (
         (parsed[DEAD_LETTERS], distinct[DEAD_LETTERS])
         | "FlattenDeadLetters" >> beam.Flatten()

@@ -24,7 +24,8 @@ training positives per candidate under ``POSITIVES``.
 
 import bisect
 import collections
-from typing import Collection, Optional, Sequence, Tuple
+from typing import (Collection, Dict, List, Mapping, Optional, Sequence,
+                    Tuple)
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -63,6 +64,18 @@ def resolve_eval_cutoff(time_range: Optional[Tuple[int, int]],
   return latest - latest % config_lib.DAY_SECONDS
 
 
+# The history features in the order of an events.Event's fields.
+_EVENT_FIELDS = (schema.TIMESTAMP, schema.EVENT_TYPE, schema.ITEM_ID,
+                 schema.ADVERTISER_ID)
+
+
+def history_columns(history: Sequence[events.Event]) -> Dict[str, List]:
+  """Events (oldest first) as one list per ``schema.SEQUENCE_FEATURES``."""
+  if not history:
+    return {name: [] for name in _EVENT_FIELDS}
+  return dict(zip(_EVENT_FIELDS, map(list, zip(*history))))
+
+
 class _ExamplesFn(beam.DoFn):
   """Encodes examples and counts them, the skips and the positives.
 
@@ -98,17 +111,15 @@ class _ExamplesFn(beam.DoFn):
     return True
 
   def _example(self, split: str, user: str, cutoff: int,
-               history: Sequence[events.Event], advertisers: Collection[str],
+               history: Mapping[str, Sequence], advertisers: Collection[str],
                items: Collection[str]) -> pvalue.TaggedOutput:
-    """The encoded example, tagged with its split; counts it."""
-    timestamps, event_types, item_ids, advertiser_ids = zip(*history)
-    record = schema.encode_example(
-        user, cutoff, {
-            schema.TIMESTAMP: timestamps,
-            schema.EVENT_TYPE: event_types,
-            schema.ITEM_ID: item_ids,
-            schema.ADVERTISER_ID: advertiser_ids,
-        }, sorted(advertisers), sorted(items))
+    """The encoded example, tagged with its split; counts it.
+
+    Args:
+      history: The history events as ``schema.encode_example`` takes them.
+    """
+    record = schema.encode_example(user, cutoff, history, sorted(advertisers),
+                                   sorted(items))
     candidates = items if self._item_task else advertisers
     self._counts.add(f"{EXAMPLES}/{split}")
     self._counts.add(f"{POSITIVE_COUNTS}/{split}", len(candidates))
@@ -148,7 +159,9 @@ class _TimeSplitFn(_ExamplesFn):
     cutoff_days = list(range(eval_day - self._window - steps * self._stride,
                              eval_day - self._window + 1, self._stride))
     cutoff_days.append(eval_day)
-    times = [event[0] for event in day_events]
+    columns = history_columns(day_events)
+    times = columns[schema.TIMESTAMP]
+    encoded = schema.encode_history(columns)
     conversion_days = sorted(conversions)
     for cutoff_day in cutoff_days:
       cutoff = cutoff_day * day + self._offset
@@ -158,8 +171,9 @@ class _TimeSplitFn(_ExamplesFn):
       if self._skipped(end > 0, bool(advertisers)):
         continue
       split = schema.EVAL if cutoff_day == eval_day else schema.TRAIN
+      start = max(0, end - self._max_len)
       yield self._example(split, user, cutoff,
-                          day_events[max(0, end - self._max_len):end],
+                          schema.history_window(encoded, start, end),
                           advertisers, items)
 
   def _labels(self, conversions, conversion_days: Sequence[int],
@@ -199,20 +213,22 @@ class _LeaveLastOutFn(_ExamplesFn):
     self._conversion_types = config.conversion_types
 
   def process(self, element):
-    user, user_events = element
+    user, event_lists = element
     num_events, targets = timeline.last_conversion_histories(
-        user_events, self._max_len, self._num_targets, self._conversion_types)
+        event_lists, self._max_len, self._num_targets, self._conversion_types)
     self._count_user(num_events)
     for position, (target, history) in enumerate(targets):
       split = _SPLIT_FROM_LAST.get(len(targets) - 1 - position, schema.TRAIN)
       timestamp, _, item, advertiser = target
       if not self._skipped(bool(history), True):
-        yield self._example(split, user, timestamp, history, (advertiser,),
-                            (item,) if item else ())
+        yield self._example(split, user, timestamp, history_columns(history),
+                            (advertiser,), (item,) if item else ())
 
 
 class TimeSplitExamples(beam.PTransform):
   """Distinct user events to time-split examples (see the module docstring).
+
+  Takes ``(user_id, [event, ...])`` lists, ``ReadEvents(grouped=True)``.
 
   Args:
     config: The preprocessing configuration.
@@ -242,6 +258,8 @@ class TimeSplitExamples(beam.PTransform):
 
 class LeaveLastOutExamples(beam.PTransform):
   """Distinct user events to leave-last-out examples (see the module docstring).
+
+  Takes ``(user_id, [event, ...])`` lists, ``ReadEvents(grouped=True)``.
 
   Groups each user's events (a GroupByKey, whose result is iterated twice
   rather than held in memory).

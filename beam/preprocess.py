@@ -27,6 +27,7 @@ from beam import events
 from beam import examples as examples_lib
 from beam import manifest as manifest_lib
 from beam import output_dir
+from beam import tfrecords
 from beam import vocabulary
 from tfrs_adcg import schema
 
@@ -74,7 +75,7 @@ def build_pipeline(pipeline: beam.Pipeline,
   # Inputs.
   read = pipeline | "ReadEvents" >> events.ReadEvents(
       config.input, config.input_format, config.event_types, config.min_time,
-      config.max_time, config.dedup_shards)
+      config.max_time, config.dedup_shards, grouped=True)
   catalog = None
   if config.advertiser_catalog:
     read_catalog = catalog_lib.ReadAdvertiserCatalog(config.advertiser_catalog)
@@ -92,9 +93,9 @@ def build_pipeline(pipeline: beam.Pipeline,
     examples = read.events | "LeaveLastOut" >> (
         examples_lib.LeaveLastOutExamples(config))
   for split in examples_lib.split_names(config):
-    _ = examples[split] | f"Write_{split}" >> beam.io.WriteToTFRecord(
-        os.path.join(output, split), file_name_suffix=schema.TFRECORD_SUFFIX,
-        num_shards=config.num_shards)
+    _ = examples[split] | f"Write_{split}" >> tfrecords.WriteGzipTFRecords(
+        os.path.join(output, split), schema.TFRECORD_SUFFIX,
+        config.num_shards, config.gzip_level)
 
   # Vocabularies, catalog, candidate frequencies.
   id_counts = read.id_counts | "SumIdCounts" >> beam.CombinePerKey(sum)

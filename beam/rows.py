@@ -160,6 +160,12 @@ class RowSplitter:
   def file_format(self) -> str:
     return self._format
 
+  @property
+  def plain_csv(self) -> bool:
+    """CSV whose columns are the wanted ones, in order: an unquoted row's
+    values are ``row.split(",")``."""
+    return self._format == CSV and self._all_in_order
+
   def __call__(self, raw: Any) -> Sequence[Any]:
     """The wanted values of ``raw``.
 
@@ -239,17 +245,26 @@ class _LineBatchSource(filebasedsource.FileBasedSource):
           stop = range_tracker.stop_position()
           lines = [line for line, at in zip(lines, starts) if at < stop]
         if lines:
-          yield [_decode_line(line) for line in lines]
+          yield _decode_lines(lines)
         if not claimed:
           return
 
 
-def _decode_line(line: bytes) -> str:
-  """A line without its end; invalid UTF-8 becomes U+FFFD."""
-  text = line.decode("utf-8", "replace")
-  if text.endswith("\n"):
-    text = text[:-2] if text.endswith("\r\n") else text[:-1]
-  return text
+def _decode_lines(lines: List[bytes]) -> List[str]:
+  """Lines without their ends ("\n", "\r\n"); invalid UTF-8 becomes U+FFFD.
+
+  Decodes the batch at once: a newline byte never belongs to a multi-byte
+  character, so this equals decoding line by line.
+  """
+  text = b"".join(lines).decode("utf-8", "replace")
+  decoded = text.split("\n")
+  last = decoded.pop()  # After the last newline: "" or an unended line.
+  if "\r" in text:
+    decoded = [line[:-1] if line.endswith("\r") else line
+               for line in decoded]
+  if last:
+    decoded.append(last)
+  return decoded
 
 
 def _parquet_rows(table) -> List[Tuple[Any, ...]]:

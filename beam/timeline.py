@@ -17,6 +17,7 @@ sort in time order with ties broken by type, item and advertiser):
 
 import bisect
 import heapq
+import itertools
 from typing import Dict, Iterable, List, Tuple
 
 import apache_beam as beam
@@ -37,6 +38,9 @@ Timeline = Tuple[int, List[events.Event],
 
 class DayTimelineFn(beam.CombineFn):
   """Combines a user's events into a ``Timeline``.
+
+  Each input is a list of events of the user (``ReadEvents(grouped=True)``
+  gives those).
 
   Day d covers ``[offset + d * 86400, offset + (d + 1) * 86400)`` seconds.
   The accumulator is flat, so that it is cheap to encode between workers:
@@ -61,13 +65,15 @@ class DayTimelineFn(beam.CombineFn):
   def create_accumulator(self):
     return [0, [], set(), 2 * self._max_len]
 
-  def add_input(self, accumulator, event):
+  def add_input(self, accumulator, user_events):
     day_events = accumulator[1]
-    day_events.append(event)
-    if event[1] in self._conversion_types:
-      day, second = divmod(event[0] - self._offset, DAY_SECONDS)
-      accumulator[2].add((day, second == 0, event[3], event[2]))
-    accumulator[0] += 1
+    day_events.extend(user_events)
+    conversion_types = self._conversion_types
+    for event in user_events:
+      if event[1] in conversion_types:
+        day, second = divmod(event[0] - self._offset, DAY_SECONDS)
+        accumulator[2].add((day, second == 0, event[3], event[2]))
+    accumulator[0] += len(user_events)
     if len(day_events) >= accumulator[3]:
       self._trim(accumulator)
     return accumulator
@@ -117,16 +123,16 @@ class DayTimelineFn(beam.CombineFn):
 
 
 def last_conversion_histories(
-    user_events: Iterable[events.Event], max_seq_len: int,
+    event_lists: Iterable[Iterable[events.Event]], max_seq_len: int,
     num_targets: int, conversion_types: Iterable[str]
 ) -> Tuple[int, List[Tuple[events.Event, List[events.Event]]]]:
   """A user's last conversions, each with the last L events strictly before it.
 
-  Iterates ``user_events`` twice (a GroupByKey result can be re-iterated
+  Iterates ``event_lists`` twice (a GroupByKey result can be re-iterated
   without being held in memory).
 
   Args:
-    user_events: All distinct events of one user, in any order.
+    event_lists: All distinct events of one user, in lists, in any order.
     max_seq_len: L.
     num_targets: N, the number of latest conversions to return.
     conversion_types: Event types that are conversions.
@@ -138,7 +144,7 @@ def last_conversion_histories(
   conversion_types = frozenset(conversion_types)
   count = 0
   latest: List[events.Event] = []  # A min-heap of the N latest conversions.
-  for event in user_events:
+  for event in itertools.chain.from_iterable(event_lists):
     count += 1
     if event[1] in conversion_types:
       if len(latest) < num_targets:
@@ -153,7 +159,7 @@ def last_conversion_histories(
   bounds = sorted({target[0] for target in targets})
   segments: List[List[events.Event]] = [[] for _ in bounds]
   last_bound = bounds[-1]
-  for event in user_events:
+  for event in itertools.chain.from_iterable(event_lists):
     if event[0] >= last_bound:
       continue
     segment = segments[bisect.bisect_right(bounds, event[0])]

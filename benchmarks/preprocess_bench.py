@@ -16,9 +16,11 @@ in a fresh subprocess, one after the other:
   into a gzipped TFRecord file.
 
 Reports wall seconds of each subprocess (start to exit: end to end),
-events read per second, peak resident memory of the subprocess and its
-children, and the ratio. Both must write the same number of examples per
-split, or the benchmark fails. Writes results/preprocess.{json,md}.
+events read per second, CPU seconds (user + system of the subprocess and
+its children: what the run costs, however loaded the machine is), peak
+resident memory, and the ratios. Both must write the same number of
+examples per split, or the benchmark fails. Writes
+results/preprocess.{json,md}.
 """
 
 import argparse
@@ -205,9 +207,11 @@ def run_subprocess(kind: str, input_path: str, output: str,
   if beam_args:
     command += ["--beam_args", shlex.join(beam_args)]
   started = time.perf_counter()
+  cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
   finished = subprocess.run(command, capture_output=True, text=True,
                             check=False)
   seconds = time.perf_counter() - started
+  cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
   lines = [line for line in finished.stdout.splitlines()
            if line.startswith("RESULT ")]
   if finished.returncode or not lines:
@@ -215,6 +219,12 @@ def run_subprocess(kind: str, input_path: str, output: str,
   result = json.loads(lines[-1][len("RESULT "):])
   result["seconds"] = round(seconds, 2)
   result["events_per_second"] = round(result["events_read"] / seconds)
+  # CPU seconds of the process and its children: what the run costs,
+  # whatever else the machine is doing.
+  cpu = ((cpu_after.ru_utime + cpu_after.ru_stime)
+         - (cpu_before.ru_utime + cpu_before.ru_stime))
+  result["cpu_seconds"] = round(cpu, 2)
+  result["events_per_cpu_second"] = round(result["events_read"] / cpu)
   return result
 
 
@@ -268,6 +278,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     if by_kind["beam"]["examples"] != by_kind["baseline"]["examples"]:
       raise RuntimeError(f"Beam and the baseline disagree: {by_kind}")
   results = {"machine": common.machine(), "beam_args": beam_args,
+             "load_average": " ".join(f"{x:.1f}" for x in os.getloadavg()),
              "max_seq_len": MAX_SEQ_LEN,
              "label_window_days": LABEL_WINDOW_DAYS, "runs": runs}
   path = common.write_results("preprocess", results, _markdown(results))
@@ -282,15 +293,18 @@ def _markdown(results: Dict[str, object]) -> str:
     label = ("beam.preprocess, DirectRunner" if run["pipeline"] == "beam"
              else "pandas/pyarrow, one process")
     rows.append([f"{run['events_read']:,}", label, run["seconds"],
-                 f"{run['events_per_second']:,}", run["peak_rss_mib"],
+                 f"{run['events_per_second']:,}", run["cpu_seconds"],
+                 f"{run['events_per_cpu_second']:,}", run["peak_rss_mib"],
                  f"{run['examples'].get('train', 0):,}",
                  f"{run['examples'].get('eval', 0):,}"])
   ratios = []
   for beam_run, baseline_run in zip(runs[::2], runs[1::2]):
     ratio = beam_run["events_per_second"] / baseline_run["events_per_second"]
+    cpu_ratio = (beam_run["events_per_cpu_second"]
+                 / baseline_run["events_per_cpu_second"])
     ratios.append(f"{beam_run['events_read']:,} events: Beam at "
                   f"**{ratio:.2f}x** the events/s of the single-process "
-                  "script")
+                  f"script ({cpu_ratio:.2f}x its events per CPU second)")
   options = " ".join(results["beam_args"]) or "defaults (in-memory, 1 worker)"
   return "\n".join([
       "# beam.preprocess: events per second (DirectRunner)",
@@ -298,11 +312,13 @@ def _markdown(results: Dict[str, object]) -> str:
       f"Machine: {common.machine_line(results['machine'])}. Time split, "
       f"L={results['max_seq_len']}, K={results['label_window_days']} days, "
       f"daily cutoffs. Beam options: {options}. Seconds are wall time of a "
-      "fresh process, start to exit; peak RSS of that process and its "
-      "children.",
+      "fresh process, start to exit; CPU seconds and peak RSS of that "
+      "process and its children. Load average at the end: "
+      f"{results.get('load_average', 'unknown')}.",
       "",
       common.markdown_table(
-          ["events", "pipeline", "seconds", "events/s", "peak RSS MiB",
+          ["events", "pipeline", "seconds", "events/s", "CPU seconds",
+           "events/CPU s", "peak RSS MiB",
            "train examples", "eval examples"], rows),
       "",
       *[f"- {line}" for line in ratios],

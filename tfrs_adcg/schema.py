@@ -18,7 +18,9 @@ written under another version.
 
 import json
 import os
-from typing import Dict, Mapping, Sequence
+from typing import Dict, List, Mapping, Sequence
+
+from tfrs_adcg import example_proto
 
 SCHEMA_VERSION = 1
 
@@ -47,6 +49,12 @@ LABEL_ITEM_IDS = "label_item_ids"
 
 STRING_PAD = ""
 INT_PAD = 0
+
+# What the candidates are (manifest config "task"): the labels of the task's
+# examples are LABEL_ADVERTISER_IDS or LABEL_ITEM_IDS.
+ADVERTISER_TASK = "advertiser"
+ITEM_TASK = "item"
+TASKS = (ADVERTISER_TASK, ITEM_TASK)
 
 # Advertiser catalog columns (optional input; the candidate tower's features).
 CATALOG_ADVERTISER_ID = "advertiser_id"
@@ -97,6 +105,11 @@ DROP_REASONS = (MALFORMED_ROW, MISSING_USER_ID, MISSING_ADVERTISER_ID,
                 DUPLICATE)
 
 
+# Serializes examples; its caches of encoded ids and times live as long as
+# the process.
+_ENCODER = example_proto.ExampleEncoder()
+
+
 class SchemaError(ValueError):
   """A data directory that does not hold data of this schema."""
 
@@ -104,6 +117,13 @@ class SchemaError(ValueError):
 def split_pattern(data_dir: str, split: str) -> str:
   """The glob of one split's TFRecord shards in ``data_dir``."""
   return os.path.join(data_dir, f"{split}-*{TFRECORD_SUFFIX}")
+
+
+def label_feature(task: str) -> str:
+  """The label feature whose ids are the candidates of ``task``."""
+  if task not in TASKS:
+    raise ValueError(f"task must be one of {TASKS}, not {task!r}.")
+  return LABEL_ITEM_IDS if task == ITEM_TASK else LABEL_ADVERTISER_IDS
 
 
 def vocab_path(data_dir: str, feature: str) -> str:
@@ -120,32 +140,45 @@ def encode_example(user_id: str, cutoff: int,
   Args:
     user_id: The user.
     cutoff: Epoch seconds; every history event is strictly before it.
-    history: ``SEQUENCE_FEATURES`` to equally long lists, oldest event first.
+    history: ``SEQUENCE_FEATURES`` to equally long lists, oldest event first,
+      or to ``example_proto.EncodedValues`` of windows of ``encode_history``.
     label_advertiser_ids: Distinct advertisers converted with after cutoff.
     label_item_ids: Distinct items converted with after cutoff.
 
   Returns:
     The serialized example.
   """
-  from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
-
-  lengths = {len(history[name]) for name in SEQUENCE_FEATURES}
+  lengths = {example_proto.count(history[name]) for name in SEQUENCE_FEATURES}
   if len(lengths) != 1:
     raise ValueError(f"History features differ in length: {lengths}")
-  example = example_pb2.Example()
-  feature = example.features.feature
-  feature[USER_ID].bytes_list.value.append(user_id.encode())
-  feature[CUTOFF].int64_list.value.append(int(cutoff))
-  # Lists, not generators: upb's extend() takes a list several times faster.
-  for name in STRING_SEQUENCE_FEATURES:
-    feature[name].bytes_list.value.extend([v.encode() for v in history[name]])
-  feature[TIMESTAMP].int64_list.value.extend(
-      [int(t) for t in history[TIMESTAMP]])
-  feature[LABEL_ADVERTISER_IDS].bytes_list.value.extend(
-      [v.encode() for v in label_advertiser_ids])
-  feature[LABEL_ITEM_IDS].bytes_list.value.extend(
-      [v.encode() for v in label_item_ids])
-  return example.SerializeToString()
+  return _ENCODER.encode(
+      [(USER_ID, (user_id,))]
+      + [(name, history[name]) for name in STRING_SEQUENCE_FEATURES]
+      + [(LABEL_ADVERTISER_IDS, label_advertiser_ids),
+         (LABEL_ITEM_IDS, label_item_ids)],
+      [(CUTOFF, (cutoff,)), (TIMESTAMP, history[TIMESTAMP])])
+
+
+def encode_history(
+    history: Mapping[str, Sequence]) -> Dict[str, List[bytes]]:
+  """A user's history serialized value by value, to be cut into windows.
+
+  ``history_window`` of the result is a history for ``encode_example``; a
+  user's examples share most of their events, which this encodes once.
+
+  Args:
+    history: ``SEQUENCE_FEATURES`` to equally long lists, oldest event first.
+  """
+  return {name: _ENCODER.serialize(history[name], name == TIMESTAMP)
+          for name in SEQUENCE_FEATURES}
+
+
+def history_window(encoded: Mapping[str, Sequence[bytes]], start: int,
+                   end: int) -> Dict[str, example_proto.EncodedValues]:
+  """Events ``[start, end)`` of an ``encode_history`` result."""
+  return {name: example_proto.EncodedValues(b"".join(pieces[start:end]),
+                                            end - start)
+          for name, pieces in encoded.items()}
 
 
 def feature_spec() -> Dict[str, object]:

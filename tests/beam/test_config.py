@@ -31,6 +31,7 @@ def test_parse_args_resolves_defaults_and_passes_beam_options():
     (["--conversion_types", "purchase"], "subset of --event_types"),
     (["--min_time", "2030-01-01", "--max_time", "2020-01-01"], "before"),
     (["--num_shards", "-1"], "num_shards"),
+    (["--gzip_level", "10"], "gzip_level"),
 ])
 def test_bad_flags_are_sentences(flags, message):
   with pytest.raises(ValueError, match=message):

@@ -187,6 +187,18 @@ def test_read_events_accounts_for_every_row(tmp_path, file_format):
                   for _ in range(n)]), label="DeadJson")
 
 
+def test_grouped_events_are_the_same_events_in_lists_per_user(tmp_path):
+  _write_inputs(tmp_path)
+  with test_pipeline.TestPipeline() as pipeline:
+    read = pipeline | events.ReadEvents(
+        str(tmp_path / "events.csv"), rows.CSV, EVENT_TYPES, MIN_TIME,
+        MAX_TIME, dedup_shards=1, grouped=True)
+    # One shard: each user's distinct events come in one list.
+    assert_that(read.events | beam.MapTuple(lambda user, e: (user, sorted(e))),
+                equal_to([(user, sorted(e for u, e in DISTINCT if u == user))
+                          for user in {u for u, _ in DISTINCT}]))
+
+
 def test_read_events_fails_fast_on_bad_inputs(tmp_path):
   with pytest.raises(rows.InputError, match="matches no file"):
     events.ReadEvents(str(tmp_path / "*.csv"), rows.CSV, EVENT_TYPES, MIN_TIME,

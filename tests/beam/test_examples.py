@@ -96,7 +96,8 @@ def decode(record: bytes):
 def read_events(pipeline, config):
   return pipeline | events.ReadEvents(config.input, config.input_format,
                                       config.event_types, config.min_time,
-                                      config.max_time, config.dedup_shards)
+                                      config.max_time, config.dedup_shards,
+                                      grouped=True)
 
 
 def test_time_split_golden_examples(tmp_path):

@@ -45,8 +45,8 @@ def test_day_timeline_keeps_last_events_per_day_and_conversions():
   events = _events(200, seed=1)
   # Merging the accumulators of any partition gives the same timeline.
   accumulators = [fn.create_accumulator() for _ in range(3)]
-  for i, event in enumerate(events):
-    fn.add_input(accumulators[i % 3], event)
+  for i in range(0, len(events), 7):  # Inputs are lists of a user's events.
+    fn.add_input(accumulators[i % 3], events[i:i + 7])
   merged = fn.extract_output(
       fn.merge_accumulators([fn.compact(a) for a in accumulators]))
   assert _as_sets(merged) == _expected_timeline(events, 3, 100)
@@ -56,7 +56,7 @@ def test_day_timeline_memory_is_bounded_by_days():
   fn = timeline.DayTimelineFn(max_seq_len=2, conversion_types=CONVERSIONS)
   accumulator = fn.create_accumulator()
   for event in _events(5000, seed=3, days=4):
-    fn.add_input(accumulator, event)
+    fn.add_input(accumulator, [event])
     assert len(accumulator[1]) < 2 * 2 * 4 + 1
   assert len(fn.extract_output(accumulator)[1]) == 2 * 4
 
@@ -64,9 +64,9 @@ def test_day_timeline_memory_is_bounded_by_days():
 def test_day_timeline_flags_conversions_at_the_first_second_of_a_day():
   fn = timeline.DayTimelineFn(2, CONVERSIONS)
   accumulator = fn.create_accumulator()
-  for event in ((DAY, "checkout", "i1", "a1"), (DAY + 1, "checkout", "", "a2"),
-                (DAY + 2, "view", "i3", "a3")):
-    fn.add_input(accumulator, event)
+  fn.add_input(accumulator, [(DAY, "checkout", "i1", "a1"),
+                             (DAY + 1, "checkout", "", "a2")])
+  fn.add_input(accumulator, [(DAY + 2, "view", "i3", "a3")])
   _, kept, conversions = fn.extract_output(accumulator)
   assert set(conversions[1]) == {(True, "a1", "i1"), (False, "a2", "")}
   assert kept == [(DAY + 1, "checkout", "", "a2"),
@@ -77,7 +77,8 @@ def test_day_timeline_as_a_combiner():
   events = _events(50, seed=2)
   with test_pipeline.TestPipeline() as pipeline:
     result = (pipeline
-              | beam.Create([("u", e) for e in events])
+              | beam.Create([("u", events[i:i + 5])
+                             for i in range(0, len(events), 5)])
               | beam.CombinePerKey(timeline.DayTimelineFn(4, CONVERSIONS))
               | beam.MapTuple(lambda user, t: (user, _as_sets(t))))
     assert_that(result, equal_to([("u", _expected_timeline(events, 4, 0))]))
@@ -93,8 +94,10 @@ def _reference_histories(events, max_seq_len, num_targets):
 def test_last_conversion_histories_match_a_full_sort():
   for seed in range(20):
     events = _events(60, seed=seed, days=2)
+    event_lists = [events[i:i + 9] for i in range(0, len(events), 9)]
     count, histories = timeline.last_conversion_histories(
-        events, max_seq_len=5, num_targets=4, conversion_types=CONVERSIONS)
+        event_lists, max_seq_len=5, num_targets=4,
+        conversion_types=CONVERSIONS)
     assert count == len(events)
     assert histories == _reference_histories(events, 5, 4)
     for target, history in histories:
@@ -104,4 +107,4 @@ def test_last_conversion_histories_match_a_full_sort():
 
 def test_last_conversion_histories_without_conversions():
   assert timeline.last_conversion_histories(
-      [(1, "view", "i", "a")], 3, 2, CONVERSIONS) == (1, [])
+      [[(1, "view", "i", "a")]], 3, 2, CONVERSIONS) == (1, [])
