@@ -2,18 +2,25 @@
 
 The generative model, in the order it runs:
 
-* Catalog. Advertisers fall into categories (e.g. 12); both have Zipf-like
-  popularity. Categories form a random cycle of complements (say travel ->
-  finance -> ...), and every advertiser A has one complementary partner B
-  drawn by popularity from the complement of A's category. Items belong to an
-  advertiser (and its category), more of them to popular advertisers, with
-  Zipf-like popularity within it and a log-normal price around the
-  advertiser's price level.
+* Catalog. Advertisers fall into categories, both with Zipf-like
+  popularity. The defaults are sized like a small ad platform: 800
+  advertisers in 40 categories, which are verticals as an ad taxonomy has
+  them (shoes, flights, pet supplies rather than "apparel" or "travel"; with
+  few advertisers, at most one category per ``_ADVERTISERS_PER_CATEGORY``).
+  Advertiser popularity falls off as rank**-0.8, a long tail: conversions
+  spread over many mid-sized advertisers, so the 100 most popular
+  advertisers take only about half of them. Categories form a
+  random cycle of complements (say flights -> hotels -> ...), and every
+  advertiser A has one complementary partner B drawn by popularity from the
+  complement of A's category. Items belong to an advertiser (and its
+  category), more of them to popular advertisers, with Zipf-like popularity
+  within it and a log-normal price around the advertiser's price level.
 * Item embeddings (``item_embedding_dim`` > 0), as a pretrained content model
   would give them: a random centre per category, an advertiser's centre
   scattered around its category's, an item's vector around its advertiser's.
   Items of a category point the same way, items of an advertiser closer still.
-* Users. Each has 1-3 latent category interests and a heavy-tailed
+* Users. Each has 1-3 latent category interests (of the 40 narrow
+  verticals, drawn by category popularity) and a heavy-tailed
   (log-normal) activity rate that sets how many shopping journeys it makes.
   Before each journey an interest is swapped for a random category with a
   small probability (interest drift).
@@ -45,7 +52,9 @@ The generative model, in the order it runs:
   counts go to ``corruptions.json``.
 
 A popularity ranking misses most of this (users convert within their own
-interests); a model of the recent sequence sees the partner and category of
+narrow interests, and the long tail holds most conversions); the user's last
+advertisers miss the partners and the other advertisers of the user's
+categories; a model of the recent sequence sees the partner and category of
 the last journeys and the user's interests. The same seed gives byte-identical
 files. Embeddings and cold start draw from random streams of their own: with
 either turned on, everything else is as without it (cold start changes the
@@ -120,9 +129,21 @@ _UNPARSABLE_TIMESTAMPS = ("2026-02-30T25:61:00Z", "n/a", "12/31/2025 25:00",
 _OUT_OF_RANGE_DATES = ("1970-01-01", "2100-01-01")
 _UNKNOWN_EVENT_TYPES = ("click", "wishlist", "page_ping")
 
-_CATEGORY_NAMES = ("apparel", "electronics", "travel", "beauty", "home",
-                   "grocery", "sports", "toys", "finance", "automotive",
-                   "books", "pets")
+_CATEGORY_NAMES = (
+    "womens_apparel", "mens_apparel", "shoes", "jewelry", "beauty",
+    "fragrance", "phones", "computers", "audio", "video_games", "furniture",
+    "home_decor", "kitchen", "garden", "home_improvement", "grocery",
+    "meal_kits", "wine_and_spirits", "pet_supplies", "baby", "toys",
+    "fitness", "outdoor", "cycling", "flights", "hotels", "car_rental",
+    "vacation_rentals", "banking", "insurance", "investing", "car_dealers",
+    "auto_parts", "books", "streaming", "online_courses", "software",
+    "health", "pharmacy", "office_supplies")
+# A category has at least this many advertisers on average: fewer advertisers
+# mean fewer categories than ``SyntheticConfig.categories``.
+_ADVERTISERS_PER_CATEGORY = 4
+# Zipf exponents of the category and advertiser popularity.
+_CATEGORY_ZIPF_EXPONENT = 0.7
+_ADVERTISER_ZIPF_EXPONENT = 0.8
 
 # Journey modes: how the advertiser of a journey was chosen.
 _PARTNER, _RETURN, _SAME_CATEGORY, _EXPLORE, _INTEREST = range(5)
@@ -170,7 +191,8 @@ class SyntheticConfig:
     file_format: One of ``FORMATS``.
     corrupt_fraction: Malformed rows to add, as a fraction of valid events.
     start: First day of the log, ISO-8601 date (UTC).
-    categories: Number of advertiser categories (at most ``advertisers``).
+    categories: Number of advertiser categories; at most one per
+      ``_ADVERTISERS_PER_CATEGORY`` advertisers (and at least 2) are made.
     journeys_per_day: A user's mean number of journeys per day.
     partner_probability: After a checkout at A, chance that the next journey
       goes to A's partner.
@@ -185,14 +207,14 @@ class SyntheticConfig:
   """
   output: str
   users: int = 5000
-  advertisers: int = 300
+  advertisers: int = 800
   items: int = 6000
   days: int = 60
   seed: int = 0
   file_format: str = "csv"
   corrupt_fraction: float = 0.0
   start: str = "2026-01-01"
-  categories: int = 12
+  categories: int = 40
   journeys_per_day: float = 0.35
   partner_probability: float = 0.5
   same_category_probability: float = 0.35
@@ -330,12 +352,16 @@ class _Catalog:
 def _make_catalog(config: SyntheticConfig,
                   rng: np.random.Generator) -> _Catalog:
   """Categories, advertisers with partners, and items with prices."""
-  num_categories = min(config.categories, config.advertisers)
+  num_categories = min(
+      config.categories,
+      max(2, config.advertisers // _ADVERTISERS_PER_CATEGORY))
   names = list(_CATEGORY_NAMES[:num_categories]) + [
       f"category_{i}" for i in range(len(_CATEGORY_NAMES), num_categories)]
-  category_popularity = _zipf_weights(num_categories, 0.7, rng)
+  category_popularity = _zipf_weights(num_categories, _CATEGORY_ZIPF_EXPONENT,
+                                      rng)
 
-  advertiser_popularity = _zipf_weights(config.advertisers, 1.0, rng)
+  advertiser_popularity = _zipf_weights(config.advertisers,
+                                        _ADVERTISER_ZIPF_EXPONENT, rng)
   # Every category gets one advertiser, the rest follow category popularity.
   advertiser_category = np.concatenate([
       rng.permutation(num_categories),
