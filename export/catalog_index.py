@@ -16,10 +16,9 @@ measures both.
 The layer drops into ``export.serving_module.ServingModule``; a SavedModel
 holding it is saved with ``namespace_whitelist=["Scann"]``.
 
-The catalog is read with pyarrow, a record batch at a time, not with
-``tfio.IODataset.from_parquet``: tensorflow-io 0.37 reads flat columns only
-and returns a ``list<float32>`` column as its first N leaf values (one float
-a row), silently. pyarrow reads local paths and gs://, s3:// or hdfs:// URIs.
+The catalog is streamed by ``tfrs_adcg.item_catalog.read_item_catalog``
+(pyarrow, a record batch at a time: tensorflow-io 0.37 silently misreads
+``list<float32>`` Parquet columns; see that module).
 
 Toward a billion items. An index of N items of D dims holds N * D * 4 bytes
 of float32 vectors (for the exact reordering pass) plus the asymmetric-
@@ -41,7 +40,7 @@ recall.
 
 import logging
 import uuid
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -52,161 +51,19 @@ from scann import scann_ops
 
 from export import index as index_lib
 from tfrs_adcg import schema
-
-DEFAULT_BATCH_SIZE = 4096
-CATALOG_COLUMNS = (schema.CATALOG_ITEM_ID, schema.CATALOG_EMBEDDING)
+from tfrs_adcg.item_catalog import read_item_catalog  # noqa: F401  (re-export)
 
 # TensorFlow refuses (aborts on) borrowed buffers not aligned to this (Eigen).
 _ALIGNMENT_BYTES = 64
 _LOG_EVERY_ROWS = 250_000
-_READ_BUFFER_BYTES = 1 << 20
-
-
-def _open_parquet(path: str):
-  """A ``pyarrow.parquet.ParquetFile`` for a local path or a URI.
-
-  Column chunks are read through a buffer of ``_READ_BUFFER_BYTES``, not
-  whole: a row group's embedding chunk can be hundreds of MB.
-  """
-  import pyarrow.fs  # pylint: disable=g-import-not-at-top
-  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-
-  if "://" in path:
-    filesystem, path = pyarrow.fs.FileSystem.from_uri(path)
-    path = filesystem.open_input_file(path)
-  return pq.ParquetFile(path, buffer_size=_READ_BUFFER_BYTES)
-
-
-def _embedding_dim(path: str, catalog) -> int:
-  """The length of the first item's embedding; checks the column's type."""
-  import pyarrow as pa  # pylint: disable=g-import-not-at-top
-
-  kind = catalog.schema_arrow.field(schema.CATALOG_EMBEDDING).type
-  if not ((pa.types.is_list(kind) or pa.types.is_large_list(kind) or
-           pa.types.is_fixed_size_list(kind)) and
-          pa.types.is_floating(kind.value_type)):
-    raise ValueError(
-        f"Column {schema.CATALOG_EMBEDDING!r} of {path!r} is {kind}; the "
-        "embedding must be a list of floats (list<float32>), one vector a "
-        "row.")
-  first = next(catalog.iter_batches(
-      batch_size=1, columns=[schema.CATALOG_ITEM_ID,
-                             schema.CATALOG_EMBEDDING]))
-  vector = first.column(schema.CATALOG_EMBEDDING)[0]
-  if not vector.is_valid:
-    raise ValueError(f"Item {first.column(0)[0].as_py()!r} of {path!r} has "
-                     f"no {schema.CATALOG_EMBEDDING}.")
-  return len(vector)
-
-
-def _column_spec(path: str, field,
-                 embedding_dim: Optional[int]) -> tf.TensorSpec:
-  """The batched TensorSpec of one Parquet column, or a ValueError."""
-  import pyarrow as pa  # pylint: disable=g-import-not-at-top
-
-  kind = field.type
-  if field.name == schema.CATALOG_EMBEDDING:
-    return tf.TensorSpec([None, embedding_dim], tf.float32,
-                         name=field.name)
-  if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-    return tf.TensorSpec([None], tf.string, name=field.name)
-  if pa.types.is_integer(kind):
-    return tf.TensorSpec([None], tf.int64, name=field.name)
-  if pa.types.is_floating(kind):
-    return tf.TensorSpec([None], tf.float32, name=field.name)
-  raise ValueError(f"Column {field.name!r} of {path!r} is {kind}; only "
-                   "strings, numbers and the embedding list are read.")
-
-
-def _embedding_rows(path: str, ids: np.ndarray, column,
-                    dim: int) -> np.ndarray:
-  """A list column as float32 [rows, dim]; a ValueError for other lengths."""
-  if column.null_count:
-    row = int(np.flatnonzero(column.is_null().to_numpy(
-        zero_copy_only=False))[0])
-    raise ValueError(f"Item {ids[row]!r} of {path!r} has no "
-                     f"{schema.CATALOG_EMBEDDING}.")
-  lengths = column.value_lengths().to_numpy(zero_copy_only=False)
-  wrong = np.flatnonzero(lengths != dim)
-  if len(wrong):
-    raise ValueError(
-        f"Item {ids[wrong[0]]!r} of {path!r} has a {lengths[wrong[0]]}-"
-        f"dimensional {schema.CATALOG_EMBEDDING}; the catalog's first item "
-        f"has {dim}. Inconsistent embedding dims.")
-  values = column.flatten().to_numpy(zero_copy_only=False)
-  return values.astype(np.float32, copy=False).reshape(len(column), dim)
-
-
-def read_item_catalog(path: str,
-                      columns: Sequence[str] = CATALOG_COLUMNS,
-                      batch_size: int = DEFAULT_BATCH_SIZE
-                      ) -> tf.data.Dataset:
-  """Streams an item catalog Parquet file as batches of its columns.
-
-  Reads one record batch at a time: memory stays at a batch whatever the
-  catalog's size. The file's schema is checked here; each batch's rows as
-  they are read (a wrong row fails the iteration with an InvalidArgumentError
-  quoting the item).
-
-  Args:
-    path: A Parquet file: local path or gs://, s3://, hdfs:// URI.
-    columns: Columns to read, ``schema.CATALOG_ITEM_ID`` among them.
-      ``schema.CATALOG_EMBEDDING`` (list<float32>) comes out as float32
-      [batch, D], strings as tf.string [batch], integers as int64 [batch],
-      floats as float32 [batch].
-    batch_size: Rows per batch (the last one may hold fewer).
-
-  Returns:
-    A dataset of {column: tensor} dicts.
-
-  Raises:
-    ValueError: if the file has no rows, lacks a column, or a column has a
-      type not listed above.
-  """
-  if schema.CATALOG_ITEM_ID not in columns:
-    raise ValueError(f"Read {schema.CATALOG_ITEM_ID!r} too: errors name the "
-                     "item, and the index returns its id.")
-  catalog = _open_parquet(path)
-  arrow_schema = catalog.schema_arrow
-  missing = [name for name in columns if name not in arrow_schema.names]
-  if missing:
-    raise ValueError(
-        f"{path!r} has no column {', '.join(map(repr, missing))} (it has "
-        f"{', '.join(arrow_schema.names)}). An item catalog needs "
-        f"{schema.CATALOG_ITEM_ID!r} and, for pretrained vectors, "
-        f"{schema.CATALOG_EMBEDDING!r} as list<float32>.")
-  if catalog.metadata.num_rows == 0:
-    raise ValueError(f"The item catalog {path!r} is empty: no item to read.")
-  embedding_dim = (_embedding_dim(path, catalog)
-                   if schema.CATALOG_EMBEDDING in columns else None)
-  specs = {name: _column_spec(path, arrow_schema.field(name), embedding_dim)
-           for name in columns}
-
-  def batches():
-    for batch in _open_parquet(path).iter_batches(batch_size=batch_size,
-                                                  columns=list(columns)):
-      ids = batch.column(schema.CATALOG_ITEM_ID).to_numpy(
-          zero_copy_only=False)
-      features = {}
-      for name in columns:
-        column = batch.column(name)
-        if name == schema.CATALOG_EMBEDDING:
-          features[name] = _embedding_rows(path, ids, column, embedding_dim)
-          continue
-        if column.null_count:
-          raise ValueError(f"{path!r} has empty values in column {name!r}.")
-        features[name] = column.to_numpy(zero_copy_only=False).astype(
-            specs[name].dtype.as_numpy_dtype)
-      yield features
-
-  return tf.data.Dataset.from_generator(batches, output_signature=specs)
 
 
 def pretrained_item_embeddings(features: Dict[str, tf.Tensor]
                                ) -> Tuple[tf.Tensor, tf.Tensor]:
   """(ids [b], L2-normalised pretrained embeddings [b, D]) of a catalog batch.
 
-  The item embedding until an item tower computes one from the catalog.
+  Pretrained vectors as they are, without an item tower: a catalog indexed
+  before (or instead of) training an item model, as the index benchmark does.
   """
   return (features[schema.CATALOG_ITEM_ID],
           tf.math.l2_normalize(features[schema.CATALOG_EMBEDDING], axis=1))

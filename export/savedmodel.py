@@ -8,6 +8,12 @@ writes ``serving/adcg/<version>/`` in TF Serving's layout: the SavedModel
 ``assets.extra/export_info.json``. The version is assembled in a hidden
 temporary directory next to it and renamed into place, so a server polling
 ``serving/adcg`` never sees half a model; earlier versions stay.
+
+An item-level model (``tfrs_adcg.train --task item``) indexes every item of
+its catalog (``--item_catalog``, default the one it was trained with; a newer
+catalog adds its new items, embedded from their content), streamed through
+the item tower: ScaNN is built by ``catalog_index.StreamedScaNN`` batch by
+batch, brute force from the concatenated embeddings.
 """
 
 import argparse
@@ -23,9 +29,11 @@ from typing import Optional, Sequence
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
+from export import catalog_index
 from export import index as index_lib
 from export import serving_module
 from export import warmup
+from tfrs_adcg import schema
 
 EXPORT_INFO = "export_info.json"
 
@@ -40,6 +48,7 @@ class ExportConfig:
   num_leaves: Optional[int] = None
   num_leaves_to_search: Optional[int] = None
   num_reordering_candidates: Optional[int] = None
+  item_catalog: Optional[str] = None
 
 
 def export_info_path(version_dir: str) -> str:
@@ -81,10 +90,25 @@ def export_with_config(config: ExportConfig) -> str:
                      f"{config.index!r}.")
   if config.k < 1:
     raise ValueError(f"--k must be positive, got {config.k}.")
+  from tfrs_adcg import item_catalog  # pylint: disable=g-import-not-at-top
+  from tfrs_adcg import vocabulary  # pylint: disable=g-import-not-at-top
+
   trained = model_lib.load_trained(config.model_dir)
-  candidate_ids = trained.candidate_ids()
-  embeddings = trained.candidate_embeddings()
-  num_candidates = int(candidate_ids.shape[0])
+  item_task = trained.config.item_task
+  if config.item_catalog and not item_task:
+    raise ValueError("--item_catalog is for item-level models; "
+                     f"{config.model_dir!r} holds an advertiser-level one.")
+  catalog = config.item_catalog or trained.config.item_catalog
+  if item_task:
+    item_catalog.check_catalog(catalog, trained.config.pretrained)
+    num_candidates = item_catalog.num_items(catalog)
+    history_ids = vocabulary.read_vocabularies(os.path.join(
+        config.model_dir, model_lib.ASSETS_DIR)).advertiser_ids
+  else:
+    candidate_ids = trained.candidate_ids()
+    embeddings = trained.candidate_embeddings()
+    num_candidates = int(candidate_ids.shape[0])
+    history_ids = [s.decode() for s in candidate_ids.numpy()[:50]]
   k = min(config.k, num_candidates)
   if k < config.k:
     logging.warning("Only %d candidates: the model returns top-%d, not %d.",
@@ -97,8 +121,14 @@ def export_with_config(config: ExportConfig) -> str:
   logging.info("Indexing %d candidates with %s %s.", num_candidates,
                config.index, scann or "")
   started = time.time()
-  retrieval_index = index_lib.build_index(config.index, candidate_ids,
-                                          embeddings, k, scann)
+  if item_task and scann:
+    retrieval_index = catalog_index.index_catalog(trained.corpus(catalog), k,
+                                                  scann)
+  else:
+    if item_task:
+      candidate_ids, embeddings = trained.corpus_embeddings(catalog)
+    retrieval_index = index_lib.build_index(config.index, candidate_ids,
+                                            embeddings, k, scann)
   index_seconds = time.time() - started
   module = serving_module.ServingModule(trained.user_tower, retrieval_index, k)
 
@@ -112,9 +142,8 @@ def export_with_config(config: ExportConfig) -> str:
                       options=options)
   model_name = os.path.basename(os.path.normpath(config.export_dir))
   warmup.write(staging, model_name, serving_module.SERVING_DEFAULT,
-               warmup.example_batches(
-                   [s.decode() for s in candidate_ids.numpy()[:50]],
-                   trained.config.max_seq_len))
+               warmup.example_batches(history_ids[:50],
+                                      trained.config.max_seq_len))
   info = {
       "version": version,
       "index": config.index,
@@ -122,6 +151,8 @@ def export_with_config(config: ExportConfig) -> str:
       "scann": dataclasses.asdict(scann) if scann else None,
       "index_build_seconds": round(index_seconds, 3),
       "num_candidates": num_candidates,
+      "task": trained.config.task or schema.ADVERTISER_TASK,
+      "item_catalog": catalog if item_task else None,
       "max_seq_len": trained.config.max_seq_len,
       "model_dir": config.model_dir,
       "signatures": [serving_module.SERVING_DEFAULT,
@@ -151,6 +182,9 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
   parser.add_argument("--num_leaves", type=int)
   parser.add_argument("--num_leaves_to_search", type=int)
   parser.add_argument("--num_reordering_candidates", type=int)
+  parser.add_argument("--item_catalog",
+                      help="Item-level models: the catalog to index "
+                      "(Parquet); default: the one trained with.")
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
   if not tf.io.gfile.exists(args.model_dir):

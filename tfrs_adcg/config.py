@@ -12,6 +12,8 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 
+from tfrs_adcg import schema
+
 CONFIG_FILE = "config.json"
 
 POOLINGS = ("cls", "mean", "last")
@@ -21,7 +23,8 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 # resumed from a checkpoint written with the same values.
 ARCHITECTURE_FIELDS = (
     "max_seq_len", "num_layers", "num_heads", "embedding_dim",
-    "feed_forward_dim", "pooling", "num_oov_buckets", "num_time_buckets")
+    "feed_forward_dim", "pooling", "num_oov_buckets", "num_time_buckets",
+    "task", "pretrained", "num_price_buckets")
 
 
 @dataclasses.dataclass
@@ -63,6 +66,20 @@ class TrainConfig:
       (``TF_CONFIG``).
     seed: Seeds Python, NumPy and TensorFlow, and the input shuffle.
     export_dir: If set, export a serving model there after training.
+    task: ``advertiser`` or ``item``: what the candidates are. ``None``
+      means the task the data was preprocessed for (its manifest); training
+      refuses data of another task, and saves the resolved task.
+    item_catalog: The item catalog (Parquet), for ``task="item"``: the
+      content of every item and the corpus of evaluation and export.
+    pretrained: Whether the item tower reads the catalog's pretrained
+      embeddings (``--no_pretrained`` for the ablation).
+    num_price_buckets: Log-scale item price buckets, bucket 0 for a missing
+      price.
+    item_id_dropout: Share of training positives whose item id embedding is
+      dropped, so that the item tower learns to embed items from content
+      alone, as it must for items never seen in training.
+    advertiser_model_dir: A trained advertiser-level model to evaluate an
+      item model against: its advertisers expanded to their items.
   """
 
   data: str
@@ -87,6 +104,12 @@ class TrainConfig:
   strategy: str = "default"
   seed: int = 42
   export_dir: Optional[str] = None
+  task: Optional[str] = None
+  item_catalog: Optional[str] = None
+  pretrained: bool = True
+  num_price_buckets: int = 24
+  item_id_dropout: float = 0.5
+  advertiser_model_dir: Optional[str] = None
 
   def __post_init__(self):
     if self.pooling not in POOLINGS:
@@ -108,8 +131,25 @@ class TrainConfig:
     if self.steps_per_epoch < 0:
       raise ValueError(
           f"steps_per_epoch must not be negative, not {self.steps_per_epoch}.")
+    if self.task is not None and self.task not in schema.TASKS:
+      raise ValueError(f"task must be one of {schema.TASKS}, not "
+                       f"{self.task!r}.")
+    if self.task == schema.ITEM_TASK and not self.item_catalog:
+      raise ValueError("The item task needs the item catalog: pass "
+                       "--item_catalog items.parquet.")
+    if self.num_price_buckets < 2:
+      raise ValueError("num_price_buckets must be at least 2 (missing and "
+                       f"one real bucket), not {self.num_price_buckets}.")
+    if not 0 <= self.item_id_dropout < 1:
+      raise ValueError("item_id_dropout must be in [0, 1), not "
+                       f"{self.item_id_dropout}.")
     if self.temperature <= 0:
       raise ValueError(f"temperature must be positive, not {self.temperature}.")
+
+  @property
+  def item_task(self) -> bool:
+    """Whether the candidates are items (else advertisers)."""
+    return self.task == schema.ITEM_TASK
 
   @property
   def hidden_dim(self) -> int:

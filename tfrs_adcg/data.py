@@ -1,9 +1,10 @@
 """tf.data input: preprocessed TFRecord shards to training pairs and eval batches.
 
 An example is one (user, cutoff) with its history and its label set: the
-distinct advertisers the user converted with in the label window. Training
-turns each example into one *training pair per positive*: the example's
-history repeated once for each of its label advertisers. Pairs are shuffled
+distinct advertisers (``LABEL_ADVERTISER_IDS``) or items
+(``LABEL_ITEM_IDS``, the item task) the user converted with in the label
+window. Training turns each example into one *training pair per positive*:
+the example's history repeated once for each of its labels. Pairs are shuffled
 across examples before batching, so the in-batch negatives of a pair are the
 positives of other (mostly other users') pairs; the rare negative that equals
 the row's own positive is removed as an accidental hit by the retrieval task.
@@ -30,25 +31,29 @@ def shard_paths(data_dir: str, split: str) -> List[str]:
   return sorted(tf.io.gfile.glob(schema.split_pattern(data_dir, split)))
 
 
+def data_task(manifest: dict) -> str:
+  """The task a data dir was preprocessed for (``advertiser`` by default)."""
+  return manifest.get("config", {}).get("task", schema.ADVERTISER_TASK)
+
+
 def check_data_dir(data_dir: str) -> dict:
   """Validates a data dir before training reads it; returns its manifest.
 
   Raises:
     schema.SchemaError: if the directory is missing, holds no manifest, was
-      written under another schema version, or has no training or eval
-      shards.
+      written under another schema version or for an unknown task, or has no
+      training or eval shards.
   """
   if not tf.io.gfile.isdir(data_dir):
     raise schema.SchemaError(
         f"Data directory {data_dir!r} does not exist: pass the --output of "
         "`python -m beam.preprocess` as --data.")
   manifest = schema.read_manifest(data_dir)
-  task = manifest.get("config", {}).get("task", "advertiser")
-  if task != "advertiser":
+  task = data_task(manifest)
+  if task not in schema.TASKS:
     raise schema.SchemaError(
         f"{data_dir!r} was preprocessed with --task {task}; tfrs_adcg.train "
-        "trains the advertiser-level model only (the item-level model is not "
-        "built yet). Preprocess with --task advertiser.")
+        f"knows the tasks {', '.join(schema.TASKS)}.")
   for split in (schema.TRAIN, schema.EVAL):
     if not shard_paths(data_dir, split):
       raise schema.SchemaError(
@@ -88,11 +93,11 @@ def _records(paths: List[str], shuffle_seed: int = None) -> tf.data.Dataset:
       deterministic=True)
 
 
-def _training_pairs(serialized: tf.Tensor,
-                    max_seq_len: int) -> Tuple[Features, tf.Tensor]:
+def _training_pairs(serialized: tf.Tensor, max_seq_len: int,
+                    label_feature: str) -> Tuple[Features, tf.Tensor]:
   """One row per (example, positive): repeated histories and [P] positives."""
   features = parse(serialized)
-  labels = features[schema.LABEL_ADVERTISER_IDS]
+  labels = features[label_feature]
   repeats = labels.row_lengths()
   history = {
       name: tf.repeat(values, repeats, axis=0)
@@ -102,7 +107,9 @@ def _training_pairs(serialized: tf.Tensor,
 
 
 def training_dataset(paths: List[str], batch_size: int, max_seq_len: int,
-                     shuffle_buffer: int, seed: int) -> tf.data.Dataset:
+                     shuffle_buffer: int, seed: int,
+                     label_feature: str = schema.LABEL_ADVERTISER_IDS
+                     ) -> tf.data.Dataset:
   """An endless, shuffled stream of batches of training pairs.
 
   Args:
@@ -113,16 +120,17 @@ def training_dataset(paths: List[str], batch_size: int, max_seq_len: int,
     shuffle_buffer: Pairs in the shuffle buffer.
     seed: Seeds the shuffles, so that every worker of a multi-worker run
       sees the same order and shards it the same way.
+    label_feature: The labels that are the positives (the task's).
 
   Returns:
     Elements ``(history, positives)``: ``SEQUENCE_FEATURES`` as [B, L] dense
-    tensors, and the [B] positive advertiser ids. Iterate it for a fixed
+    tensors, and the [B] positive candidate ids. Iterate it for a fixed
     number of steps per epoch.
   """
   dataset = (
       _records(paths, shuffle_seed=seed)
       .batch(_PARSE_BATCH)
-      .map(lambda s: _training_pairs(s, max_seq_len),
+      .map(lambda s: _training_pairs(s, max_seq_len, label_feature),
            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
       .unbatch()
       .shuffle(shuffle_buffer, seed=seed)
@@ -138,21 +146,23 @@ def training_dataset(paths: List[str], batch_size: int, max_seq_len: int,
 
 
 def evaluation_dataset(paths: List[str], max_seq_len: int,
-                       batch_size: int = 512) -> tf.data.Dataset:
+                       batch_size: int = 512,
+                       label_feature: str = schema.LABEL_ADVERTISER_IDS
+                       ) -> tf.data.Dataset:
   """Eval batches in file order: examples with at least one positive.
 
   Returns:
     Dicts of the [B, L] dense ``SEQUENCE_FEATURES`` plus the ragged [B, None]
-    ``LABEL_ADVERTISER_IDS``.
+    ``label_feature``.
   """
 
   def to_eval_batch(serialized):
     features = parse(serialized)
-    labels = features[schema.LABEL_ADVERTISER_IDS]
+    labels = features[label_feature]
     has_labels = labels.row_lengths() > 0
     batch = {name: tf.boolean_mask(values, has_labels)
              for name, values in recent_history(features, max_seq_len).items()}
-    batch[schema.LABEL_ADVERTISER_IDS] = tf.ragged.boolean_mask(
+    batch[label_feature] = tf.ragged.boolean_mask(
         labels, has_labels)
     return batch
 

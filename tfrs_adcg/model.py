@@ -1,16 +1,18 @@
 """The two-tower retrieval model and its log-Q corrected in-batch softmax.
 
-Each training pair is (a user's history, one advertiser they converted with
-next). The task scores every user of a batch against every pair's positive
-advertiser; the other positives of the batch are the negatives. Popular
-advertisers show up as negatives more often than rare ones, which would push
-the model towards rare advertisers; the log-Q correction subtracts
-``log(probability of being sampled)`` from each candidate's logit, so a more
-popular candidate's logit goes down by more, and the softmax approximates one
-over the whole corpus.
+Each training pair is (a user's history, one candidate they converted with
+next): an advertiser, or with ``config.task == "item"`` an item, embedded by
+the ``ItemTower`` from its catalog content. The task scores every user of a
+batch against every pair's positive; the other positives of the batch are
+the negatives. Popular candidates show up as negatives more often than rare
+ones, which would push the model towards rare candidates; the log-Q
+correction subtracts ``log(probability of being sampled)`` from each
+candidate's logit, so a more popular candidate's logit goes down by more,
+and the softmax approximates one over the whole corpus.
 """
 
 import os
+from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -18,9 +20,12 @@ import tensorflow_recommenders as tfrs
 
 from tfrs_adcg import schema
 from tfrs_adcg import checkpoints
+from tfrs_adcg import item_catalog
 from tfrs_adcg.candidate_tower import CandidateTower
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
+from tfrs_adcg.item_catalog import ItemContent
+from tfrs_adcg.item_tower import ItemTower
 from tfrs_adcg.user_tower import UserTower
 from tfrs_adcg.vocabulary import Vocabularies, read_vocabularies
 
@@ -33,45 +38,117 @@ class RetrievalModel(tfrs.Model):
   Attributes:
     config: The ``TrainConfig`` the model was built from.
     user_tower: Raw padded event tensors [B, T] -> [B, D] (see ``UserTower``).
-    candidate_tower: Advertiser ids [N] -> [N, D] (see ``CandidateTower``).
+    candidate_tower: Advertiser ids [N] -> [N, D] (see ``CandidateTower``);
+      for the item task, item content -> [N, D] (see ``ItemTower``).
+    item_content: Item task only: training item ids [N] -> their content,
+      the input of the item tower (see ``item_catalog.ItemContentLookup``).
 
   Training input: ``(history, positive_ids)`` with history a dict of [B, L]
   ``SEQUENCE_FEATURES`` and positive_ids tf.string [B].
   """
 
-  def __init__(self, config: TrainConfig, vocabularies: Vocabularies):
+  def __init__(self, config: TrainConfig, vocabularies: Vocabularies,
+               training_items: Optional[ItemContent] = None):
+    """Builds the towers.
+
+    Args:
+      config: The configuration.
+      vocabularies: The data's (or the model dir's) vocabularies.
+      training_items: Item task only: the content of the items with
+        training positives, in the order of
+        ``vocabularies.trained_candidates()``.
+    """
     super().__init__()
     self.config = config
-    self._candidate_ids = vocabularies.candidate_ids()
+    if config.item_task and training_items is None:
+      raise ValueError("An item-level model needs its training items.")
+    self._candidate_ids = (vocabularies.trained_candidates()
+                           if config.item_task
+                           else vocabularies.candidate_ids())
     self.advertiser_embedding = IdEmbedding(
-        self._candidate_ids, config.num_oov_buckets, config.embedding_dim,
-        name="advertiser_embedding")
+        vocabularies.advertiser_corpus() if config.item_task
+        else self._candidate_ids, config.num_oov_buckets,
+        config.embedding_dim, name="advertiser_embedding")
     self.user_tower = UserTower(config, vocabularies,
                                 self.advertiser_embedding, name="user_tower")
-    self.candidate_tower = CandidateTower(config, vocabularies,
-                                          self.advertiser_embedding,
-                                          name="candidate_tower")
+    if config.item_task:
+      self.item_content = item_catalog.ItemContentLookup(
+          training_items, name="item_content")
+      self.candidate_tower = ItemTower(config, training_items,
+                                       self.advertiser_embedding,
+                                       name="candidate_tower")
+      self._candidate_lookup = self.candidate_tower.id_lookup
+      first_row = 1
+    else:
+      self.candidate_tower = CandidateTower(config, vocabularies,
+                                            self.advertiser_embedding,
+                                            name="candidate_tower")
+      self._candidate_lookup = self.advertiser_embedding.lookup
+      first_row = self.advertiser_embedding.first_vocabulary_index
     self.sampling_probabilities = self.add_weight(
         name="sampling_probabilities",
-        shape=[self.advertiser_embedding.num_rows],
-        initializer=tf.constant_initializer(
-            _sampling_probabilities(vocabularies, self.advertiser_embedding)),
+        shape=[self._candidate_lookup.vocabulary_size()],
+        initializer=tf.constant_initializer(_sampling_probabilities(
+            vocabularies, self._candidate_ids,
+            self._candidate_lookup.vocabulary_size(), first_row)),
         trainable=False)
     self.task = tfrs.tasks.Retrieval(
         temperature=config.temperature, remove_accidental_hits=True)
 
   def candidate_ids(self) -> tf.Tensor:
-    """The candidate corpus, tf.string [N]."""
+    """The candidates of the training data, tf.string [N].
+
+    An advertiser model's whole corpus; an item model's training items (its
+    corpus is the catalog: see ``corpus``).
+    """
     return tf.constant(self._candidate_ids)
 
   def candidate_embeddings(self) -> tf.Tensor:
-    """The corpus through the candidate tower, float32 [N, D]."""
-    return self.candidate_tower(self.candidate_ids(), training=False)
+    """``candidate_ids()`` through the candidate tower, float32 [N, D]."""
+    return self.embed_candidates(self.candidate_ids())
 
-  def sampling_probability(self, advertiser_ids: tf.Tensor) -> tf.Tensor:
+  def embed_candidates(self, ids: tf.Tensor,
+                       training: bool = False) -> tf.Tensor:
+    """Candidate ids [N] -> [N, D]; items by their training-item content."""
+    if self.config.item_task:
+      return self.candidate_tower(self.item_content(ids), training=training)
+    return self.candidate_tower(ids, training=training)
+
+  def corpus(self, item_catalog_path: Optional[str] = None,
+             batch_size: int = item_catalog.DEFAULT_BATCH_SIZE
+             ) -> tf.data.Dataset:
+    """The retrieval corpus as batches of (ids [b], embeddings [b, D]).
+
+    An advertiser model's corpus is ``candidate_ids()``, in one batch. An
+    item model's is every item of the catalog (``config.item_catalog``
+    unless ``item_catalog_path`` is given), streamed through the item tower:
+    items never seen in training are embedded from their content.
+    """
+    if not self.config.item_task:
+      return tf.data.Dataset.from_tensors(
+          (self.candidate_ids(), self.candidate_embeddings()))
+    embed = tf.function(
+        lambda features: self.candidate_tower(features, training=False),
+        autograph=False)
+    return item_catalog.read_item_content(
+        item_catalog_path or self.config.item_catalog,
+        self.config.pretrained, batch_size).map(
+            lambda features: (features[schema.CATALOG_ITEM_ID],
+                              embed(features)))
+
+  def corpus_embeddings(self, item_catalog_path: Optional[str] = None
+                        ) -> Tuple[tf.Tensor, tf.Tensor]:
+    """The whole ``corpus``: ids tf.string [N], embeddings float32 [N, D]."""
+    ids, embeddings = [], []
+    for batch_ids, batch_embeddings in self.corpus(item_catalog_path):
+      ids.append(batch_ids)
+      embeddings.append(batch_embeddings)
+    return tf.concat(ids, axis=0), tf.concat(embeddings, axis=0)
+
+  def sampling_probability(self, candidate_ids: tf.Tensor) -> tf.Tensor:
     """Each id's probability of being a training positive: [N] -> [N]."""
     return tf.gather(self.sampling_probabilities,
-                     self.advertiser_embedding.lookup(advertiser_ids))
+                     self._candidate_lookup(candidate_ids))
 
   def retrieval_loss(self, user_embeddings: tf.Tensor,
                      positive_embeddings: tf.Tensor,
@@ -105,7 +182,7 @@ class RetrievalModel(tfrs.Model):
     history, positive_ids = inputs
     return self.retrieval_loss(
         self.user_tower(history, training=training),
-        self.candidate_tower(positive_ids, training=training),
+        self.embed_candidates(positive_ids, training=training),
         positive_ids)
 
   def build_towers(self) -> None:
@@ -118,21 +195,23 @@ class RetrievalModel(tfrs.Model):
     empty_history[schema.TIMESTAMP] = tf.cast(empty_history[schema.TIMESTAMP],
                                               tf.int64)
     self.user_tower(empty_history)
-    self.candidate_embeddings()
+    self.embed_candidates(self.candidate_ids()[:1])
 
 
 def _sampling_probabilities(vocabularies: Vocabularies,
-                            advertiser_embedding: IdEmbedding) -> np.ndarray:
-  """[R] probabilities aligned with the advertiser lookup's rows.
+                            candidate_ids, num_rows: int,
+                            first_row: int) -> np.ndarray:
+  """[R] probabilities aligned with the candidate lookup's rows.
 
-  Rows without training positives (padding, hash buckets, advertisers never
-  converted with) get the smallest observed probability.
+  ``candidate_ids[i]`` is row ``first_row + i``. Rows without training
+  positives (padding, hash buckets, candidates never converted with) get
+  the smallest observed probability.
   """
   floor = min(p for p in vocabularies.probabilities.values() if p > 0)
-  table = np.full([advertiser_embedding.num_rows], floor, np.float32)
-  first = advertiser_embedding.first_vocabulary_index
-  for i, id_ in enumerate(vocabularies.candidate_ids()):
-    table[first + i] = max(vocabularies.probabilities.get(id_, floor), floor)
+  table = np.full([num_rows], floor, np.float32)
+  for i, id_ in enumerate(candidate_ids):
+    table[first_row + i] = max(vocabularies.probabilities.get(id_, floor),
+                               floor)
   return table
 
 
@@ -147,8 +226,14 @@ def load_trained(model_dir: str) -> RetrievalModel:
     FileNotFoundError: if the directory holds no trained model.
   """
   config = TrainConfig.load(model_dir)
-  model = RetrievalModel(
-      config, read_vocabularies(os.path.join(model_dir, ASSETS_DIR)))
+  assets = os.path.join(model_dir, ASSETS_DIR)
+  vocabularies = read_vocabularies(assets)
+  training_items = None
+  if config.item_task:
+    training_items = item_catalog.read_training_items(
+        os.path.join(assets, item_catalog.TRAINING_ITEMS),
+        vocabularies.trained_candidates(), config.pretrained)
+  model = RetrievalModel(config, vocabularies, training_items)
   model.build_towers()
   checkpoints.restore_weights(model, model_dir)
   return model

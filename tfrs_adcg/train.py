@@ -3,6 +3,9 @@
     python -m tfrs_adcg.train --data data/ --model_dir runs/x \
         [--epochs 20] [--steps_per_epoch 100] [--no_logq] [--pooling last]
         [--strategy default|mirrored|multi_worker] [--export_dir serving/adcg]
+    python -m tfrs_adcg.train --data item_data/ --model_dir runs/items \
+        --item_catalog items.parquet [--no_pretrained] \
+        [--advertiser_model_dir runs/x]
 
 Writes into ``--model_dir``: ``config.json``, ``assets/`` (the vocabularies,
 so the directory is self-contained), ``checkpoints/`` (one per epoch; running
@@ -13,6 +16,12 @@ model and both baselines, also printed as a table).
 
 Validation (early stopping, best epoch) uses the ``valid`` split when the
 data has one, else the ``eval`` split.
+
+The task (advertisers or items as candidates) is the one the data was
+preprocessed for (``beam.preprocess --task``); ``--task`` may state it and
+must then agree. The item task needs ``--item_catalog`` (Parquet): it is the
+content of every item, the corpus of evaluation and of the exported index;
+``metrics.json`` then also holds cold-start recall and the item baselines.
 
 ``--strategy multi_worker`` reads the cluster from ``TF_CONFIG``; start the
 same command on every worker. Worker 0 (or the chief) writes the model dir.
@@ -25,7 +34,7 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf
@@ -33,12 +42,15 @@ import tensorflow as tf
 from tfrs_adcg import callbacks
 from tfrs_adcg import checkpoints
 from tfrs_adcg import data
+from tfrs_adcg import item_catalog
 from tfrs_adcg import metrics
+from tfrs_adcg import model as model_lib
 from tfrs_adcg import schema
 from tfrs_adcg import vocabulary
 from tfrs_adcg.config import ARCHITECTURE_FIELDS, POOLINGS, STRATEGIES
 from tfrs_adcg.config import TrainConfig
-from tfrs_adcg.evaluation import Evaluator
+from tfrs_adcg.evaluation import Evaluator, ItemBaselines
+from tfrs_adcg.item_catalog import ItemContent
 from tfrs_adcg.model import ASSETS_DIR, RetrievalModel
 
 METRICS_FILE = "metrics.json"
@@ -112,6 +124,25 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
   parser.add_argument("--seed", type=int, default=defaults["seed"])
   parser.add_argument("--export_dir", default=None,
                       help="Export a serving model here after training.")
+  parser.add_argument("--task", choices=schema.TASKS, default=None,
+                      help="advertiser or item; default: the task the data "
+                      "was preprocessed for.")
+  parser.add_argument("--item_catalog", default=None,
+                      help="Item task: the item catalog (Parquet: item_id, "
+                      "advertiser_id, category, price[, embedding]).")
+  parser.add_argument("--no_pretrained", dest="pretrained",
+                      action="store_false",
+                      help="Item task: ignore the catalog's pretrained "
+                      "embeddings (ablation).")
+  parser.add_argument("--num_price_buckets", type=int,
+                      default=defaults["num_price_buckets"])
+  parser.add_argument("--item_id_dropout", type=float,
+                      default=defaults["item_id_dropout"],
+                      help="Item task: share of training positives embedded "
+                      "without their id, as cold-start items are.")
+  parser.add_argument("--advertiser_model_dir", default=None,
+                      help="Item task: a trained advertiser-level model to "
+                      "compare with, its advertisers expanded to items.")
   return TrainConfig(**vars(parser.parse_args(argv)))
 
 
@@ -124,7 +155,7 @@ def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
 
 def train(config: TrainConfig) -> TrainResult:
   """Trains, validates each epoch, evaluates the best epoch, exports."""
-  data.check_data_dir(config.data)
+  config = _resolve_task(config, data.check_data_dir(config.data))
   # A multi-worker strategy must exist before TensorFlow runs any op.
   strategy = _make_strategy(config.strategy)
   if config.batch_size % strategy.num_replicas_in_sync:
@@ -135,10 +166,10 @@ def train(config: TrainConfig) -> TrainResult:
 
   chief = _is_chief(strategy)
   write_dir = config.model_dir if chief else tempfile.mkdtemp(prefix="worker")
-  vocabularies = _prepare_model_dir(config, write_dir)
+  vocabularies, training_items = _prepare_model_dir(config, write_dir)
 
   with strategy.scope():
-    model = RetrievalModel(config, vocabularies)
+    model = RetrievalModel(config, vocabularies, training_items)
     model.build_towers()
     optimizer = tf.keras.optimizers.Adam(config.learning_rate)
     optimizer.build(model.trainable_variables)
@@ -151,7 +182,8 @@ def train(config: TrainConfig) -> TrainResult:
   validation_split = (schema.VALID if data.shard_paths(config.data,
                                                        schema.VALID)
                       else schema.EVAL)
-  popularity = vocabularies.popularity_ranking()
+  popularity = (vocabularies.trained_candidates() if config.item_task
+                else vocabularies.popularity_ranking())
   validation = Evaluator(model, data.shard_paths(config.data, validation_split),
                          popularity)
   num_pairs = sum(vocabularies.positives.values())
@@ -159,14 +191,16 @@ def train(config: TrainConfig) -> TrainResult:
       1, num_pairs // config.batch_size)
   logging.info(
       "Training on %d (example, positive) pairs a pass, %d steps of %d; "
-      "validating on the %s split; %d candidates.", num_pairs, steps_per_epoch,
-      config.batch_size, validation_split, len(vocabularies.candidate_ids()))
+      "validating on the %s split; %s task, %d candidates with an id "
+      "embedding.", num_pairs, steps_per_epoch, config.batch_size,
+      validation_split, config.task, int(model.candidate_ids().shape[0]))
 
   history = {}
   if _should_train(config, state, initial_epoch):
     dataset = data.training_dataset(
         data.shard_paths(config.data, schema.TRAIN), config.batch_size,
-        config.max_seq_len, config.shuffle_buffer, config.seed)
+        config.max_seq_len, config.shuffle_buffer, config.seed,
+        schema.label_feature(config.task))
     history = model.fit(
         dataset,
         epochs=config.epochs,
@@ -178,7 +212,7 @@ def train(config: TrainConfig) -> TrainResult:
 
   results = {}
   if chief:
-    results = _evaluate_best(model, config, popularity, state)
+    results = _evaluate_best(model, config, vocabularies, popularity, state)
     if config.export_dir:
       from export import savedmodel  # pylint: disable=g-import-not-at-top
       savedmodel.export(model_dir=config.model_dir,
@@ -207,28 +241,64 @@ def _callbacks(config: TrainConfig, validation: Evaluator,
 
 
 def _evaluate_best(model: RetrievalModel, config: TrainConfig,
+                   vocabularies: vocabulary.Vocabularies,
                    popularity: List[str],
                    state: checkpoints.TrainingState) -> Dict[str, Dict]:
   """Eval-split metrics of the best weights; writes and prints them."""
   checkpoints.restore_weights(model, config.model_dir)
-  results = Evaluator(model, data.shard_paths(config.data, schema.EVAL),
-                      popularity).evaluate()
+  item_baselines = None
+  if config.item_task:
+    advertiser_model = (model_lib.load_trained(config.advertiser_model_dir)
+                        if config.advertiser_model_dir else None)
+    item_baselines = ItemBaselines.read(config.item_catalog,
+                                        vocabularies.positives,
+                                        advertiser_model)
+  evaluator = Evaluator(model, data.shard_paths(config.data, schema.EVAL),
+                        popularity, item_baselines=item_baselines)
+  results = evaluator.evaluate()
   with tf.io.gfile.GFile(os.path.join(config.model_dir, METRICS_FILE),
                          "w") as f:
     json.dump(results, f, indent=2)
-  print(f"Eval split, exact ranking of {len(popularity)} candidates "
+  corpus = ("the item catalog" if config.item_task
+            else f"{len(popularity)} candidates")
+  print(f"Eval split, exact ranking of {corpus} "
         f"(best epoch {int(state.best_epoch.numpy()) + 1}):")
   print(metrics.format_table(results))
+  if config.item_task:
+    print(metrics.format_cold_start_table(results))
   return results
 
 
-def _prepare_model_dir(config: TrainConfig,
-                       write_dir: str) -> vocabulary.Vocabularies:
+def _resolve_task(config: TrainConfig, manifest: dict) -> TrainConfig:
+  """The config with the data's task; refuses a --task that disagrees."""
+  task = data.data_task(manifest)
+  if config.task is not None and config.task != task:
+    raise ValueError(
+        f"--task {config.task} does not match the data: {config.data!r} was "
+        f"preprocessed with --task {task}. Preprocess with --task "
+        f"{config.task} or drop --task.")
+  if task == schema.ITEM_TASK:
+    if not config.item_catalog:
+      raise ValueError(
+          f"{config.data!r} holds item-level data: pass the item catalog "
+          "with --item_catalog items.parquet.")
+    item_catalog.check_catalog(config.item_catalog, config.pretrained)
+  elif config.item_catalog or config.advertiser_model_dir:
+    raise ValueError(
+        "--item_catalog and --advertiser_model_dir are for item-level data; "
+        f"{config.data!r} was preprocessed with --task {task}.")
+  return dataclasses.replace(config, task=task)
+
+
+def _prepare_model_dir(config: TrainConfig, write_dir: str
+                       ) -> Tuple[vocabulary.Vocabularies,
+                                  Optional[ItemContent]]:
   """Writes config and assets for a new run; checks them for a resumed one.
 
   Returns:
     The vocabularies of the run, read from the model dir's own copy (a
-    resumed run keeps the ids it was trained with).
+    resumed run keeps the ids it was trained with), and for the item task
+    the content of the training items, likewise.
   """
   assets = os.path.join(write_dir, ASSETS_DIR)
   resuming = tf.io.gfile.exists(os.path.join(write_dir,
@@ -243,8 +313,20 @@ def _prepare_model_dir(config: TrainConfig,
   else:
     tf.io.gfile.makedirs(write_dir)
     vocabulary.copy_assets(config.data, assets)
+  vocabularies = vocabulary.read_vocabularies(assets)
+  if not config.item_task:
+    config.save(write_dir)
+    return vocabularies, None
+  training_items = os.path.join(assets, item_catalog.TRAINING_ITEMS)
+  item_ids = vocabularies.trained_candidates()
+  if not resuming:
+    found = item_catalog.write_training_items(
+        config.item_catalog, item_ids, training_items, config.pretrained)
+    logging.info("%d of the %d training items are in the item catalog.",
+                 found, len(item_ids))
   config.save(write_dir)
-  return vocabulary.read_vocabularies(assets)
+  return vocabularies, item_catalog.read_training_items(
+      training_items, item_ids, config.pretrained)
 
 
 def _should_train(config: TrainConfig, state: checkpoints.TrainingState,

@@ -66,6 +66,21 @@ class Vocabularies:
       sources.append(self.catalog.advertiser_ids)
     return _distinct(id_ for source in sources for id_ in source)
 
+  def advertiser_corpus(self) -> List[str]:
+    """Every advertiser of the history vocabulary and the catalog.
+
+    The advertiser ids of an item-level model, whose positives are items.
+    """
+    sources = [self.advertiser_ids]
+    if self.catalog is not None:
+      sources.append(self.catalog.advertiser_ids)
+    return _distinct(id_ for source in sources for id_ in source)
+
+  def trained_candidates(self) -> List[str]:
+    """Candidates with training positives, most first (stable)."""
+    return sorted((id_ for id_, count in self.positives.items() if count > 0),
+                  key=lambda id_: -self.positives[id_])
+
   def popularity_ranking(self) -> List[str]:
     """The corpus ordered by training positives, most first (stable)."""
     corpus = self.candidate_ids()

@@ -374,3 +374,28 @@ def test_model_inputs_pad_after_the_events():
       [b"a1", b"a2"], [b"a3", b""]]
   assert tensors[schema.ITEM_ID].shape == (2, 2)
   assert tensors[schema.TIMESTAMP].dtype == tf.int64
+
+
+def test_an_item_model_gives_each_user_its_top_items(
+    item_synthetic_dir, item_exported_versions, tmp_path):
+  events_path = item_synthetic_dir / "events.parquet"
+  user_events = collections.defaultdict(list)
+  for row in pq.read_table(str(events_path)).to_pylist():
+    user_events[row[schema.RAW_USER_ID]].append((
+        timestamps.parse_timestamp(row[schema.RAW_TIMESTAMP]),
+        row[schema.RAW_EVENT_TYPE], row[schema.RAW_ITEM_ID],
+        row[schema.RAW_ADVERTISER_ID]))
+  as_of = max(t for history in user_events.values() for t, *_ in history)
+  version_dir = item_exported_versions["brute_force"]
+  manifest = _run(events_path, version_dir, tmp_path / "out", "--top_k", "10")
+  written = _by_user(_read_jsonl(tmp_path / "out"))
+  expected, skipped = _expected(user_events, version_dir, as_of, top_k=10)
+  assert not skipped and set(written) == set(expected)
+  catalog = set(pq.read_table(str(item_synthetic_dir / "items.parquet"),
+                              columns=[schema.CATALOG_ITEM_ID])
+                .column(0).to_pylist())
+  for user, record in written.items():
+    assert set(record[schema.CANDIDATE_IDS]) <= catalog
+    assert_same_ranking((record[schema.CANDIDATE_IDS], record[schema.SCORES]),
+                        expected[user])
+  assert manifest["counts"]["users_written"] == len(expected)

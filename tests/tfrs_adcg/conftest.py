@@ -40,7 +40,9 @@ def write_split(data_dir: pathlib.Path, split: str, examples) -> None:
           schema.ITEM_ID: [e[2] for e in events],
           schema.EVENT_TYPE: [e[3] for e in events],
       }
-      writer.write(schema.encode_example(user, cutoff, history, labels))
+      # Item labels: one item of each label advertiser.
+      writer.write(schema.encode_example(user, cutoff, history, labels,
+                                         [f"item-{a}" for a in labels]))
 
 
 def write_tsv(path: pathlib.Path, rows) -> None:

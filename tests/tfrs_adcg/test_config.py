@@ -40,6 +40,10 @@ def test_load_from_a_dir_without_a_run(tmp_path):
     ({"num_time_buckets": 1}, "num_time_buckets"),
     ({"max_seq_len": 0}, "max_seq_len"),
     ({"steps_per_epoch": -1}, "steps_per_epoch"),
+    ({"task": "shop"}, "task must be one of"),
+    ({"task": "item"}, "--item_catalog"),
+    ({"num_price_buckets": 1}, "num_price_buckets"),
+    ({"item_id_dropout": 1.0}, "item_id_dropout"),
 ])
 def test_invalid_values_are_refused(overrides, message):
   with pytest.raises(ValueError, match=message):
@@ -49,3 +53,13 @@ def test_invalid_values_are_refused(overrides, message):
 def test_unknown_pooling_flag_exits():
   with pytest.raises(SystemExit):
     train.parse_args(["--data", "d", "--model_dir", "m", "--pooling", "max"])
+
+
+def test_item_flags_parse():
+  config = train.parse_args([
+      "--data", "d", "--model_dir", "m", "--task", "item", "--item_catalog",
+      "items.parquet", "--no_pretrained", "--advertiser_model_dir", "a"])
+  assert config.item_task and not config.pretrained
+  assert config.item_catalog == "items.parquet"
+  assert config.advertiser_model_dir == "a"
+  assert train.parse_args(["--data", "d", "--model_dir", "m"]).task is None

@@ -88,10 +88,24 @@ def test_check_data_dir_without_training_shards(tiny_data_dir):
     data.check_data_dir(str(tiny_data_dir))
 
 
-def test_check_data_dir_refuses_item_level_data(tiny_data_dir):
+def test_check_data_dir_reads_the_task(tiny_data_dir):
+  assert data.data_task(data.check_data_dir(str(tiny_data_dir))) == (
+      schema.ADVERTISER_TASK)
   manifest = tiny_data_dir / schema.MANIFEST
   content = json.loads(manifest.read_text())
-  content["config"]["task"] = "item"
+  content["config"]["task"] = schema.ITEM_TASK
   manifest.write_text(json.dumps(content))
-  with pytest.raises(schema.SchemaError, match="--task item"):
+  assert data.data_task(data.check_data_dir(str(tiny_data_dir))) == (
+      schema.ITEM_TASK)
+  content["config"]["task"] = "shop"
+  manifest.write_text(json.dumps(content))
+  with pytest.raises(schema.SchemaError, match="--task shop"):
     data.check_data_dir(str(tiny_data_dir))
+
+
+def test_item_labels_are_the_positives_of_the_item_task(tiny_data_dir):
+  paths = data.shard_paths(str(tiny_data_dir), schema.TRAIN)
+  _, positives = next(iter(data.training_dataset(
+      paths, batch_size=1, max_seq_len=4, shuffle_buffer=1, seed=0,
+      label_feature=schema.LABEL_ITEM_IDS)))
+  assert positives.numpy()[0].startswith(b"item-")

@@ -75,3 +75,35 @@ def test_format_table_has_a_row_per_ranker():
   assert len(lines) == 3
   assert lines[0].split() == list(metrics.METRIC_NAMES)
   assert lines[1].split() == ["model"] + ["0.5000"] * 4
+
+
+def test_expand_to_items_follows_the_advertiser_ranking():
+  items_of = {"a": ["a1", "a2"], "b": ["b1"], "c": ["c1", "c2", "c3"]}
+  assert metrics.expand_to_items(["b", "a"], items_of, ["c3", "a1", "c1"],
+                                 k=5) == ["b1", "a1", "a2", "c3", "c1"]
+  assert metrics.expand_to_items(["c", "a"], items_of, [], k=4) == [
+      "c1", "c2", "c3", "a1"]
+  assert metrics.expand_to_items(["unknown"], items_of, ["b1"], k=3) == ["b1"]
+
+
+def test_cold_start_recall_counts_only_cold_positives_and_their_users():
+  mean = metrics.MeanMetrics(is_cold=lambda id_: id_.startswith("new"))
+  mean.add(["new1", "x", "y"], {"new1", "new2", "x"})  # Cold recall 1/2.
+  mean.add(["x"], {"x"})  # No cold positive: not a cold-start user.
+  mean.add(["y"], {"new3"})  # Cold recall 0.
+  result = mean.result()
+  assert result[metrics.USERS] == 3
+  assert result[metrics.COLD_START_USERS] == 2
+  assert result["cold_start_recall@10"] == pytest.approx(0.25)
+  assert result["recall@10"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+
+
+def test_without_cold_start_users_there_is_no_cold_start_recall():
+  mean = metrics.MeanMetrics(is_cold=lambda id_: False)
+  mean.add(["x"], {"x"})
+  result = mean.result()
+  assert result[metrics.COLD_START_USERS] == 0
+  assert "cold_start_recall@10" not in result
+  plain = metrics.MeanMetrics()
+  plain.add(["x"], {"x"})
+  assert list(plain.result()) == list(metrics.METRIC_NAMES)
