@@ -97,6 +97,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                       help="Users whose model calls are timed alone.")
   parser.add_argument("--quick", action="store_true",
                       help="One repeat (a smoke run of the benchmark).")
+  common.add_results_dir_flag(parser)
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.WARNING)
   repeats = 1 if args.quick else args.repeats
@@ -166,7 +167,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
       "",
       f"Batched over one at a time: **{model_ratio}x** for the model calls.",
   ])
-  path = common.write_results("batch", results, markdown)
+  path = common.write_results(args.results_dir, "batch", results,
+                              markdown)
   print(markdown)
   print(f"Wrote {path}")
   return results

@@ -1,6 +1,6 @@
 """What every benchmark shares: the machine, timing, and writing results."""
 
-import contextlib
+import argparse
 import datetime
 import json
 import os
@@ -8,7 +8,7 @@ import platform
 import resource
 import statistics
 import time
-from typing import Callable, Dict, Iterator, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            "results")
@@ -65,13 +65,20 @@ def median(values: Sequence[float]) -> float:
   return statistics.median(values)
 
 
-def write_results(name: str, results: Dict[str, object], markdown: str) -> str:
-  """Writes results/<name>.json and results/<name>.md; returns the md path."""
-  os.makedirs(RESULTS_DIR, exist_ok=True)
-  with open(os.path.join(RESULTS_DIR, f"{name}.json"), "w",
+def add_results_dir_flag(parser: argparse.ArgumentParser) -> None:
+  """``--results_dir``: where a benchmark writes (the repository's default)."""
+  parser.add_argument("--results_dir", default=RESULTS_DIR,
+                      help="Directory of the JSON, markdown and PNG results.")
+
+
+def write_results(results_dir: str, name: str, results: Dict[str, object],
+                  markdown: str) -> str:
+  """Writes <results_dir>/<name>.json and .md; returns the md path."""
+  os.makedirs(results_dir, exist_ok=True)
+  with open(os.path.join(results_dir, f"{name}.json"), "w",
             encoding="utf-8") as f:
     json.dump(results, f, indent=2)
-  path = os.path.join(RESULTS_DIR, f"{name}.md")
+  path = os.path.join(results_dir, f"{name}.md")
   with open(path, "w", encoding="utf-8") as f:
     f.write(markdown.rstrip() + "\n")
   return path
@@ -83,15 +90,3 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]
            "|" + "|".join("---" for _ in header) + "|"]
   lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
   return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def results_in(directory: str) -> Iterator[str]:
-  """Inside, ``write_results`` (and RESULTS_DIR readers) use ``directory``."""
-  global RESULTS_DIR
-  previous, RESULTS_DIR = RESULTS_DIR, directory
-  os.makedirs(directory, exist_ok=True)
-  try:
-    yield directory
-  finally:
-    RESULTS_DIR = previous

@@ -233,6 +233,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                       help="Runs per size and method.")
   parser.add_argument("--quick", action="store_true",
                       help="One catalog of 50k items, fewer searches.")
+  common.add_results_dir_flag(parser)
   parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
   parser.add_argument("--catalog", help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
@@ -263,7 +264,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
       results["sizes"][str(size)] = runs
   markdown = _markdown(results)
   print(markdown)
-  common.write_results("item_index", results, markdown)
+  common.write_results(args.results_dir, "item_index", results, markdown)
   return results
 
 

@@ -242,6 +242,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--quick", action="store_true",
                       help="One size of 200k events.")
+  common.add_results_dir_flag(parser)
   parser.add_argument("--sizes", default="1000000,5000000",
                       help="Comma-separated event counts.")
   parser.add_argument("--beam_args", default="",
@@ -281,7 +282,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
              "load_average": " ".join(f"{x:.1f}" for x in os.getloadavg()),
              "max_seq_len": MAX_SEQ_LEN,
              "label_window_days": LABEL_WINDOW_DAYS, "runs": runs}
-  path = common.write_results("preprocess", results, _markdown(results))
+  path = common.write_results(args.results_dir, "preprocess", results,
+                              _markdown(results))
   print(open(path, encoding="utf-8").read())
   return results
 

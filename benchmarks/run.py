@@ -387,9 +387,9 @@ def plot_seq_len(points: List[Dict], path: str, title: str) -> None:
 
 def write_quality(results: Dict, results_dir: str) -> str:
   """results_dir/quality.{json,md} and the sequence length plot."""
-  with common.results_in(results_dir):
-    public = {k: v for k, v in results.items() if k != "default_model_dir"}
-    path = common.write_results(QUALITY, public, quality_markdown(results))
+  public = {k: v for k, v in results.items() if k != "default_model_dir"}
+  path = common.write_results(results_dir, QUALITY, public,
+                              quality_markdown(results))
   plot_seq_len(results["max_seq_len"], os.path.join(results_dir, SEQ_LEN_PLOT),
                f"Recall by history length ("
                f"{common.machine_line(results['machine'])})")
@@ -426,12 +426,12 @@ def speed_plan(quick: bool, raw_dir: str, time_data: str, model_dir: str,
 def run_speed(plan: Sequence[Bench], results_dir: str) -> Dict[str, float]:
   """Runs each benchmark writing into ``results_dir``; seconds of each."""
   seconds = {}
-  with common.results_in(results_dir):
-    for name, bench_main, argv in plan:
-      logging.info("Benchmark %s %s", name, " ".join(argv))
-      started = time.perf_counter()
-      bench_main(argv)
-      seconds[name] = round(time.perf_counter() - started, 1)
+  for name, bench_main, argv in plan:
+    argv = list(argv) + ["--results_dir", results_dir]
+    logging.info("Benchmark %s %s", name, " ".join(argv))
+    started = time.perf_counter()
+    bench_main(argv)
+    seconds[name] = round(time.perf_counter() - started, 1)
   return seconds
 
 

@@ -172,6 +172,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
   parser.add_argument("--repeats", type=int, default=50)
   parser.add_argument("--quick", action="store_true",
                       help="10k and 50k candidates, fewer repeats.")
+  common.add_results_dir_flag(parser)
   args = parser.parse_args(argv)
   sizes = [int(s) for s in args.sizes.split(",")]
   repeats = args.repeats
@@ -189,8 +190,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                                                   work_dir)
   results["sweep_size"] = sizes[-1]
   results["sweep"] = recall_sweep(sizes[-1], dim, sweep)
-  plot = os.path.join(common.RESULTS_DIR, "serving_recall_latency.png")
-  os.makedirs(common.RESULTS_DIR, exist_ok=True)
+  plot = os.path.join(args.results_dir, "serving_recall_latency.png")
+  os.makedirs(args.results_dir, exist_ok=True)
   plot_sweep(results["sweep"], sizes[-1], plot)
   rows = []
   for size, kinds in results["corpus"].items():
@@ -217,7 +218,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
           [[p["leaves_to_search"], p["fraction_searched"], p["recall@100"],
             p["ms_per_query"]] for p in results["sweep"]]),
       "![ScaNN recall vs latency](serving_recall_latency.png)"])
-  common.write_results("serving", results, markdown)
+  common.write_results(args.results_dir, "serving", results, markdown)
   print(markdown)
   return results
 

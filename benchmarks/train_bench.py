@@ -146,6 +146,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--quick", action="store_true",
                       help="Small data, few steps: a smoke run.")
+  common.add_results_dir_flag(parser)
   parser.add_argument("--data", help="A preprocessed data dir with histories "
                       "of at least 200 events; default: generate one.")
   args = parser.parse_args(argv)
@@ -166,7 +167,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
                                          steps=10 if args.quick else 50),
         "logq": measure_logq(data_dir, workdir, args.quick),
     }
-  path = common.write_results(NAME, results, markdown(results))
+  path = common.write_results(args.results_dir, NAME, results,
+                              markdown(results))
   print(open(path, encoding="utf-8").read())
   return results
 
