@@ -16,9 +16,9 @@ measures both.
 The layer drops into ``export.serving_module.ServingModule``; a SavedModel
 holding it is saved with ``namespace_whitelist=["Scann"]``.
 
-The catalog is streamed by ``tfrs_adcg.item_catalog.read_item_catalog``
-(pyarrow, a record batch at a time: tensorflow-io 0.37 silently misreads
-``list<float32>`` Parquet columns; see that module).
+The catalog, Parquet or TFRecord, is streamed a batch at a time by
+``tfrs_adcg.item_catalog.read_item_catalog`` (see that module for why
+Parquet goes through pyarrow rather than tensorflow-io).
 
 Toward a billion items. An index of N items of D dims holds N * D * 4 bytes
 of float32 vectors (for the exact reordering pass) plus the asymmetric-

@@ -184,7 +184,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
   parser.add_argument("--num_reordering_candidates", type=int)
   parser.add_argument("--item_catalog",
                       help="Item-level models: the catalog to index "
-                      "(Parquet); default: the one trained with.")
+                      "(Parquet or TFRecord); default: the one trained "
+                      "with.")
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
   if not tf.io.gfile.exists(args.model_dir):

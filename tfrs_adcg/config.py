@@ -69,8 +69,9 @@ class TrainConfig:
     task: ``advertiser`` or ``item``: what the candidates are. ``None``
       means the task the data was preprocessed for (its manifest); training
       refuses data of another task, and saves the resolved task.
-    item_catalog: The item catalog (Parquet), for ``task="item"``: the
-      content of every item and the corpus of evaluation and export.
+    item_catalog: The item catalog (Parquet or TFRecord; see
+      ``tfrs_adcg.item_catalog``), for ``task="item"``: the content of every
+      item and the corpus of evaluation and export.
     pretrained: Whether the item tower reads the catalog's pretrained
       embeddings (``--no_pretrained`` for the ablation).
     num_price_buckets: Log-scale item price buckets, bucket 0 for a missing

@@ -1,21 +1,25 @@
 """The item catalog: streamed reading, and the content of known items.
 
-An item catalog is a Parquet file with one row per item: ``item_id``,
-``advertiser_id``, ``category``, ``price`` and, optionally, ``embedding``, a
-pretrained vector (``list<float32>``, any dimension, from another model).
-It may hold millions of rows, so it is only ever streamed, a record batch at
-a time, into ``tf.data``; nothing holds the whole catalog as Python objects.
+An item catalog holds one row per item: ``item_id``, ``advertiser_id``,
+``category``, ``price`` and, optionally, ``embedding``, a pretrained vector
+(any dimension, from another model). It is a Parquet file (``*.parquet``,
+the vector a ``list<float32>``) or TFRecord shards of ``tf.train.Example``
+(``*.tfrecord``, ``*.tfrecord.gz`` or a glob of them; read by
+``item_catalog_tfrecord``). The path's suffix says which; every function here
+takes either. A catalog may hold millions of rows, so it is only ever
+streamed, a batch at a time, into ``tf.data``; nothing holds the whole
+catalog as Python objects.
 
-It is read with pyarrow, not with ``tfio.IODataset.from_parquet``:
+Parquet is read with pyarrow, not with ``tfio.IODataset.from_parquet``:
 tensorflow-io 0.37 reads flat columns only and returns a ``list<float32>``
 column as its first N leaf values (one float a row), silently. pyarrow reads
 local paths and gs://, s3:// or hdfs:// URIs.
 
 Training keeps the content of its *training items* (the items converted
 with in the training examples, which get an id embedding) in
-``model_dir/assets/training_items.parquet``, rows of the catalog in the same
-format, so a trained model is rebuilt from its model directory alone while
-the catalog it ranks may grow.
+``model_dir/assets/training_items.parquet``, catalog rows in Parquet whatever
+the catalog's format, so a trained model is rebuilt from its model directory
+alone while the catalog it ranks may grow.
 """
 
 import dataclasses
@@ -26,6 +30,7 @@ import numpy as np
 
 import tensorflow as tf
 
+from tfrs_adcg import item_catalog_tfrecord
 from tfrs_adcg import schema
 
 DEFAULT_BATCH_SIZE = 4096
@@ -34,8 +39,24 @@ CATALOG_COLUMNS = (schema.CATALOG_ITEM_ID, schema.CATALOG_EMBEDDING)
 CONTENT_COLUMNS = (schema.CATALOG_ITEM_ID, schema.CATALOG_ADVERTISER_ID,
                    schema.CATALOG_CATEGORY, schema.CATALOG_PRICE)
 TRAINING_ITEMS = "training_items.parquet"  # In model_dir/assets/.
+PARQUET_SUFFIX = ".parquet"
 
 _READ_BUFFER_BYTES = 1 << 20
+
+
+def _is_tfrecord(path: str) -> bool:
+  """Whether ``path`` is a TFRecord catalog; a ValueError if of neither."""
+  if item_catalog_tfrecord.is_tfrecord(path):
+    return True
+  if path.endswith(PARQUET_SUFFIX):
+    return False
+  raise ValueError(
+      f"The item catalog {path!r} must be a Parquet file (*{PARQUET_SUFFIX}) "
+      f"or TFRecord files of tf.train.Example (a path or glob ending in "
+      f"{' or '.join(item_catalog_tfrecord.SUFFIXES)}) with "
+      f"{', '.join(CONTENT_COLUMNS)} and optionally "
+      f"{schema.CATALOG_EMBEDDING}; `python -m tfrs_adcg.synthetic "
+      "--format parquet` writes one.")
 
 
 def _open_parquet(path: str):
@@ -117,31 +138,34 @@ def read_item_catalog(path: str,
                       columns: Sequence[str] = CATALOG_COLUMNS,
                       batch_size: int = DEFAULT_BATCH_SIZE
                       ) -> tf.data.Dataset:
-  """Streams an item catalog Parquet file as batches of its columns.
+  """Streams an item catalog as batches of its columns.
 
-  Reads one record batch at a time: memory stays at a batch whatever the
-  catalog's size. The file's schema is checked here; each batch's rows as
-  they are read (a wrong row fails the iteration with an InvalidArgumentError
-  quoting the item).
+  Reads one batch at a time: memory stays at a batch whatever the catalog's
+  size. The catalog's schema (a TFRecord catalog's first record) is checked
+  here; each batch's rows as they are read (a wrong row fails the iteration
+  with an InvalidArgumentError quoting the item).
 
   Args:
-    path: A Parquet file: local path or gs://, s3://, hdfs:// URI.
+    path: A Parquet file or TFRecord files (see the module docstring): local
+      path or gs://, s3://, hdfs:// URI.
     columns: Columns to read, ``schema.CATALOG_ITEM_ID`` among them.
-      ``schema.CATALOG_EMBEDDING`` (list<float32>) comes out as float32
-      [batch, D], strings as tf.string [batch], integers as int64 [batch],
-      floats as float32 [batch].
-    batch_size: Rows per batch (the last one may hold fewer).
+      ``schema.CATALOG_EMBEDDING`` (list<float32>, a float list) comes out as
+      float32 [batch, D], strings as tf.string [batch], integers as int64
+      [batch], floats as float32 [batch].
+    batch_size: Rows per batch (the last one, of a file, may hold fewer).
 
   Returns:
     A dataset of {column: tensor} dicts.
 
   Raises:
-    ValueError: if the file has no rows, lacks a column, or a column has a
-      type not listed above.
+    ValueError: if the path is of neither format, the catalog has no rows,
+      lacks a column, or a column has a type not listed above.
   """
   if schema.CATALOG_ITEM_ID not in columns:
     raise ValueError(f"Read {schema.CATALOG_ITEM_ID!r} too: errors name the "
                      "item, and the index returns its id.")
+  if _is_tfrecord(path):
+    return item_catalog_tfrecord.read_item_catalog(path, columns, batch_size)
   catalog = _open_parquet(path)
   arrow_schema = catalog.schema_arrow
   missing = [name for name in columns if name not in arrow_schema.names]
@@ -179,7 +203,9 @@ def read_item_catalog(path: str,
 
 
 def num_items(path: str) -> int:
-  """The number of rows of a catalog, from its Parquet footer."""
+  """The number of rows of a catalog: a Parquet footer, or a TFRecord pass."""
+  if _is_tfrecord(path):
+    return item_catalog_tfrecord.num_items(path)
   return _open_parquet(path).metadata.num_rows
 
 
@@ -192,19 +218,18 @@ def content_columns(pretrained: bool) -> List[str]:
 def check_catalog(path: str, pretrained: bool) -> None:
   """Fails with a sentence unless ``path`` is a catalog the item tower reads.
 
+  A TFRecord catalog's columns are the features of its first record.
+
   Raises:
-    ValueError: for a path that is not a Parquet file, a missing column, or
-      pretrained embeddings asked for from a catalog without them.
+    ValueError: for a path of neither format or matching no file, a missing
+      column, or pretrained embeddings asked for from a catalog without them.
   """
-  if not path.endswith(".parquet"):
-    raise ValueError(
-        f"The item catalog {path!r} must be a Parquet file (*.parquet) with "
-        f"columns {', '.join(CONTENT_COLUMNS)} and optionally "
-        f"{schema.CATALOG_EMBEDDING}; `python -m tfrs_adcg.synthetic "
-        "--format parquet` writes one.")
-  if not tf.io.gfile.exists(path):
+  if _is_tfrecord(path):
+    names = item_catalog_tfrecord.feature_names(path)
+  elif not tf.io.gfile.exists(path):
     raise ValueError(f"The item catalog {path!r} does not exist.")
-  names = _open_parquet(path).schema_arrow.names
+  else:
+    names = _open_parquet(path).schema_arrow.names
   if pretrained and schema.CATALOG_EMBEDDING not in names:
     raise ValueError(
         f"The item catalog {path!r} has no {schema.CATALOG_EMBEDDING!r} "
@@ -220,7 +245,7 @@ def read_item_content(path: str, pretrained: bool,
                       batch_size: int = DEFAULT_BATCH_SIZE) -> tf.data.Dataset:
   """Streams the item tower's input from a catalog: dicts of [b] / [b, E].
 
-  ``price`` comes as float32 whatever its Parquet type.
+  ``price`` comes as float32 whatever its type in the catalog.
   """
 
   def float_price(features):
@@ -254,7 +279,10 @@ class ItemContent:
 
 def write_training_items(catalog_path: str, item_ids: Sequence[str],
                          output_path: str, pretrained: bool) -> int:
-  """Copies the catalog rows of ``item_ids`` into a Parquet file, streaming.
+  """Copies the content of ``item_ids`` into a Parquet file, streaming.
+
+  Reads a catalog of either format; writes the item tower's columns as
+  strings, a float32 ``price`` and a ``list<float32>`` ``embedding``.
 
   Returns:
     The number of rows written (items of ``item_ids`` found in the catalog).
@@ -265,19 +293,31 @@ def write_training_items(catalog_path: str, item_ids: Sequence[str],
   import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
 
   wanted = pa.array(list(item_ids), pa.string())
-  catalog = _open_parquet(catalog_path)
-  columns = content_columns(pretrained)
+  types = {name: pa.string() for name in CONTENT_COLUMNS}
+  types[schema.CATALOG_PRICE] = pa.float32()
+  if pretrained:
+    types[schema.CATALOG_EMBEDDING] = pa.list_(pa.float32())
+
+  def arrow_array(name: str, values: np.ndarray) -> pa.Array:
+    if name == schema.CATALOG_EMBEDDING:
+      offsets = np.arange(len(values) + 1, dtype=np.int32) * values.shape[1]
+      return pa.ListArray.from_arrays(offsets, values.ravel())
+    if types[name] == pa.string():
+      return pa.array(values, pa.binary()).cast(pa.string())
+    return pa.array(values, types[name])
+
   written = 0
   filesystem = None
   if "://" in output_path:
     filesystem, output_path = pyarrow.fs.FileSystem.from_uri(output_path)
-  with pq.ParquetWriter(
-      output_path, pa.schema([catalog.schema_arrow.field(c) for c in columns]),
-      filesystem=filesystem) as writer:
-    for batch in catalog.iter_batches(batch_size=DEFAULT_BATCH_SIZE,
-                                      columns=columns):
-      rows = batch.filter(pc.is_in(batch.column(schema.CATALOG_ITEM_ID),
-                                   value_set=wanted))
+  with pq.ParquetWriter(output_path, pa.schema(list(types.items())),
+                        filesystem=filesystem) as writer:
+    for batch in read_item_content(catalog_path, pretrained):
+      columns = {name: arrow_array(name, batch[name].numpy())
+                 for name in types}
+      keep = pc.is_in(columns[schema.CATALOG_ITEM_ID], value_set=wanted)
+      rows = pa.record_batch(list(columns.values()),
+                             names=list(columns)).filter(keep)
       if rows.num_rows:
         writer.write_batch(rows)
         written += rows.num_rows

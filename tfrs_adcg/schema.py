@@ -64,7 +64,7 @@ CATALOG_CATEGORY = "category"
 # CATALOG_ADVERTISER_ID and CATALOG_CATEGORY.
 CATALOG_ITEM_ID = "item_id"
 CATALOG_PRICE = "price"
-CATALOG_EMBEDDING = "embedding"  # Pretrained vector; Parquet list<float32>.
+CATALOG_EMBEDDING = "embedding"  # Pretrained vector: list<float32>/float_list.
 
 # Files in a preprocessed data directory.
 TRAIN = "train"

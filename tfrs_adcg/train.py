@@ -19,9 +19,10 @@ data has one, else the ``eval`` split.
 
 The task (advertisers or items as candidates) is the one the data was
 preprocessed for (``beam.preprocess --task``); ``--task`` may state it and
-must then agree. The item task needs ``--item_catalog`` (Parquet): it is the
-content of every item, the corpus of evaluation and of the exported index;
-``metrics.json`` then also holds cold-start recall and the item baselines.
+must then agree. The item task needs ``--item_catalog`` (Parquet, or TFRecord
+shards): it is the content of every item, the corpus of evaluation and of the
+exported index; ``metrics.json`` then also holds cold-start recall and the
+item baselines.
 
 ``--strategy multi_worker`` reads the cluster from ``TF_CONFIG``; start the
 same command on every worker. Worker 0 (or the chief) writes the model dir.
@@ -128,8 +129,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
                       help="advertiser or item; default: the task the data "
                       "was preprocessed for.")
   parser.add_argument("--item_catalog", default=None,
-                      help="Item task: the item catalog (Parquet: item_id, "
-                      "advertiser_id, category, price[, embedding]).")
+                      help="Item task: the item catalog (*.parquet, or "
+                      "*.tfrecord[.gz] files or glob of tf.train.Example: "
+                      "item_id, advertiser_id, category, price[, "
+                      "embedding]).")
   parser.add_argument("--no_pretrained", dest="pretrained",
                       action="store_false",
                       help="Item task: ignore the catalog's pretrained "
