@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Users per model call.")
   parser.add_argument("--num_shards", type=int, default=0,
                       help="Output shards; 0 lets the runner decide.")
+  parser.add_argument("--task", choices=schema.TASKS, default=None,
+                      help="advertiser or item: refuses a --model exported "
+                      "for the other (default: the model's task).")
   parser.add_argument("--overwrite", action="store_true",
                       help="Replace existing candidates in --output.")
   return parser
@@ -209,6 +212,10 @@ def parse_args(argv: Optional[Sequence[str]]
     model = inference.ModelInfo.read(args.model)
   except FileNotFoundError as e:
     raise ValueError(f"--model: {e}") from None
+  if args.task is not None and args.task != model.task:
+    raise ValueError(f"--task {args.task} does not match --model "
+                     f"{args.model!r}, which returns {model.task} "
+                     "candidates.")
   max_time = args.max_time
   if max_time is None:
     max_time = int(time.time()) + preprocess_config.DAY_SECONDS

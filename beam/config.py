@@ -10,6 +10,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from beam import rows
+from tfrs_adcg import schema
 from tfrs_adcg import timestamps
 
 DAY_SECONDS = 86400
@@ -17,10 +18,6 @@ DAY_SECONDS = 86400
 TIME_SPLIT = "time"
 LEAVE_LAST_OUT = "leave_last_out"
 SPLIT_MODES = (TIME_SPLIT, LEAVE_LAST_OUT)
-
-ADVERTISER_TASK = "advertiser"
-ITEM_TASK = "item"
-TASKS = (ADVERTISER_TASK, ITEM_TASK)
 
 DEFAULT_EVENT_TYPES = ("view", "add_to_cart", "checkout", "signup")
 DEFAULT_CONVERSION_TYPES = ("checkout", "add_to_cart", "signup")
@@ -72,7 +69,7 @@ class PreprocessConfig:
   max_train_targets: int = 20
   min_time: int = timestamps.parse_timestamp(DEFAULT_MIN_TIME)
   max_time: int = timestamps.parse_timestamp(DEFAULT_MAX_TIME)
-  task: str = ADVERTISER_TASK
+  task: str = schema.ADVERTISER_TASK
   advertiser_catalog: Optional[str] = None
   dedup_shards: int = 0
   num_shards: int = 0
@@ -97,8 +94,9 @@ class PreprocessConfig:
     if self.split not in SPLIT_MODES:
       raise ValueError(f"--split must be one of {SPLIT_MODES}, got "
                        f"{self.split!r}.")
-    if self.task not in TASKS:
-      raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}.")
+    if self.task not in schema.TASKS:
+      raise ValueError(
+          f"--task must be one of {schema.TASKS}, got {self.task!r}.")
     unknown = set(self.conversion_types) - set(self.event_types)
     if not self.conversion_types or unknown:
       raise ValueError(
@@ -180,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument(
       "--max_time", type=timestamp_arg, default=None,
       help="Later events are dead letters; default: now plus one day.")
-  parser.add_argument("--task", choices=TASKS, default=ADVERTISER_TASK)
+  parser.add_argument("--task", choices=schema.TASKS,
+                      default=schema.ADVERTISER_TASK)
   parser.add_argument("--advertiser_catalog", default=None,
                       help="CSV, JSONL or Parquet file of advertisers.")
   parser.add_argument(

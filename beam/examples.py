@@ -86,7 +86,7 @@ class _ExamplesFn(beam.DoFn):
 
   def __init__(self, task: str):
     super().__init__()
-    self._item_task = task == config_lib.ITEM_TASK
+    self._item_task = task == schema.ITEM_TASK
     self._counts = counts.BundleCounts()
     self._positives = collections.Counter()
 

@@ -47,12 +47,15 @@ class ModelInfo:
     index: ``scann`` or ``brute_force``.
     k: Candidates the model returns per user.
     max_seq_len: Events the user tower looks at (the latest ones).
+    task: What the candidates are: ``schema.ADVERTISER_TASK`` or
+      ``schema.ITEM_TASK``.
   """
   path: str
   version: int
   index: str
   k: int
   max_seq_len: int
+  task: str = schema.ADVERTISER_TASK
 
   @classmethod
   def read(cls, version_dir: str) -> "ModelInfo":
@@ -64,7 +67,8 @@ class ModelInfo:
     info = savedmodel.read_export_info(version_dir)
     return cls(path=version_dir, version=int(info["version"]),
                index=info["index"], k=int(info["k"]),
-               max_seq_len=int(info["max_seq_len"]))
+               max_seq_len=int(info["max_seq_len"]),
+               task=info.get("task", schema.ADVERTISER_TASK))
 
 
 class Candidates(NamedTuple):

@@ -33,8 +33,8 @@ from tfrs_adcg import schema
 
 _LOGGER = logging.getLogger(__name__)
 
-_CANDIDATE_FEATURE = {config_lib.ADVERTISER_TASK: schema.ADVERTISER_ID,
-                      config_lib.ITEM_TASK: schema.ITEM_ID}
+_CANDIDATE_FEATURE = {schema.ADVERTISER_TASK: schema.ADVERTISER_ID,
+                      schema.ITEM_TASK: schema.ITEM_ID}
 
 
 def _dead_letter_line(dead_letter) -> str:

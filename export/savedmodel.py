@@ -49,6 +49,7 @@ class ExportConfig:
   num_leaves_to_search: Optional[int] = None
   num_reordering_candidates: Optional[int] = None
   item_catalog: Optional[str] = None
+  task: Optional[str] = None  # If set, must be the trained model's task.
 
 
 def export_info_path(version_dir: str) -> str:
@@ -94,6 +95,11 @@ def export_with_config(config: ExportConfig) -> str:
   from tfrs_adcg import vocabulary  # pylint: disable=g-import-not-at-top
 
   trained = model_lib.load_trained(config.model_dir)
+  trained_task = trained.config.task or schema.ADVERTISER_TASK
+  if config.task is not None and config.task != trained_task:
+    raise ValueError(f"--task {config.task} does not match the model: "
+                     f"{config.model_dir!r} was trained for the "
+                     f"{trained_task} task.")
   item_task = trained.config.item_task
   if config.item_catalog and not item_task:
     raise ValueError("--item_catalog is for item-level models; "
@@ -151,7 +157,7 @@ def export_with_config(config: ExportConfig) -> str:
       "scann": dataclasses.asdict(scann) if scann else None,
       "index_build_seconds": round(index_seconds, 3),
       "num_candidates": num_candidates,
-      "task": trained.config.task or schema.ADVERTISER_TASK,
+      "task": trained_task,
       "item_catalog": catalog if item_task else None,
       "max_seq_len": trained.config.max_seq_len,
       "model_dir": config.model_dir,
@@ -186,6 +192,9 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                       help="Item-level models: the catalog to index "
                       "(Parquet or TFRecord); default: the one trained "
                       "with.")
+  parser.add_argument("--task", choices=schema.TASKS, default=None,
+                      help="advertiser or item; refuses a model trained for "
+                      "the other (default: the model's task).")
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
   if not tf.io.gfile.exists(args.model_dir):

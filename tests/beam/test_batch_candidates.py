@@ -399,3 +399,17 @@ def test_an_item_model_gives_each_user_its_top_items(
     assert_same_ranking((record[schema.CANDIDATE_IDS], record[schema.SCORES]),
                         expected[user])
   assert manifest["counts"]["users_written"] == len(expected)
+
+
+def test_task_flag_must_match_the_models_task(
+    synthetic_dir, exported_versions, item_exported_versions, tmp_path):
+  advertiser_dir = exported_versions["brute_force"]
+  item_dir = item_exported_versions["brute_force"]
+  assert inference.ModelInfo.read(str(item_dir)).task == schema.ITEM_TASK
+  with pytest.raises(ValueError, match="--task item does not match"):
+    _run(synthetic_dir / "events.csv", advertiser_dir, tmp_path, "--task",
+         "item")
+  with pytest.raises(ValueError, match="returns item candidates"):
+    _run(synthetic_dir / "events.csv", item_dir, tmp_path, "--task",
+         "advertiser")
+  assert not os.listdir(tmp_path)

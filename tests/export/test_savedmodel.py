@@ -280,3 +280,11 @@ def test_item_catalog_flag_needs_an_item_model(trained_model_dir, tmp_path):
   with pytest.raises(ValueError, match="item-level models"):
     savedmodel.main(["--model_dir", str(trained_model_dir), "--export_dir",
                      str(tmp_path), "--item_catalog", "items.parquet"])
+
+
+def test_task_flag_must_match_the_trained_model(trained_model_dir,
+                                                tmp_path):
+  with pytest.raises(ValueError, match="trained for the advertiser task"):
+    savedmodel.main(["--model_dir", str(trained_model_dir), "--export_dir",
+                     str(tmp_path), "--task", "item"])
+  assert not os.listdir(tmp_path)
