@@ -253,12 +253,18 @@ def _content_of(item_synthetic_dir, item_ids):
   return table.set_index(schema.CATALOG_ITEM_ID).loc[item_ids]
 
 
-def test_cold_start_items_are_embedded_from_content_and_retrieved(
-    item_model_dir, item_synthetic_dir):
+def _item_model_and_corpus(item_model_dir, item_synthetic_dir):
+  """The trained item model, its corpus ids and embeddings, the cold items."""
   trained = model_lib.load_trained(str(item_model_dir))
   ids, embeddings = trained.corpus_embeddings()
-  ids = [i.decode() for i in ids.numpy()]
-  cold = cold_start_items(item_synthetic_dir)
+  return (trained, [i.decode() for i in ids.numpy()], embeddings,
+          cold_start_items(item_synthetic_dir))
+
+
+def test_cold_start_items_are_embedded_from_content_and_retrieved(
+    item_model_dir, item_synthetic_dir):
+  trained, ids, embeddings, cold = _item_model_and_corpus(
+      item_model_dir, item_synthetic_dir)
   content = _content_of(item_synthetic_dir, cold)
   # The same content under ids no model has seen.
   queries = trained.candidate_tower({
@@ -299,10 +305,8 @@ def test_cold_start_items_rank_higher_for_users_of_their_advertiser(
     item_model_dir, item_synthetic_dir):
   import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
 
-  trained = model_lib.load_trained(str(item_model_dir))
-  ids, embeddings = trained.corpus_embeddings()
-  ids = [i.decode() for i in ids.numpy()]
-  cold = cold_start_items(item_synthetic_dir)
+  trained, ids, embeddings, cold = _item_model_and_corpus(
+      item_model_dir, item_synthetic_dir)
   catalog = pq.read_table(str(item_synthetic_dir / "items.parquet")).to_pandas()
   catalog = catalog[~catalog[schema.CATALOG_ITEM_ID].isin(cold)]
   advertisers = sorted(catalog[schema.CATALOG_ADVERTISER_ID].unique())
