@@ -37,6 +37,7 @@ import numpy as np
 
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from benchmarks import common
+from tfrs_adcg import item_catalog
 from tfrs_adcg import schema
 from tfrs_adcg import synthetic
 
@@ -127,7 +128,7 @@ def run_child(method: str, path: str, search_repeats: int) -> dict:
   from export import catalog_index  # pylint: disable=g-import-not-at-top
   from export import index as index_lib  # pylint: disable=g-import-not-at-top
 
-  catalog = catalog_index.read_item_catalog(path).map(
+  catalog = item_catalog.read_item_catalog(path).map(
       catalog_index.pretrained_item_embeddings)
   before = _memory_mib("VmRSS")
   num_items = pq.ParquetFile(path).metadata.num_rows

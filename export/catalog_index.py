@@ -9,7 +9,8 @@ ScaNN has built its searcher, and searches and saves exactly as TFRS's layer
 does (the same ``Scann`` ops and state). benchmarks/item_index_bench.py
 measures both.
 
-    catalog = read_item_catalog("items.parquet").map(pretrained_item_embeddings)
+    catalog = item_catalog.read_item_catalog("items.parquet").map(
+        pretrained_item_embeddings)
     index = StreamedScaNN(k=100).index_from_dataset(catalog)
     scores, item_ids = index(user_embeddings)  # [B, 100] each, best first.
 
@@ -51,7 +52,6 @@ from scann import scann_ops
 
 from export import index as index_lib
 from tfrs_adcg import schema
-from tfrs_adcg.item_catalog import read_item_catalog  # noqa: F401  (re-export)
 
 # TensorFlow refuses (aborts on) borrowed buffers not aligned to this (Eigen).
 _ALIGNMENT_BYTES = 64

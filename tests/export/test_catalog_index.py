@@ -13,6 +13,7 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from export import catalog_index
 from export import index as index_lib
 from export import serving_module
+from tfrs_adcg import item_catalog
 from tfrs_adcg import schema
 from tfrs_adcg import synthetic
 
@@ -109,7 +110,7 @@ def synthetic_catalog(tmp_path_factory) -> pathlib.Path:
 def test_reader_streams_the_synthetic_catalog(synthetic_catalog):
   columns = (schema.CATALOG_ITEM_ID, schema.CATALOG_EMBEDDING,
              schema.CATALOG_CATEGORY, schema.CATALOG_PRICE)
-  catalog = catalog_index.read_item_catalog(str(synthetic_catalog), columns,
+  catalog = item_catalog.read_item_catalog(str(synthetic_catalog), columns,
                                             batch_size=1000)
   assert catalog.element_spec[schema.CATALOG_EMBEDDING].shape.as_list() == [
       None, 16]
@@ -139,7 +140,7 @@ def test_reader_streams_the_synthetic_catalog(synthetic_catalog):
 
 @pytest.fixture(scope="module")
 def catalog_index_layer(synthetic_catalog) -> catalog_index.StreamedScaNN:
-  catalog = catalog_index.read_item_catalog(str(synthetic_catalog),
+  catalog = item_catalog.read_item_catalog(str(synthetic_catalog),
                                             batch_size=700)
   return catalog_index.index_catalog(
       catalog.map(catalog_index.pretrained_item_embeddings), k=10)
@@ -221,7 +222,7 @@ def write_catalog(path: pathlib.Path, embeddings: list,
 
 def test_bad_catalogs_are_refused_with_a_sentence(tmp_path):
   with pytest.raises(ValueError, match="empty"):
-    catalog_index.read_item_catalog(write_catalog(tmp_path / "empty.parquet",
+    item_catalog.read_item_catalog(write_catalog(tmp_path / "empty.parquet",
                                                   []))
   with pytest.raises(ValueError, match="empty"):
     catalog_index.StreamedScaNN(k=1).index_from_dataset(
@@ -231,23 +232,23 @@ def test_bad_catalogs_are_refused_with_a_sentence(tmp_path):
   pq.write_table(pa.table({schema.CATALOG_ITEM_ID: ["a", "b"],
                            schema.CATALOG_PRICE: [1.0, 2.0]}), no_embedding)
   with pytest.raises(ValueError, match="no column 'embedding'"):
-    catalog_index.read_item_catalog(str(no_embedding))
+    item_catalog.read_item_catalog(str(no_embedding))
   as_text = write_catalog(tmp_path / "text.parquet", ["[0.1, 0.2]"],
                           pa.string())
   with pytest.raises(ValueError, match="must be a list of floats"):
-    catalog_index.read_item_catalog(as_text)
+    item_catalog.read_item_catalog(as_text)
 
   # Row lengths are checked batch by batch, as the rows stream by.
   ragged = write_catalog(tmp_path / "ragged.parquet",
                          [[0.1, 0.2, 0.3]] * 5 + [[0.1, 0.2]])
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match=r"item_5.*2-dimensional.*has 3"):
-    list(catalog_index.read_item_catalog(ragged, batch_size=4))
+    list(item_catalog.read_item_catalog(ragged, batch_size=4))
   missing = write_catalog(tmp_path / "missing.parquet",
                           [[0.1, 0.2]] * 3 + [None])
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match="item_3.*has no embedding"):
-    list(catalog_index.read_item_catalog(missing, batch_size=2))
+    list(item_catalog.read_item_catalog(missing, batch_size=2))
 
   def dims(*widths):
     return tf.data.Dataset.from_generator(
