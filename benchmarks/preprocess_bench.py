@@ -1,31 +1,36 @@
 """beam.preprocess benchmark: events per second, Beam against one process.
 
     python -m benchmarks.preprocess_bench [--quick] [--sizes 1000000,5000000]
-        [--beam_args "--direct_running_mode multi_processing ..."]
+        [--beam_args "--direct_runner_bundle_repeat 0 ..."]
 
 For each size, generates a synthetic event log of about that many events
-(``tfrs_adcg.synthetic``, CSV, 60 days) and preprocesses it twice, each time
-in a fresh subprocess, one after the other:
+(``tfrs_adcg.synthetic``, CSV, 60 days) and preprocesses it three times,
+each time in a fresh subprocess, one after the other:
 
-* beam: ``python -m beam.preprocess`` on the DirectRunner (in-memory, one
-  worker unless ``--beam_args`` says otherwise), time split, L = 100,
-  K = 7 days, daily training cutoffs;
+* beam_default: ``beam.preprocess`` with its own defaults on the
+  DirectRunner (on a large input, one worker process per CPU);
+* beam_one_process: ``beam.preprocess --direct_num_workers 1``, the
+  DirectRunner in memory in a single process;
 * baseline: ``baseline_preprocess`` below, the same validation, exact
   duplicate removal, grouping and windowing with pyarrow, pandas and numpy
   in one process, writing the same examples with ``schema.encode_example``
   into a gzipped TFRecord file.
 
-Reports wall seconds of each subprocess (start to exit: end to end),
-events read per second, CPU seconds (user + system of the subprocess and
-its children: what the run costs, however loaded the machine is), peak
-resident memory, and the ratios. Both must write the same number of
-examples per split, or the benchmark fails. Writes
-results/preprocess.{json,md}.
+All use the time split, L = 100, K = 7 days and daily training cutoffs;
+``--beam_args`` is appended to both Beam runs. Reports wall seconds of each
+subprocess (start to exit: end to end), events read per second, CPU seconds
+(user + system of the subprocess and its children: what the run costs,
+however loaded the machine is), the peak of the summed resident memory of
+the subprocess's whole process tree (runner and Beam worker processes,
+sampled from /proc), and the ratios. Every configuration must write the same
+number of examples per split as the baseline, or the benchmark fails.
+Writes results/preprocess.{json,md}.
 """
 
 import argparse
 import bisect
 import collections
+import dataclasses
 import json
 import logging
 import os
@@ -34,8 +39,9 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks import common
 
@@ -45,6 +51,27 @@ LABEL_WINDOW_DAYS = 7
 CONVERSION_TYPES = ("checkout", "add_to_cart", "signup")
 EVENT_TYPES = ("view", "add_to_cart", "checkout", "signup")
 DAY = 86400
+TARGET_EVENTS_PER_SECOND = 50_000  # Issue #3, end to end on this machine.
+SAMPLE_SECONDS = 0.2  # How often the process tree's memory is sampled.
+# The module a DirectRunner worker process runs in multi_processing mode.
+SDK_WORKER_MODULE = "apache_beam.runners.worker.sdk_worker_main"
+_MIB = 2**20
+
+
+@dataclasses.dataclass(frozen=True)
+class Configuration:
+  """One way of preprocessing: which child runs, with which Beam options."""
+  name: str
+  short_name: str  # In the ratios below the table.
+  child: str  # "beam" or "baseline".
+  beam_args: Tuple[str, ...] = ()
+
+
+DEFAULT = Configuration("beam_default", "default", "beam")
+ONE_PROCESS = Configuration("beam_one_process", "one process", "beam",
+                            ("--direct_num_workers", "1"))
+BASELINE = Configuration("baseline", "baseline", "baseline")
+CONFIGURATIONS = (DEFAULT, ONE_PROCESS, BASELINE)
 
 
 def baseline_preprocess(input_path: str, output: str) -> Dict[str, object]:
@@ -177,6 +204,128 @@ def baseline_preprocess(input_path: str, output: str) -> Dict[str, object]:
           "examples": dict(examples)}
 
 
+def _parent_pids() -> Dict[int, int]:
+  """The parent of every process alive now, from /proc/<pid>/stat."""
+  parents = {}
+  for entry in os.listdir("/proc"):
+    if not entry.isdigit():
+      continue
+    try:
+      with open(f"/proc/{entry}/stat", "rb") as f:
+        stat = f.read()
+    except OSError:  # Exited since the listing.
+      continue
+    # After the command name, in parentheses and maybe with spaces: the
+    # state, then the parent's pid.
+    parents[int(entry)] = int(stat[stat.rindex(b")") + 1:].split()[1])
+  return parents
+
+
+def process_tree(root: int) -> List[int]:
+  """``root`` and every descendant of it alive now (Linux)."""
+  children = collections.defaultdict(list)
+  for pid, parent in _parent_pids().items():
+    children[parent].append(pid)
+  tree, pending = [], [root]
+  while pending:
+    pid = pending.pop()
+    tree.append(pid)
+    pending.extend(children[pid])
+  return tree
+
+
+def is_sdk_worker(argv: Sequence[str]) -> bool:
+  """Whether a command line is a DirectRunner worker process's.
+
+  The module must be a whole argument: the ``sh -c "python -m ..."`` Beam
+  starts each worker with is not a second worker.
+  """
+  return SDK_WORKER_MODULE in argv
+
+
+@dataclasses.dataclass
+class TreeSample:
+  """A process tree's summed resident memory and its processes."""
+  rss_bytes: int = 0
+  processes: int = 0
+  sdk_workers: int = 0
+
+
+def sample_tree(root: int) -> TreeSample:
+  """The summed RSS (``/proc/<pid>/statm``) of ``root``'s tree, now."""
+  page_bytes = os.sysconf("SC_PAGE_SIZE")
+  sample = TreeSample()
+  for pid in process_tree(root):
+    try:
+      with open(f"/proc/{pid}/statm", "rb") as f:
+        resident_pages = int(f.read().split()[1])
+      with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().decode("utf-8", "replace").split("\0")
+    except OSError:  # Exited since the walk.
+      continue
+    sample.rss_bytes += resident_pages * page_bytes
+    sample.processes += 1
+    sample.sdk_workers += is_sdk_worker(argv)
+  return sample
+
+
+def run_sampling_tree(command: Sequence[str],
+                      interval: float = SAMPLE_SECONDS
+                      ) -> Tuple[subprocess.CompletedProcess, TreeSample]:
+  """Runs ``command`` to its end, sampling its process tree meanwhile.
+
+  Every ``interval`` seconds a thread sums the resident memory of the
+  subprocess and all its descendants (a Beam runner and its worker
+  processes, say). Pages shared between processes count in each, as in any
+  sum of RSS; a peak shorter than ``interval`` may be missed.
+
+  Returns:
+    The finished process, its stdout and stderr captured as text, and the
+    peaks over the samples: of the summed RSS (not of any one process), of
+    the processes alive at once and of the Beam worker processes among them.
+  """
+  process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+  peak = TreeSample()
+  done = threading.Event()
+
+  def sample() -> None:
+    while True:
+      now = sample_tree(process.pid)
+      peak.rss_bytes = max(peak.rss_bytes, now.rss_bytes)
+      peak.processes = max(peak.processes, now.processes)
+      peak.sdk_workers = max(peak.sdk_workers, now.sdk_workers)
+      if done.wait(interval):
+        return
+
+  sampler = threading.Thread(target=sample, name="SampleTreeRss",
+                             daemon=True)
+  sampler.start()
+  try:
+    stdout, stderr = process.communicate()
+  except BaseException:
+    process.kill()
+    raise
+  finally:
+    done.set()
+    sampler.join()
+  return (subprocess.CompletedProcess(list(command), process.returncode,
+                                      stdout, stderr), peak)
+
+
+def _peak_rss_bytes() -> int:
+  """This process's own peak resident memory (VmHWM; Linux).
+
+  Not ``ru_maxrss``: a child started by fork and exec inherits there its
+  parent's resident size at the fork.
+  """
+  with open("/proc/self/status", encoding="utf-8") as f:
+    for line in f:
+      if line.startswith("VmHWM:"):
+        return int(line.split()[1]) * 1024
+  raise ValueError("No VmHWM in /proc/self/status.")
+
+
 def _child(kind: str, input_path: str, output: str,
            beam_args: Sequence[str]) -> None:
   """Runs one preprocessing in this process; prints its counts as JSON."""
@@ -193,39 +342,112 @@ def _child(kind: str, input_path: str, output: str,
               "examples": counts["examples"]}
   else:
     result = baseline_preprocess(input_path, output)
-  peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                 resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-  result["peak_rss_mib"] = round(peak_kib / 1024, 1)
+  result["runner_peak_rss_mib"] = round(_peak_rss_bytes() / _MIB, 1)
   print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_subprocess(kind: str, input_path: str, output: str,
-                   beam_args: Sequence[str]) -> Dict[str, object]:
-  """One preprocessing in a fresh interpreter; wall seconds and counts."""
+def run_subprocess(configuration: Configuration, input_path: str, output: str,
+                   extra_beam_args: Sequence[str]) -> Dict[str, object]:
+  """One preprocessing in a fresh interpreter: its counts, time and memory."""
+  beam_args = []
+  if configuration.child == "beam":
+    beam_args = list(configuration.beam_args) + list(extra_beam_args)
   command = [sys.executable, "-m", "benchmarks.preprocess_bench", "--child",
-             kind, "--input", input_path, "--output", output]
+             configuration.child, "--input", input_path, "--output", output]
   if beam_args:
-    command += ["--beam_args", shlex.join(beam_args)]
+    command.append(f"--beam_args={shlex.join(beam_args)}")
   started = time.perf_counter()
   cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-  finished = subprocess.run(command, capture_output=True, text=True,
-                            check=False)
+  finished, peak = run_sampling_tree(command)
   seconds = time.perf_counter() - started
   cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
   lines = [line for line in finished.stdout.splitlines()
            if line.startswith("RESULT ")]
   if finished.returncode or not lines:
-    raise RuntimeError(f"{kind} failed:\n{finished.stderr[-3000:]}")
+    raise RuntimeError(f"{configuration.name} failed:\n"
+                       f"{finished.stderr[-3000:]}")
   result = json.loads(lines[-1][len("RESULT "):])
-  result["seconds"] = round(seconds, 2)
-  result["events_per_second"] = round(result["events_read"] / seconds)
-  # CPU seconds of the process and its children: what the run costs,
-  # whatever else the machine is doing.
+  # CPU seconds of the process and its children (the worker processes,
+  # which the runner waits for): what the run costs, whatever else the
+  # machine is doing.
   cpu = ((cpu_after.ru_utime + cpu_after.ru_stime)
          - (cpu_before.ru_utime + cpu_before.ru_stime))
-  result["cpu_seconds"] = round(cpu, 2)
-  result["events_per_cpu_second"] = round(result["events_read"] / cpu)
-  return result
+  # The runner's own high-water mark bounds the tree's peak from below too,
+  # and catches a peak between two samples.
+  peak_mib = max(peak.rss_bytes / _MIB, result["runner_peak_rss_mib"])
+  return {"configuration": configuration.name, "beam_args": beam_args,
+          **result,
+          "seconds": round(seconds, 2),
+          "events_per_second": round(result["events_read"] / seconds),
+          "cpu_seconds": round(cpu, 2),
+          "events_per_cpu_second": round(result["events_read"] / cpu),
+          "peak_tree_rss_mib": round(peak_mib, 1),
+          "processes": peak.processes, "sdk_workers": peak.sdk_workers}
+
+
+def worker_mode(run: Dict[str, object],
+                extra_beam_args: Sequence[str]) -> str:
+  """How a Beam run ran: the worker processes seen, else one process."""
+  workers = run["sdk_workers"]
+  if workers:
+    return f"{workers} worker process{'es' if workers > 1 else ''}"
+  # Without other options, no worker processes is the in-memory mode.
+  return "one process" + ("" if extra_beam_args else ", in-memory")
+
+
+def label(run: Dict[str, object], extra_beam_args: Sequence[str]) -> str:
+  """A run's name in the table, with the worker processes that really ran."""
+  if run["configuration"] == BASELINE.name:
+    return "pandas/pyarrow, one process"
+  default = " (default)" if run["configuration"] == DEFAULT.name else ""
+  return ("beam.preprocess, DirectRunner, "
+          f"{worker_mode(run, extra_beam_args)}{default}")
+
+
+def ratios(runs: Sequence[Dict[str, object]]) -> List[Dict[str, object]]:
+  """Per size, each Beam run against the baseline, and default against one.
+
+  Returns:
+    One dict per comparison: ``configuration``, ``against`` (configuration
+    names), and its events/s and events per CPU second as multiples of the
+    other's.
+  """
+  by_size = collections.defaultdict(dict)
+  for run in runs:
+    by_size[run["target_events"]][run["configuration"]] = run
+  comparisons = []
+  for size, by_name in by_size.items():
+    for name, against in ((DEFAULT.name, BASELINE.name),
+                          (ONE_PROCESS.name, BASELINE.name),
+                          (DEFAULT.name, ONE_PROCESS.name)):
+      if name not in by_name or against not in by_name:
+        continue
+      run, other = by_name[name], by_name[against]
+      comparisons.append({
+          "target_events": size, "events_read": run["events_read"],
+          "configuration": name, "against": against,
+          "events_per_second": round(
+              run["events_per_second"] / other["events_per_second"], 3),
+          "events_per_cpu_second": round(
+              run["events_per_cpu_second"] / other["events_per_cpu_second"],
+              3)})
+  return comparisons
+
+
+def check_examples(runs: Sequence[Dict[str, object]]) -> None:
+  """Fails unless every run of one input wrote the baseline's examples.
+
+  Raises:
+    RuntimeError: naming the runs whose examples per split differ.
+  """
+  baseline = next(run for run in runs
+                  if run["configuration"] == BASELINE.name)
+  differ = {run["configuration"]: run["examples"] for run in runs
+            if run["examples"] != baseline["examples"]}
+  if differ:
+    raise RuntimeError(
+        f"Examples per split differ from the baseline's "
+        f"{baseline['examples']}: {differ}")
 
 
 def generate(directory: str, events: int, seed: int) -> str:
@@ -246,7 +468,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
   parser.add_argument("--sizes", default="1000000,5000000",
                       help="Comma-separated event counts.")
   parser.add_argument("--beam_args", default="",
-                      help="Extra Beam pipeline options, one string.")
+                      help="Extra Beam pipeline options for both Beam runs, "
+                      "one string.")
   parser.add_argument("--workdir", default=None,
                       help="Where logs and outputs go (default: a temp dir).")
   parser.add_argument("--seed", type=int, default=0)
@@ -267,63 +490,89 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     directory = os.path.join(workdir, f"events_{size}")
     logging.info("Generating about %d events in %s.", size, directory)
     input_path = generate(directory, size, args.seed)
-    by_kind = {}
-    for kind in ("beam", "baseline"):
-      logging.info("Preprocessing %s with %s.", input_path, kind)
-      result = run_subprocess(kind, input_path,
-                              os.path.join(directory, f"out_{kind}"),
-                              beam_args)
-      logging.info("%s: %s", kind, result)
-      by_kind[kind] = result
-      runs.append({"target_events": size, "pipeline": kind, **result})
-    if by_kind["beam"]["examples"] != by_kind["baseline"]["examples"]:
-      raise RuntimeError(f"Beam and the baseline disagree: {by_kind}")
-  results = {"machine": common.machine(), "beam_args": beam_args,
+    size_runs = []
+    for configuration in CONFIGURATIONS:
+      logging.info("Preprocessing %s: %s.", input_path, configuration.name)
+      run = {"target_events": size,
+             **run_subprocess(configuration, input_path,
+                              os.path.join(directory,
+                                           f"out_{configuration.name}"),
+                              beam_args)}
+      run["label"] = label(run, beam_args)
+      logging.info("%s: %s", configuration.name, run)
+      size_runs.append(run)
+    check_examples(size_runs)
+    runs.extend(size_runs)
+  results = {"machine": common.machine(),
              "load_average": " ".join(f"{x:.1f}" for x in os.getloadavg()),
              "max_seq_len": MAX_SEQ_LEN,
-             "label_window_days": LABEL_WINDOW_DAYS, "runs": runs}
+             "label_window_days": LABEL_WINDOW_DAYS,
+             "extra_beam_args": beam_args,
+             "beam_args": {c.name: list(c.beam_args) + beam_args
+                           for c in CONFIGURATIONS if c.child == "beam"},
+             "sample_seconds": SAMPLE_SECONDS,
+             "target_events_per_second": TARGET_EVENTS_PER_SECOND,
+             "runs": runs, "ratios": ratios(runs)}
   path = common.write_results(args.results_dir, "preprocess", results,
-                              _markdown(results))
+                              markdown(results))
   print(open(path, encoding="utf-8").read())
   return results
 
 
-def _markdown(results: Dict[str, object]) -> str:
+def _options(beam_args: Sequence[str]) -> str:
+  return f"`{shlex.join(beam_args)}`" if beam_args else "none"
+
+
+def markdown(results: Dict[str, object]) -> str:
+  """results/preprocess.md: the header, the table and the ratios."""
   runs = results["runs"]
-  rows = []
+  rows = [[f"{run['events_read']:,}", run["label"], run["seconds"],
+           f"{run['events_per_second']:,}", run["cpu_seconds"],
+           f"{run['events_per_cpu_second']:,}", run["runner_peak_rss_mib"],
+           run["peak_tree_rss_mib"], f"{run['examples'].get('train', 0):,}",
+           f"{run['examples'].get('eval', 0):,}"] for run in runs]
+  short_names = {c.name: c.short_name for c in CONFIGURATIONS}
+  by_size = collections.defaultdict(list)
+  for comparison in results["ratios"]:
+    by_size[comparison["target_events"]].append(
+        f"{short_names[comparison['configuration']]} / "
+        f"{short_names[comparison['against']]} "
+        f"**{comparison['events_per_second']:.2f}x** "
+        f"({comparison['events_per_cpu_second']:.2f}x)")
+  target = results["target_events_per_second"]
+  lines = []
   for run in runs:
-    label = ("beam.preprocess, DirectRunner" if run["pipeline"] == "beam"
-             else "pandas/pyarrow, one process")
-    rows.append([f"{run['events_read']:,}", label, run["seconds"],
-                 f"{run['events_per_second']:,}", run["cpu_seconds"],
-                 f"{run['events_per_cpu_second']:,}", run["peak_rss_mib"],
-                 f"{run['examples'].get('train', 0):,}",
-                 f"{run['examples'].get('eval', 0):,}"])
-  ratios = []
-  for beam_run, baseline_run in zip(runs[::2], runs[1::2]):
-    ratio = beam_run["events_per_second"] / baseline_run["events_per_second"]
-    cpu_ratio = (beam_run["events_per_cpu_second"]
-                 / baseline_run["events_per_cpu_second"])
-    ratios.append(f"{beam_run['events_read']:,} events: Beam at "
-                  f"**{ratio:.2f}x** the events/s of the single-process "
-                  f"script ({cpu_ratio:.2f}x its events per CPU second)")
-  options = " ".join(results["beam_args"]) or "defaults (in-memory, 1 worker)"
+    if run["configuration"] == DEFAULT.name:
+      verdict = ("at or above" if run["events_per_second"] >= target
+                 else "below")
+      lines.append(
+          f"{run['events_read']:,} events, events/s (per CPU second): "
+          f"{'; '.join(by_size[run['target_events']])}. The default "
+          f"({worker_mode(run, results['extra_beam_args'])}): "
+          f"{run['events_per_second']:,} events/s, {verdict} the "
+          f"{target:,} events/s target.")
+  options = results["beam_args"]
   return "\n".join([
       "# beam.preprocess: events per second (DirectRunner)",
       "",
       f"Machine: {common.machine_line(results['machine'])}. Time split, "
       f"L={results['max_seq_len']}, K={results['label_window_days']} days, "
-      f"daily cutoffs. Beam options: {options}. Seconds are wall time of a "
-      "fresh process, start to exit; CPU seconds and peak RSS of that "
-      "process and its children. Load average at the end: "
-      f"{results.get('load_average', 'unknown')}.",
+      "daily cutoffs. Beam options of the default run: "
+      f"{_options(options[DEFAULT.name])}; of the one-process run: "
+      f"{_options(options[ONE_PROCESS.name])}. Seconds are wall time of a "
+      "fresh process, start to exit; CPU seconds are user + system of that "
+      "process and its children. Peak tree RSS is the peak of the summed "
+      "resident memory of the whole process tree (runner and worker "
+      f"processes), sampled every {results['sample_seconds']} s; runner "
+      "peak RSS is the runner process's own high-water mark. Load average "
+      f"at the end: {results.get('load_average', 'unknown')}.",
       "",
       common.markdown_table(
           ["events", "pipeline", "seconds", "events/s", "CPU seconds",
-           "events/CPU s", "peak RSS MiB",
+           "events/CPU s", "runner peak RSS MiB", "peak tree RSS MiB",
            "train examples", "eval examples"], rows),
       "",
-      *[f"- {line}" for line in ratios],
+      *[f"- {line}" for line in lines],
   ])
 
 

@@ -1,0 +1,128 @@
+"""Tests of benchmarks.preprocess_bench's helpers, with no timing.
+
+The process-tree sampler on a real parent and child, the labels, the ratios,
+the examples check and the markdown.
+"""
+
+import os
+import sys
+
+import pytest
+
+from benchmarks import common
+from benchmarks import preprocess_bench as bench
+
+ALLOCATED = 50 * 2**20
+# A parent and the child it starts each fill ALLOCATED bytes (written, so
+# resident); the child holds them for a second.
+_CHILD = f"import time; data = b'x' * {ALLOCATED}; time.sleep(1)"
+_PARENT = (f"import subprocess, sys; data = b'x' * {ALLOCATED}; "
+           f"subprocess.run([sys.executable, '-c', {_CHILD!r}], check=True)")
+
+
+def test_run_sampling_tree_sums_a_grandchilds_memory():
+  finished, peak = bench.run_sampling_tree([sys.executable, "-c", _PARENT],
+                                           interval=0.05)
+  assert finished.returncode == 0, finished.stderr
+  # The sum over the tree, not the largest process.
+  assert peak.rss_bytes >= 2 * ALLOCATED
+  assert peak.processes == 2
+  assert peak.sdk_workers == 0
+
+
+def test_run_sampling_tree_captures_output_and_failure():
+  finished, peak = bench.run_sampling_tree(
+      [sys.executable, "-c", "import sys; print('out'); sys.exit(3)"])
+  assert finished.returncode == 3
+  assert finished.stdout == "out\n"
+  assert peak.processes == 1 and peak.rss_bytes > 0
+
+
+def test_process_tree_of_this_process():
+  tree = bench.process_tree(os.getpid())
+  assert tree[0] == os.getpid()
+  assert os.getppid() not in tree
+
+
+def test_is_sdk_worker_counts_the_python_not_its_shell():
+  module = bench.SDK_WORKER_MODULE
+  assert bench.is_sdk_worker(["/venv/bin/python", "-m", module, ""])
+  assert not bench.is_sdk_worker(["/bin/sh", "-c", f"python -m {module}"])
+  assert not bench.is_sdk_worker(["python", "-m", "beam.preprocess"])
+
+
+def _run(configuration, size=1000, events_per_second=1000, cpu=1000,
+         workers=0, train=10):
+  return {"target_events": size, "configuration": configuration.name,
+          "events_read": size + 7, "events_per_second": events_per_second,
+          "events_per_cpu_second": cpu, "sdk_workers": workers,
+          "seconds": 1.0, "cpu_seconds": 1.0, "runner_peak_rss_mib": 100.0,
+          "peak_tree_rss_mib": 300.0,
+          "examples": {"train": train, "eval": 2}}
+
+
+def test_labels_say_what_ran():
+  assert bench.label(_run(bench.DEFAULT, workers=2), []) == (
+      "beam.preprocess, DirectRunner, 2 worker processes (default)")
+  assert bench.label(_run(bench.DEFAULT, workers=1), []) == (
+      "beam.preprocess, DirectRunner, 1 worker process (default)")
+  assert bench.label(_run(bench.ONE_PROCESS), []) == (
+      "beam.preprocess, DirectRunner, one process, in-memory")
+  # Other options may pick another single-process mode.
+  assert bench.label(_run(bench.ONE_PROCESS), ["--x"]) == (
+      "beam.preprocess, DirectRunner, one process")
+  assert bench.label(_run(bench.BASELINE), []) == (
+      "pandas/pyarrow, one process")
+
+
+def _three_runs(size, default_eps, one_eps, baseline_eps):
+  return [_run(bench.DEFAULT, size, default_eps, default_eps // 2, 2),
+          _run(bench.ONE_PROCESS, size, one_eps, one_eps),
+          _run(bench.BASELINE, size, baseline_eps, baseline_eps)]
+
+
+def test_ratios_per_size():
+  runs = (_three_runs(1000, 60_000, 20_000, 40_000)
+          + _three_runs(5000, 30_000, 10_000, 60_000))
+  by_pair = {(r["target_events"], r["configuration"], r["against"]): r
+             for r in bench.ratios(runs)}
+  assert len(by_pair) == 6
+  first = by_pair[1000, "beam_default", "baseline"]
+  assert first["events_per_second"] == 1.5
+  assert first["events_per_cpu_second"] == 0.75
+  assert by_pair[1000, "beam_one_process", "baseline"][
+      "events_per_second"] == 0.5
+  assert by_pair[1000, "beam_default", "beam_one_process"][
+      "events_per_second"] == 3.0
+  assert by_pair[5000, "beam_default", "baseline"]["events_per_second"] == 0.5
+
+
+def test_check_examples():
+  runs = _three_runs(1000, 1, 1, 1)
+  bench.check_examples(runs)
+  runs[1]["examples"] = {"train": 9, "eval": 2}
+  with pytest.raises(RuntimeError, match="beam_one_process"):
+    bench.check_examples(runs)
+
+
+def test_markdown_states_options_memory_and_ratios():
+  runs = _three_runs(1000, 60_000, 20_000, 40_000)
+  for run in runs:
+    run["label"] = bench.label(run, [])
+  results = {"machine": common.machine(), "load_average": "1.0 1.0 1.0",
+             "max_seq_len": 100, "label_window_days": 7,
+             "extra_beam_args": [],
+             "beam_args": {"beam_default": [],
+                           "beam_one_process": ["--direct_num_workers", "1"]},
+             "sample_seconds": 0.2, "target_events_per_second": 50_000,
+             "runs": runs, "ratios": bench.ratios(runs)}
+  text = bench.markdown(results)
+  assert "Beam options of the default run: none;" in text
+  assert "one-process run: `--direct_num_workers 1`" in text
+  assert "summed resident memory of the whole process tree" in text
+  assert "| peak tree RSS MiB |" in text
+  assert "| 1,007 | beam.preprocess, DirectRunner, 2 worker processes " \
+         "(default) |" in text
+  assert "default / baseline **1.50x** (0.75x)" in text
+  assert "default / one process **3.00x** (1.50x)" in text
+  assert "60,000 events/s, at or above the 50,000 events/s target" in text
