@@ -6,10 +6,12 @@ before the cutoff, oldest first, and the label sets: the distinct advertisers
 at least one history event and one label advertiser are written; a
 (user, cutoff) with labels but no history counts as ``no_history``, one with
 history but no labels as ``no_positive`` (one with neither is not counted).
-Outputs are tagged: one serialized ``tf.train.Example`` per element under
-``schema.TRAIN`` / ``VALID`` / ``EVAL``, counts under ``counts.COUNTS``
-(``positives/<split>`` counts the labels of the task's candidates), and the
-training positives per candidate under ``POSITIVES``.
+Outputs are tagged: under ``schema.TRAIN`` / ``VALID`` / ``EVAL`` one
+element per user and split, the list of its serialized ``tf.train.Example``
+(a batch: Beam's cost is per element, and users have many examples), counts
+under ``counts.COUNTS`` (``positives/<split>`` counts the labels of the
+task's candidates), and the training positives per candidate under
+``POSITIVES``.
 
 * Time split: training cutoffs every ``train_stride_days`` going back from
   eval_cutoff - K days (so no training label window reaches past the eval
@@ -24,8 +26,8 @@ training positives per candidate under ``POSITIVES``.
 
 import bisect
 import collections
-from typing import (Collection, Dict, List, Mapping, Optional, Sequence,
-                    Tuple)
+from typing import (Collection, Dict, Iterator, List, Mapping, Optional,
+                    Sequence, Set, Tuple)
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -98,6 +100,11 @@ class _ExamplesFn(beam.DoFn):
     self._counts.add(USERS)
     self._counts.add(EVENTS_USED, num_events)
 
+  def _count_skipped(self, reason: str, n: int = 1) -> None:
+    """Counts n (user, cutoff) skipped for ``reason``, if any."""
+    if n:
+      self._counts.add(f"{EXAMPLES_SKIPPED}/{reason}", n)
+
   def _skipped(self, has_history: bool, has_labels: bool) -> bool:
     """Whether an example lacks history or labels; counts why, if it matters.
 
@@ -106,26 +113,35 @@ class _ExamplesFn(beam.DoFn):
     if has_history and has_labels:
       return False
     if has_history or has_labels:
-      reason = NO_POSITIVE if has_history else NO_HISTORY
-      self._counts.add(f"{EXAMPLES_SKIPPED}/{reason}")
+      self._count_skipped(NO_POSITIVE if has_history else NO_HISTORY)
     return True
 
-  def _example(self, split: str, user: str, cutoff: int,
-               history: Mapping[str, Sequence], advertisers: Collection[str],
-               items: Collection[str]) -> pvalue.TaggedOutput:
-    """The encoded example, tagged with its split; counts it.
+  def _add_example(self, batches: Dict[str, Tuple[List[bytes], List[str]]],
+                   split: str, user: str, cutoff: int,
+                   history: Mapping[str, Sequence],
+                   advertisers: Collection[str],
+                   items: Collection[str]) -> None:
+    """Encodes an example into its split's batch of the user's examples.
 
     Args:
+      batches: Split to (its encoded examples, the task's candidates in
+        their labels).
       history: The history events as ``schema.encode_example`` takes them.
     """
-    record = schema.encode_example(user, cutoff, history, sorted(advertisers),
-                                   sorted(items))
-    candidates = items if self._item_task else advertisers
-    self._counts.add(f"{EXAMPLES}/{split}")
-    self._counts.add(f"{POSITIVE_COUNTS}/{split}", len(candidates))
-    if split == schema.TRAIN:
-      self._positives.update(candidates)
-    return pvalue.TaggedOutput(split, record)
+    records, candidates = batches.setdefault(split, ([], []))
+    records.append(schema.encode_example(user, cutoff, history,
+                                         sorted(advertisers), sorted(items)))
+    candidates += items if self._item_task else advertisers
+
+  def _emit(self, batches: Dict[str, Tuple[List[bytes], List[str]]]
+            ) -> Iterator[pvalue.TaggedOutput]:
+    """Each split's batch of the user's examples; counts them."""
+    for split, (records, candidates) in batches.items():
+      self._counts.add(f"{EXAMPLES}/{split}", len(records))
+      self._counts.add(f"{POSITIVE_COUNTS}/{split}", len(candidates))
+      if split == schema.TRAIN:
+        self._positives.update(candidates)
+      yield pvalue.TaggedOutput(split, records)
 
   def finish_bundle(self):
     yield from self._counts.emit()
@@ -154,42 +170,80 @@ class _TimeSplitFn(_ExamplesFn):
     eval_day = (eval_cutoff - self._offset) // day
     first_day = (day_events[0][0] - self._offset) // day
     # Training cutoffs from the first one whose label window reaches the
-    # user's first event up to eval_day - K, then the eval cutoff.
+    # user's first event up to eval_day - K, then the eval cutoff. A cutoff
+    # has history if it is after the first event: if its day is later.
     steps = (eval_day - first_day) // self._stride
     cutoff_days = list(range(eval_day - self._window - steps * self._stride,
                              eval_day - self._window + 1, self._stride))
     cutoff_days.append(eval_day)
-    columns = history_columns(day_events)
-    times = columns[schema.TIMESTAMP]
-    encoded = schema.encode_history(columns)
-    conversion_days = sorted(conversions)
-    for cutoff_day in cutoff_days:
+    with_history = len(cutoff_days) - bisect.bisect_right(cutoff_days,
+                                                          first_day)
+    no_history = examples = 0
+    batches = {}
+    times = encoded = None  # The history, encoded at the first example.
+    for cutoff_day, advertisers, items in self._labelled_cutoffs(
+        cutoff_days, conversions):
+      if cutoff_day <= first_day:
+        no_history += 1
+        continue
+      if encoded is None:  # Events at or after the eval cutoff are in none.
+        columns = history_columns(
+            day_events[:bisect.bisect_left(day_events, (eval_cutoff,))])
+        times = columns[schema.TIMESTAMP]
+        encoded = schema.encode_history(columns)
       cutoff = cutoff_day * day + self._offset
       end = bisect.bisect_left(times, cutoff)  # History: day_events[:end].
-      advertisers, items = self._labels(conversions, conversion_days,
-                                        cutoff_day)
-      if self._skipped(end > 0, bool(advertisers)):
-        continue
-      split = schema.EVAL if cutoff_day == eval_day else schema.TRAIN
-      start = max(0, end - self._max_len)
-      yield self._example(split, user, cutoff,
-                          schema.history_window(encoded, start, end),
-                          advertisers, items)
+      self._add_example(
+          batches, schema.EVAL if cutoff_day == eval_day else schema.TRAIN,
+          user, cutoff,
+          schema.history_window(encoded, max(0, end - self._max_len), end),
+          advertisers, items)
+      examples += 1
+    self._count_skipped(NO_HISTORY, no_history)
+    self._count_skipped(NO_POSITIVE, with_history - examples)
+    yield from self._emit(batches)
 
-  def _labels(self, conversions, conversion_days: Sequence[int],
-              cutoff_day: int) -> Tuple[set, set]:
+  def _labelled_cutoffs(
+      self, cutoff_days: Sequence[int],
+      conversions: Mapping[int, Sequence[Tuple[bool, str, str]]]
+  ) -> Iterator[Tuple[int, Set[str], Set[str]]]:
+    """The cutoff days with labels, and their labels (see ``_labels``).
+
+    Only cutoffs up to K days before a conversion day can have labels: the
+    others are not looked at.
+
+    Args:
+      cutoff_days: Sorted.
+      conversions: A ``timeline.Timeline``'s conversions per day.
+    """
+    conversion_days = sorted(conversions)
+    done = 0  # Cutoffs before cutoff_days[done] are looked at.
+    for index, conversion_day in enumerate(conversion_days):
+      # The cutoffs after the previous conversion day, up to this one: it
+      # is the first conversion day of their windows.
+      start = max(done, bisect.bisect_left(cutoff_days,
+                                           conversion_day - self._window))
+      done = bisect.bisect_right(cutoff_days, conversion_day)
+      for cutoff_day in cutoff_days[start:done]:
+        advertisers, items = self._labels(conversions,
+                                          conversion_days[index:], cutoff_day)
+        if advertisers:
+          yield cutoff_day, advertisers, items
+
+  def _labels(self, conversions: Mapping[int, Sequence[Tuple[bool, str, str]]],
+              conversion_days: Sequence[int],
+              cutoff_day: int) -> Tuple[Set[str], Set[str]]:
     """Distinct advertisers and items converted with in (cutoff, cutoff + K].
 
     Args:
       conversions: A ``timeline.Timeline``'s conversions per day.
-      conversion_days: Their days, sorted.
+      conversion_days: Their days, sorted, from the first one at or after
+        ``cutoff_day``.
       cutoff_day: The day the cutoff starts.
     """
     advertisers, items = set(), set()
     last_day = cutoff_day + self._window
-    for index in range(bisect.bisect_left(conversion_days, cutoff_day),
-                       len(conversion_days)):
-      day = conversion_days[index]
+    for day in conversion_days:
       if day > last_day:
         break
       for at_day_start, advertiser, item in conversions[day]:
@@ -217,12 +271,15 @@ class _LeaveLastOutFn(_ExamplesFn):
     num_events, targets = timeline.last_conversion_histories(
         event_lists, self._max_len, self._num_targets, self._conversion_types)
     self._count_user(num_events)
+    batches = {}
     for position, (target, history) in enumerate(targets):
       split = _SPLIT_FROM_LAST.get(len(targets) - 1 - position, schema.TRAIN)
       timestamp, _, item, advertiser = target
       if not self._skipped(bool(history), True):
-        yield self._example(split, user, timestamp, history_columns(history),
-                            (advertiser,), (item,) if item else ())
+        self._add_example(batches, split, user, timestamp,
+                          history_columns(history), (advertiser,),
+                          (item,) if item else ())
+    yield from self._emit(batches)
 
 
 class TimeSplitExamples(beam.PTransform):

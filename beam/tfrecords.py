@@ -11,7 +11,7 @@ files read back with ``tf.data.TFRecordDataset(..., "GZIP")``.
 
 import struct
 import zlib
-from typing import BinaryIO
+from typing import BinaryIO, List, Sequence, Tuple, Union
 
 import apache_beam as beam
 from apache_beam import coders
@@ -27,19 +27,44 @@ except ImportError:  # pragma: no cover - Beam's gcp extra brings it.
 
 _GZIP_WINDOW_BITS = 16 + zlib.MAX_WBITS  # zlib writes a gzip header.
 _MASK_DELTA = 0xA282EAD8
+_LENGTH = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
+# Framed records are gzipped in chunks of about this size: zlib's output
+# does not depend on how its input is split, and a call per chunk costs less
+# than one per record.
+_CHUNK_SIZE = 1 << 16
 
 
 def _masked_crc(data: bytes) -> bytes:
   """TFRecord's masked CRC-32C of ``data``, little-endian."""
   crc = _crc32c(data)
-  masked = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-  return struct.pack("<I", masked)
+  return _CRC.pack((((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF)
+
+
+class _Headers(dict):
+  """A record's length and that length's CRC, by the length; records of
+  one split have a few thousand lengths at most."""
+
+  def __missing__(self, length: int) -> bytes:
+    if len(self) >= 1 << 16:
+      self.clear()
+    encoded = _LENGTH.pack(length)
+    header = self[length] = encoded + _masked_crc(encoded)
+    return header
+
+
+_HEADERS = _Headers()
+
+
+def framed(data: bytes) -> Tuple[bytes, bytes, bytes]:
+  """One record's TFRecord pieces: its length and the length's CRC, the
+  data, and its CRC."""
+  return _HEADERS[len(data)], data, _masked_crc(data)
 
 
 def tfrecord(data: bytes) -> bytes:
   """One record framed as a TFRecord: length, its CRC, data, its CRC."""
-  length = struct.pack("<Q", len(data))
-  return length + _masked_crc(length) + data + _masked_crc(data)
+  return b"".join(framed(data))
 
 
 class _GzipWriter:
@@ -49,11 +74,25 @@ class _GzipWriter:
     self._raw = raw
     self._compressor = zlib.compressobj(level, zlib.DEFLATED,
                                         _GZIP_WINDOW_BITS)
+    self._pending: List[bytes] = []  # Not yet compressed.
+    self._pending_size = 0
 
-  def write(self, data: bytes) -> None:
-    self._raw.write(self._compressor.compress(data))
+  def write(self, *pieces: bytes) -> None:
+    """Writes the pieces one after the other."""
+    self._pending += pieces
+    self._pending_size += sum(map(len, pieces))
+    if self._pending_size >= _CHUNK_SIZE:
+      self._compress_pending()
+
+  def _compress_pending(self) -> None:
+    compressed = self._compressor.compress(b"".join(self._pending))
+    if compressed:
+      self._raw.write(compressed)
+    self._pending.clear()
+    self._pending_size = 0
 
   def close(self) -> None:
+    self._compress_pending()
     self._raw.write(self._compressor.flush())
     self._raw.close()
 
@@ -72,13 +111,21 @@ class _GzipTFRecordSink(filebasedsink.FileBasedSink):
   def open(self, temp_path: str) -> _GzipWriter:
     return _GzipWriter(super().open(temp_path), self._level)
 
-  def write_encoded_record(self, file_handle: _GzipWriter,
-                           encoded_value: bytes) -> None:
-    file_handle.write(tfrecord(encoded_value))
+  def write_record(self, file_handle: _GzipWriter,
+                   value: Union[bytes, Sequence[bytes]]) -> None:
+    """Writes a serialized record, or each of a batch of them."""
+    if isinstance(value, bytes):
+      file_handle.write(*framed(value))
+    else:
+      for record in value:
+        file_handle.write(*framed(record))
 
 
 class WriteGzipTFRecords(beam.PTransform):
   """Serialized records to ``<prefix>-SSSSS-of-NNNNN<suffix>``, gzipped.
+
+  Takes records (``bytes``), or batches of them (lists of ``bytes``), which
+  cost Beam one element per batch.
 
   Args:
     file_path_prefix: Path and name start of the shards.

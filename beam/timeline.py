@@ -18,6 +18,7 @@ sort in time order with ties broken by type, item and advertiser):
 import bisect
 import heapq
 import itertools
+import operator
 from typing import Dict, Iterable, List, Tuple
 
 import apache_beam as beam
@@ -69,10 +70,10 @@ class DayTimelineFn(beam.CombineFn):
     day_events = accumulator[1]
     day_events.extend(user_events)
     conversion_types = self._conversion_types
-    for event in user_events:
-      if event[1] in conversion_types:
-        day, second = divmod(event[0] - self._offset, DAY_SECONDS)
-        accumulator[2].add((day, second == 0, event[3], event[2]))
+    for timestamp, _, item, advertiser in [
+        event for event in user_events if event[1] in conversion_types]:
+      day, second = divmod(timestamp - self._offset, DAY_SECONDS)
+      accumulator[2].add((day, second == 0, advertiser, item))
     accumulator[0] += len(user_events)
     if len(day_events) >= accumulator[3]:
       self._trim(accumulator)
@@ -108,18 +109,15 @@ class DayTimelineFn(beam.CombineFn):
     """Sorts the events and keeps the last L of each day."""
     day_events = accumulator[1]
     day_events.sort()
-    kept = []
-    day, kept_of_day = None, 0
-    for event in reversed(day_events):
-      event_day = (event[0] - self._offset) // DAY_SECONDS
-      if event_day != day:
-        day, kept_of_day = event_day, 0
-      if kept_of_day < self._max_len:
-        kept.append(event)
-        kept_of_day += 1
-    kept.reverse()
+    offset, max_len = self._offset, self._max_len
+    days = [(event[0] - offset) // DAY_SECONDS for event in day_events]
+    # An event is among the last L of its day if the event L later is not
+    # of its day (or there is none).
+    kept = list(itertools.compress(
+        day_events, map(operator.ne, days, days[max_len:])))
+    kept += day_events[max(0, len(day_events) - max_len):]
     accumulator[1] = kept
-    accumulator[3] = max(2 * len(kept), 2 * self._max_len)
+    accumulator[3] = max(2 * len(kept), 2 * max_len)
 
 
 def last_conversion_histories(

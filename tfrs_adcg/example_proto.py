@@ -5,7 +5,8 @@ A training example is a map from feature name to a list of byte strings or
 a ``tf.train.Example`` directly, which is several times faster than filling
 the message through the protobuf runtime and does not import TensorFlow.
 The bytes parse (``tf.train.Example.FromString``,
-``tf.io.parse_example``) to the same message as one built field by field.
+``tf.io.parse_example``) to the same message as one built field by field,
+and equal protobuf's own serialization of it.
 
 The layout, from ``tensorflow/core/example/{example,feature}.proto``::
 
@@ -16,16 +17,23 @@ The layout, from ``tensorflow/core/example/{example,feature}.proto``::
     BytesList    { repeated bytes value = 1; }
     Int64List    { repeated int64 value = 1 [packed = true]; }
 
-A map entry is a message ``{string key = 1; Feature value = 2;}``.
+A map entry is a message ``{string key = 1; Feature value = 2;}``. All of an
+entry before its values' bytes depends only on the feature and the values'
+encoded size, so it is kept per (feature, size), as are the encoded forms of
+string and integer values, which repeat across users.
 
-Ids repeat across users, so the encoded form of each string and integer
-value is kept in a bounded cache. Histories of one user overlap from one
-example to the next: ``ExampleEncoder.serialize`` encodes a user's values
-once, and ``EncodedValues`` of any slice of them are then a ``bytes.join``.
+Histories of one user overlap from one example to the next:
+``ExampleEncoder.serialize`` encodes a user's values once into
+``SerializedValues``, and the ``EncodedValues`` of any window of them is one
+slice of those bytes.
 """
 
-from typing import (Callable, Dict, Hashable, Iterable, List, NamedTuple,
-                    Sequence, Tuple, Union)
+import functools
+import itertools
+from typing import (Callable, Dict, Hashable, Iterable, NamedTuple, Sequence,
+                    Tuple, Union)
+
+import numpy as np
 
 # Wire tags: (field number << 3) | wire type; 2 is length-delimited.
 _FIELD_1_BYTES = b"\x0a"  # Example.features, Features.feature, the map key,
@@ -36,6 +44,12 @@ _INT64_LIST = b"\x1a"  # Feature.int64_list
 
 _UINT64 = 1 << 64
 DEFAULT_CACHE_SIZE = 1 << 18  # Values per cache; about 30 MiB at most.
+
+# Integers in [2^28, 2^35), epoch seconds among them, are 5-byte varints:
+# 7 bits a byte, low bits first, the high bit set on all but the last byte.
+_FIVE_BYTE_RANGE = (1 << 28, 1 << 35)
+_FIVE_BYTE_SHIFTS = np.arange(0, 35, 7, dtype=np.int64)
+_FIVE_BYTE_CONTINUATION = np.array([0x80] * 4 + [0], dtype=np.int64)
 
 
 def varint(value: int) -> bytes:
@@ -65,13 +79,10 @@ def _length(n: int) -> bytes:
   return _SMALL_VARINTS[n] if n < 16384 else varint(n)
 
 
-def _length_delimited(tag: bytes, payload: bytes) -> bytes:
-  return tag + _length(len(payload)) + payload
-
-
 def _bytes_value(value: str) -> bytes:
   """One ``BytesList.value`` field of a string, UTF-8 encoded."""
-  return _length_delimited(_FIELD_1_BYTES, value.encode())
+  data = value.encode()
+  return _FIELD_1_BYTES + _length(len(data)) + data
 
 
 def _int64_value(value: int) -> bytes:
@@ -79,11 +90,49 @@ def _int64_value(value: int) -> bytes:
   return varint(int(value))
 
 
+def _entry_head(key: bytes, int64: bool, size: int) -> bytes:
+  """A ``Features.feature`` map entry up to its values' bytes.
+
+  Args:
+    key: The entry's key field.
+    int64: Whether the values are an ``int64_list`` (else a ``bytes_list``).
+    size: Length of the values' bytes: the ``BytesList.value`` fields, or
+      the packed integers.
+  """
+  if not int64:
+    list_head = _BYTES_LIST + _length(size)
+  elif size:  # Int64List's one packed field, inside the Feature's field.
+    packed_head = _FIELD_1_BYTES + _length(size)
+    list_head = _INT64_LIST + _length(len(packed_head) + size) + packed_head
+  else:  # No values: an empty Int64List.
+    list_head = _INT64_LIST + _length(0)
+  value_size = len(list_head) + size
+  value_head = _FIELD_2_BYTES + _length(value_size)
+  entry_size = len(key) + len(value_head) + value_size
+  return _FIELD_1_BYTES + _length(entry_size) + key + value_head + list_head
+
+
 class EncodedValues(NamedTuple):
-  """Values of one feature, serialized: ``bytes.join`` of a slice of
-  ``ExampleEncoder.serialize``'s pieces, and how many values they are."""
+  """Values of one feature, serialized (a window of ``SerializedValues``),
+  and how many values they are."""
   data: bytes
   count: int
+
+
+class SerializedValues(NamedTuple):
+  """Values of one feature serialized one after the other.
+
+  Attributes:
+    data: The values' bytes, as ``EncodedValues`` holds them.
+    offsets: Where each value starts in ``data``, then ``len(data)``.
+  """
+  data: bytes
+  offsets: Sequence[int]
+
+  def window(self, start: int, end: int) -> EncodedValues:
+    """Values ``[start, end)``."""
+    offsets = self.offsets
+    return EncodedValues(self.data[offsets[start]:offsets[end]], end - start)
 
 
 Values = Union[Sequence, EncodedValues]
@@ -113,31 +162,78 @@ class ExampleEncoder:
   """Serializes examples of string and int64 list features.
 
   Args:
-    cache_size: Most values each cache (strings, integers) holds.
+    cache_size: Most values each cache (strings, integers, the entry heads
+      of one feature) holds.
   """
 
   def __init__(self, cache_size: int = DEFAULT_CACHE_SIZE):
+    self._cache_size = cache_size
     self._strings = _Cache(_bytes_value, cache_size)
     self._ints = _Cache(_int64_value, cache_size)
-    self._keys: Dict[str, bytes] = {}
+    # (name, int64) to the feature's entry heads by the values' size.
+    self._heads: Dict[Tuple[str, bool], _Cache] = {}
 
-  def _key(self, name: str) -> bytes:
-    """The map entry's key field of a feature name."""
-    key = self._keys.get(name)
-    if key is None:
-      key = self._keys[name] = _length_delimited(_FIELD_1_BYTES, name.encode())
-    return key
+  def _entry_heads(self, name: str, int64: bool) -> _Cache:
+    """The entry heads of a feature, by the size of its values' bytes."""
+    heads = self._heads.get((name, int64))
+    if heads is None:
+      key = _FIELD_1_BYTES + _length(len(name.encode())) + name.encode()
+      heads = self._heads[name, int64] = _Cache(
+          lambda size: _entry_head(key, int64, size), self._cache_size)
+    return heads
 
-  def serialize(self, values: Sequence, int64: bool) -> List[bytes]:
-    """Each value as it is written: pieces for ``EncodedValues``.
+  def strings(self, values: Iterable[str]) -> bytes:
+    """The ``bytes_list`` values' bytes of strings."""
+    return b"".join(map(self._strings.__getitem__, values))
+
+  def int64s(self, values: Iterable[int]) -> bytes:
+    """The packed ``int64_list`` values' bytes of integers."""
+    return b"".join(map(self._ints.__getitem__, values))
+
+  def values_bytes(self, values: Values, int64: bool) -> bytes:
+    """The bytes of a feature's values, as ``EncodedValues.data``.
+
+    Args:
+      values: Strings, or integers if ``int64``, or their ``EncodedValues``.
+      int64: Whether the values belong in an ``int64_list``.
+    """
+    if isinstance(values, EncodedValues):
+      return values.data
+    return self.int64s(values) if int64 else self.strings(values)
+
+  def serialize(self, values: Sequence, int64: bool) -> SerializedValues:
+    """The values as they are written, to be cut into ``EncodedValues``.
 
     Args:
       values: Strings, or integers if ``int64``.
       int64: Whether the values belong in an ``int64_list``.
     """
     if int64:  # Mostly distinct (times): not worth caching.
-      return list(map(_int64_value, values))
-    return list(map(self._strings.__getitem__, values))
+      low, high = _FIVE_BYTE_RANGE
+      if values and low <= min(values) and max(values) < high:
+        # All 5-byte varints: each byte is 7 bits of the value, at once.
+        column = np.array(values, dtype=np.int64)[:, np.newaxis]
+        varints = (column >> _FIVE_BYTE_SHIFTS) & 0x7F | _FIVE_BYTE_CONTINUATION
+        return SerializedValues(varints.astype(np.uint8).tobytes(),
+                                range(0, 5 * len(values) + 1, 5))
+      pieces = list(map(_int64_value, values))
+    else:
+      pieces = list(map(self._strings.__getitem__, values))
+    return SerializedValues(
+        b"".join(pieces), list(itertools.accumulate(map(len, pieces),
+                                                    initial=0)))
+
+  def layout(self, string_names: Sequence[str],
+             int64_names: Sequence[str]) -> Callable[[Sequence[bytes]], bytes]:
+    """An encoder of examples with exactly these features, in this order.
+
+    ``layout(s, i)(values)`` equals ``encode`` of the same features; it
+    takes the features' ``values_bytes`` (string features first), which
+    saves ``encode``'s work per feature.
+    """
+    heads = ([self._entry_heads(name, False) for name in string_names]
+             + [self._entry_heads(name, True) for name in int64_names])
+    return functools.partial(_example, heads)
 
   def encode(self, string_features: Iterable[Tuple[str, Values]],
              int64_features: Iterable[Tuple[str, Values]]) -> bytes:
@@ -150,36 +246,24 @@ class ExampleEncoder:
         into an ``int64_list``, or their ``EncodedValues``.
 
     Returns:
-      The bytes of the example.
+      The bytes of the example: entries in the order of the features given,
+      string features first.
     """
-    strings, ints = self._strings.__getitem__, self._ints.__getitem__
-    lists = []  # (key field, Feature field tag, the list message)
-    for name, values in string_features:
-      if isinstance(values, EncodedValues):
-        data = values.data
-      else:
-        data = b"".join(map(strings, values))
-      lists.append((self._key(name), _BYTES_LIST, data))
-    for name, values in int64_features:
-      if isinstance(values, EncodedValues):
-        packed = values.data
-      else:
-        packed = b"".join(map(ints, values))
-      lists.append((self._key(name), _INT64_LIST,
-                    _length_delimited(_FIELD_1_BYTES, packed)
-                    if packed else b""))
-    # Each map entry: tag, size, key, value tag, size, Feature (its one
-    # field: tag, size, list message). Sizes are varints, mostly looked up.
-    parts = []
-    small = _SMALL_VARINTS
-    for key, kind, data in lists:
-      size = len(data)
-      list_head = kind + (small[size] if size < 16384 else varint(size))
-      size += len(list_head)
-      value_head = _FIELD_2_BYTES + (small[size] if size < 16384
-                                     else varint(size))
-      size += len(key) + len(value_head)
-      parts += (_FIELD_1_BYTES, small[size] if size < 16384 else varint(size),
-                key, value_head, list_head, data)
-    features = b"".join(parts)
-    return _FIELD_1_BYTES + _length(len(features)) + features
+    heads, values = [], []
+    for features, int64 in ((string_features, False), (int64_features, True)):
+      for name, feature_values in features:
+        heads.append(self._entry_heads(name, int64))
+        values.append(self.values_bytes(feature_values, int64))
+    return _example(heads, values)
+
+
+def _example(heads: Sequence[_Cache], values: Sequence[bytes]) -> bytes:
+  """An example of features' entry heads and their values' bytes."""
+  entry_heads = list(map(_Cache.__getitem__, heads, map(len, values)))
+  parts = [b""] * (2 * len(values) + 1)
+  parts[1::2] = entry_heads
+  parts[2::2] = values
+  size = sum(map(len, entry_heads)) + sum(map(len, values))
+  parts[0] = _FIELD_1_BYTES + (_SMALL_VARINTS[size] if size < 16384
+                               else varint(size))
+  return b"".join(parts)

@@ -18,7 +18,7 @@ written under another version.
 
 import json
 import os
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, Mapping, Sequence
 
 from tfrs_adcg import example_proto
 
@@ -108,6 +108,11 @@ DROP_REASONS = (MALFORMED_ROW, MISSING_USER_ID, MISSING_ADVERTISER_ID,
 # Serializes examples; its caches of encoded ids and times live as long as
 # the process.
 _ENCODER = example_proto.ExampleEncoder()
+# encode_example's layout: the user, the string histories, the labels, then
+# the integers.
+_ENCODE_EXAMPLE = _ENCODER.layout(
+    (USER_ID,) + STRING_SEQUENCE_FEATURES
+    + (LABEL_ADVERTISER_IDS, LABEL_ITEM_IDS), (CUTOFF, TIMESTAMP))
 
 
 class SchemaError(ValueError):
@@ -132,7 +137,7 @@ def vocab_path(data_dir: str, feature: str) -> str:
 
 
 def encode_example(user_id: str, cutoff: int,
-                   history: Mapping[str, Sequence],
+                   history: Mapping[str, example_proto.Values],
                    label_advertiser_ids: Sequence[str],
                    label_item_ids: Sequence[str] = ()) -> bytes:
   """Serializes one training example as a ``tf.train.Example``.
@@ -140,28 +145,39 @@ def encode_example(user_id: str, cutoff: int,
   Args:
     user_id: The user.
     cutoff: Epoch seconds; every history event is strictly before it.
-    history: ``SEQUENCE_FEATURES`` to equally long lists, oldest event first,
-      or to ``example_proto.EncodedValues`` of windows of ``encode_history``.
+    history: ``SEQUENCE_FEATURES`` to equally long lists (or their
+      ``example_proto.EncodedValues``), oldest event first; or a
+      ``history_window``.
     label_advertiser_ids: Distinct advertisers converted with after cutoff.
     label_item_ids: Distinct items converted with after cutoff.
 
   Returns:
     The serialized example.
   """
-  lengths = {example_proto.count(history[name]) for name in SEQUENCE_FEATURES}
-  if len(lengths) != 1:
-    raise ValueError(f"History features differ in length: {lengths}")
-  return _ENCODER.encode(
-      [(USER_ID, (user_id,))]
-      + [(name, history[name]) for name in STRING_SEQUENCE_FEATURES]
-      + [(LABEL_ADVERTISER_IDS, label_advertiser_ids),
-         (LABEL_ITEM_IDS, label_item_ids)],
-      [(CUTOFF, (cutoff,)), (TIMESTAMP, history[TIMESTAMP])])
+  if isinstance(history, _HistoryWindow):
+    *strings, times = history
+  else:
+    lengths = {example_proto.count(history[name])
+               for name in SEQUENCE_FEATURES}
+    if len(lengths) != 1:
+      raise ValueError(f"History features differ in length: {lengths}")
+    *strings, times = (_ENCODER.values_bytes(history[name], name == TIMESTAMP)
+                       for name in SEQUENCE_FEATURES)
+  return _ENCODE_EXAMPLE([_ENCODER.strings((user_id,)), *strings,
+                          _ENCODER.strings(label_advertiser_ids),
+                          _ENCODER.strings(label_item_ids),
+                          _ENCODER.int64s((cutoff,)), times])
+
+
+class _HistoryWindow(tuple):
+  """Events of a ``history_window``: the values' bytes of each of
+  ``SEQUENCE_FEATURES`` in turn, which are equally many."""
 
 
 def encode_history(
-    history: Mapping[str, Sequence]) -> Dict[str, List[bytes]]:
-  """A user's history serialized value by value, to be cut into windows.
+    history: Mapping[str, Sequence]
+) -> Dict[str, example_proto.SerializedValues]:
+  """A user's history serialized once, to be cut into windows.
 
   ``history_window`` of the result is a history for ``encode_example``; a
   user's examples share most of their events, which this encodes once.
@@ -173,12 +189,13 @@ def encode_history(
           for name in SEQUENCE_FEATURES}
 
 
-def history_window(encoded: Mapping[str, Sequence[bytes]], start: int,
-                   end: int) -> Dict[str, example_proto.EncodedValues]:
-  """Events ``[start, end)`` of an ``encode_history`` result."""
-  return {name: example_proto.EncodedValues(b"".join(pieces[start:end]),
-                                            end - start)
-          for name, pieces in encoded.items()}
+def history_window(encoded: Mapping[str, example_proto.SerializedValues],
+                   start: int, end: int) -> _HistoryWindow:
+  """Events ``[start, end)`` of an ``encode_history`` result, as a history
+  for ``encode_example``."""
+  return _HistoryWindow([
+      data[offsets[start]:offsets[end]]
+      for data, offsets in map(encoded.__getitem__, SEQUENCE_FEATURES)])
 
 
 def feature_spec() -> Dict[str, object]:

@@ -5,7 +5,9 @@ cutoff boundaries, a duplicate and five malformed rows; L = 3, K = 2 days,
 eval cutoff 2026-01-10T00:00:00Z, so the training cutoffs are Jan 8, 7, 6...
 """
 
+import collections
 import dataclasses
+import random
 
 import apache_beam as beam
 from apache_beam.testing import test_pipeline
@@ -18,6 +20,7 @@ from beam import config as config_lib
 from beam import counts
 from beam import events
 from beam import examples
+from beam import timeline
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
 
@@ -93,6 +96,13 @@ def decode(record: bytes):
           strings(schema.LABEL_ADVERTISER_IDS), strings(schema.LABEL_ITEM_IDS))
 
 
+def decode_batch(batch):
+  """The decoded examples of a batch, which must all be of one user."""
+  decoded = [decode(record) for record in batch]
+  assert len({example[0] for example in decoded}) == 1, decoded
+  return decoded
+
+
 def read_events(pipeline, config):
   return pipeline | events.ReadEvents(config.input, config.input_format,
                                       config.event_types, config.min_time,
@@ -120,10 +130,13 @@ def test_time_split_golden_examples(tmp_path):
     read = read_events(pipeline, config)
     cutoff = read.time_range | beam.Map(examples.resolve_eval_cutoff, config)
     out = read.events | examples.TimeSplitExamples(config, cutoff)
-    assert_that(out[schema.TRAIN] | "DecodeTrain" >> beam.Map(decode),
+    assert_that(out[schema.TRAIN] | "DecodeTrain" >> beam.FlatMap(decode_batch),
                 equal_to(train), label="Train")
-    assert_that(out[schema.EVAL] | "DecodeEval" >> beam.Map(decode),
+    assert_that(out[schema.EVAL] | "DecodeEval" >> beam.FlatMap(decode_batch),
                 equal_to(evaluation), label="Eval")
+    # One batch per user and split: u1's two training examples are one.
+    assert_that(out[schema.TRAIN] | "TrainBatchSizes" >> beam.Map(len),
+                equal_to([2]), label="TrainBatches")
     assert_that(
         out[counts.COUNTS] | "Sum" >> beam.CombinePerKey(sum),
         equal_to([
@@ -154,14 +167,14 @@ def test_time_split_stride_and_default_eval_cutoff(tmp_path):
     cutoff = read.time_range | beam.Map(examples.resolve_eval_cutoff, config)
     out = read.events | examples.TimeSplitExamples(config, cutoff)
     assert_that(
-        out[schema.TRAIN] | "DecodeTrain" >> beam.Map(decode),
+        out[schema.TRAIN] | "DecodeTrain" >> beam.FlatMap(decode_batch),
         equal_to([
             ("u1", t("2026-01-06T00:00:00Z"), (VIEW_A1,), ("a2",), ("i2",)),
             ("u1", t("2026-01-09T00:00:00Z"), (VIEW_A2, CHECKOUT_A2, VIEW_A3),
              ("a3",), ()),
         ]), label="Train")
     assert_that(
-        out[schema.EVAL] | "DecodeEval" >> beam.Map(decode),
+        out[schema.EVAL] | "DecodeEval" >> beam.FlatMap(decode_batch),
         equal_to([
             ("u1", t("2026-01-11T00:00:00Z"), (CHECKOUT_A2, VIEW_A3, SIGNUP_A3),
              ("a1",), ("i1",)),
@@ -187,19 +200,19 @@ def test_leave_last_out_golden_examples(tmp_path):
     read = read_events(pipeline, config)
     out = read.events | examples.LeaveLastOutExamples(config)
     assert_that(
-        out[schema.TRAIN] | "DecodeTrain" >> beam.Map(decode),
+        out[schema.TRAIN] | "DecodeTrain" >> beam.FlatMap(decode_batch),
         # Only the latest training target (max_train_targets=1): the cart
         # at Jan 6 09:00 is dropped.
         equal_to([("u1", CHECKOUT_A2[0], (VIEW_A1, CART_A2, VIEW_A2),
                    ("a2",), ("i2",))]), label="Train")
     assert_that(
-        out[schema.VALID] | "DecodeValid" >> beam.Map(decode),
+        out[schema.VALID] | "DecodeValid" >> beam.FlatMap(decode_batch),
         equal_to([
             ("u1", SIGNUP_A3[0], (VIEW_A2, CHECKOUT_A2, VIEW_A3), ("a3",), ()),
             ("u2", U2_CHECKOUT_A1[0], (U2_VIEW,), ("a1",), ("i1",)),
         ]), label="Valid")
     assert_that(
-        out[schema.EVAL] | "DecodeEval" >> beam.Map(decode),
+        out[schema.EVAL] | "DecodeEval" >> beam.FlatMap(decode_batch),
         equal_to([
             ("u1", CHECKOUT_A1[0], (CHECKOUT_A2, VIEW_A3, SIGNUP_A3),
              ("a1",), ("i1",)),
@@ -226,9 +239,96 @@ def test_leave_last_out_tie_is_not_history(tmp_path):
     read = read_events(pipeline, config)
     out = read.events | examples.LeaveLastOutExamples(config)
     assert_that(
-        out[schema.TRAIN] | beam.Map(decode),
+        out[schema.TRAIN] | beam.FlatMap(decode_batch),
         equal_to([
             ("u1", CART_A2[0], (VIEW_A1,), ("a2",), ("i2",)),
             ("u1", CHECKOUT_A2[0], (VIEW_A1, CART_A2, VIEW_A2), ("a2",),
              ("i2",)),
         ]))
+
+
+def _reference_time_split(user, events_, eval_cutoff, config):
+  """Time-split examples and counts, cutoff by cutoff from all events."""
+  day, offset, window = DAY, config.day_offset, config.label_window_days
+  eval_day = (eval_cutoff - offset) // day
+  first_day = (min(events_)[0] - offset) // day
+  steps = (eval_day - first_day) // config.train_stride_days
+  cutoff_days = list(range(
+      eval_day - window - steps * config.train_stride_days,
+      eval_day - window + 1, config.train_stride_days)) + [eval_day]
+  conversions = {e for e in events_ if e[1] in config.conversion_types}
+  records = collections.defaultdict(list)
+  count = collections.Counter({examples.USERS: 1,
+                               examples.EVENTS_USED: len(events_)})
+  positives = collections.Counter()
+  for cutoff_day in cutoff_days:
+    cutoff = cutoff_day * day + offset
+    history = sorted(e for e in events_ if e[0] < cutoff)[-config.max_seq_len:]
+    labels = [e for e in conversions
+              if cutoff < e[0] <= cutoff + window * day]
+    advertisers = sorted({e[3] for e in labels})
+    items = sorted({e[2] for e in labels if e[2]})
+    if not history or not advertisers:
+      if history or advertisers:
+        reason = examples.NO_HISTORY if advertisers else examples.NO_POSITIVE
+        count[f"{examples.EXAMPLES_SKIPPED}/{reason}"] += 1
+      continue
+    split = schema.EVAL if cutoff_day == eval_day else schema.TRAIN
+    records[split].append(schema.encode_example(
+        user, cutoff, examples.history_columns(history), advertisers, items))
+    candidates = items if config.task == schema.ITEM_TASK else advertisers
+    count[f"{examples.EXAMPLES}/{split}"] += 1
+    count[f"{examples.POSITIVE_COUNTS}/{split}"] += len(candidates)
+    if split == schema.TRAIN:
+      positives.update(candidates)
+  return dict(records), count, positives
+
+
+DAY = timeline.DAY_SECONDS
+
+
+def test_time_split_equals_a_cutoff_by_cutoff_reference(tmp_path):
+  rng = random.Random(7)
+  start = t("2026-01-01T00:00:00Z")
+  seen = collections.Counter()
+  for case in range(12):
+    stride, window = rng.choice([1, 2, 3]), rng.choice([1, 2, 7])
+    eval_cutoff = start + 20 * DAY + rng.choice([0, 1, 3600, DAY - 1])
+    config = golden_config(
+        tmp_path, "--max_seq_len", str(rng.choice([1, 3, 20])),
+        "--label_window_days", str(window), "--train_stride_days",
+        str(stride), "--task", rng.choice(schema.TASKS), "--eval_cutoff",
+        str(eval_cutoff))
+    # Events on day boundaries (conversions at a cutoff, at the end of a
+    # label window) and inside days, ties included.
+    events_ = list({
+        (eval_cutoff + rng.randrange(-25, 10) * DAY
+         + rng.choice([-1, 0, 0, 1, rng.randrange(DAY)]),
+         rng.choice(["view", "view", "checkout", "signup"]),
+         rng.choice(["", "i1", "i2", "ï3"]), rng.choice(["a1", "a2", "ä3"]))
+        for _ in range(rng.randrange(1, 60))})
+    combine = timeline.DayTimelineFn(config.max_seq_len,
+                                     config.conversion_types,
+                                     config.day_offset)
+    accumulator = combine.create_accumulator()
+    for i in range(0, len(events_), 7):
+      combine.add_input(accumulator, events_[i:i + 7])
+    fn = examples._TimeSplitFn(config)  # pylint: disable=protected-access
+    fn.start_bundle()
+    outputs = list(fn.process(("u", combine.extract_output(accumulator)),
+                              eval_cutoff))
+    finished = collections.defaultdict(dict)
+    for output in fn.finish_bundle():
+      name, value = output.value.value
+      finished[output.tag][name] = value
+    records, count, positives = _reference_time_split("u", events_,
+                                                      eval_cutoff, config)
+    assert {output.tag: output.value for output in outputs} == records, case
+    assert finished[counts.COUNTS] == count, case
+    assert finished.get(examples.POSITIVES, {}) == positives, case
+    seen.update(count)
+  # The cases had examples of both splits and skipped cutoffs of both kinds.
+  assert all(seen[f"{examples.EXAMPLES}/{split}"] for split in
+             (schema.TRAIN, schema.EVAL)), seen
+  assert all(seen[f"{examples.EXAMPLES_SKIPPED}/{reason}"] for reason in
+             (examples.NO_HISTORY, examples.NO_POSITIVE)), seen

@@ -12,7 +12,9 @@ import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from beam import tfrecords
 
-RECORDS = [b"", b"a", b"\x00\xff" * 300, "ünï".encode() * 1000]
+# Besides tiny ones, records longer than a gzip chunk of the writer.
+RECORDS = [b"", b"a", b"\x00\xff" * 300, "ünï".encode() * 1000,
+           bytes(range(256)) * 1000]
 
 
 @pytest.mark.parametrize("level", [1, 9])
@@ -28,6 +30,25 @@ def test_records_round_trip(tmp_path, level):
   with test_pipeline.TestPipeline() as pipeline:  # Beam checks the CRCs.
     assert_that(pipeline | beam.io.ReadFromTFRecord(prefix + "-*"),
                 equal_to(RECORDS))
+
+
+def test_batches_of_records_are_written_record_by_record(tmp_path):
+  prefix = str(tmp_path / "train")
+  with test_pipeline.TestPipeline() as pipeline:
+    _ = (pipeline | beam.Create([RECORDS[:2], [], b"single", RECORDS[2:]])
+         | tfrecords.WriteGzipTFRecords(prefix, ".tfrecord.gz", 1))
+  read = [bytes(r.numpy()) for r in tf.data.TFRecordDataset(
+      glob.glob(prefix + "-*"), "GZIP")]
+  assert sorted(read) == sorted(RECORDS + [b"single"])
+
+
+def test_framing_is_tensorflows(tmp_path):
+  path = str(tmp_path / "tf.tfrecord")
+  with tf.io.TFRecordWriter(path) as writer:
+    for record in RECORDS * 2:  # Again, with the lengths' CRCs known.
+      writer.write(record)
+  with open(path, "rb") as f:
+    assert f.read() == b"".join(map(tfrecords.tfrecord, RECORDS * 2))
 
 
 def test_bad_level_is_refused():

@@ -52,6 +52,25 @@ def test_day_timeline_keeps_last_events_per_day_and_conversions():
   assert _as_sets(merged) == _expected_timeline(events, 3, 100)
 
 
+def test_day_timeline_days_start_at_the_offset():
+  # Many events a second before, at and after day starts, and ties: the
+  # last L of each day are kept, whatever the order of the inputs.
+  offset = 3600
+  rng = random.Random(4)
+  events = [(offset + day * DAY + second, rng.choice(["view", "checkout"]),
+             f"i{rng.randrange(3)}", "a")
+            for day in range(-1, 4) for second in (-1, 0, 0, 1, 5)
+            for _ in range(rng.randrange(3))]
+  rng.shuffle(events)
+  for max_seq_len in (1, 2, 7):
+    fn = timeline.DayTimelineFn(max_seq_len, CONVERSIONS, day_offset=offset)
+    accumulator = fn.create_accumulator()
+    for i in range(0, len(events), 3):
+      fn.add_input(accumulator, events[i:i + 3])
+    assert _as_sets(fn.extract_output(accumulator)) == _expected_timeline(
+        events, max_seq_len, offset)
+
+
 def test_day_timeline_memory_is_bounded_by_days():
   fn = timeline.DayTimelineFn(max_seq_len=2, conversion_types=CONVERSIONS)
   accumulator = fn.create_accumulator()

@@ -1,6 +1,7 @@
 """The example schema round-trips and guards data directories."""
 
 import json
+import random
 
 import pytest
 
@@ -32,6 +33,51 @@ def test_encode_rejects_ragged_history():
   history[schema.TIMESTAMP] = [1, 2]
   with pytest.raises(ValueError, match="differ in length"):
     schema.encode_example("u", 3, history, [])
+
+
+def _random_history(rng, length):
+  ids = ["a1", "ünï€", "日本", "", "x" * 200]
+  return {
+      schema.ADVERTISER_ID: [rng.choice(ids) for _ in range(length)],
+      schema.ITEM_ID: [rng.choice(ids) for _ in range(length)],
+      schema.EVENT_TYPE: [rng.choice(["view", "checkout"])
+                          for _ in range(length)],
+      # Epoch seconds, and a few times outside their 5-byte varints.
+      schema.TIMESTAMP: sorted(rng.choice([rng.randrange(2**28, 2**35), 0,
+                                           2**35, 2**40, 2**63 - 1])
+                               for _ in range(length)),
+  }
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_history_windows_encode_like_plain_lists(seed):
+  rng = random.Random(seed)
+  length = rng.choice([0, 1, 5, 40])
+  history = _random_history(rng, length)
+  if seed % 2:  # Only epoch seconds: encoded all at once.
+    history[schema.TIMESTAMP] = sorted(
+        rng.randrange(2**28, 2**35) for _ in range(length))
+  encoded = schema.encode_history(history)
+  for _ in range(10):
+    start = rng.randrange(length + 1)
+    end = rng.randrange(start, length + 1)
+    labels = rng.sample(["a1", "ünï€", "b"], rng.randrange(3))
+    items = rng.sample(["i1", "日本"], rng.randrange(2))
+    user = rng.choice(["u1", "ü" * 300])
+    cutoff = rng.choice([1767225600, 2**40])
+    plain = {name: values[start:end] for name, values in history.items()}
+    assert (schema.encode_example(user, cutoff,
+                                  schema.history_window(encoded, start, end),
+                                  labels, items)
+            == schema.encode_example(user, cutoff, plain, labels, items))
+    parsed = tf.io.parse_example(
+        tf.constant([schema.encode_example(
+            user, cutoff, schema.history_window(encoded, start, end), labels,
+            items)]), schema.feature_spec())
+    assert parsed[schema.TIMESTAMP].to_list() == [plain[schema.TIMESTAMP]]
+    assert parsed[schema.ITEM_ID].to_list() == [
+        [v.encode() for v in plain[schema.ITEM_ID]]]
+    assert parsed[schema.USER_ID].numpy().tolist() == [user.encode()]
 
 
 def test_read_manifest_errors_are_clear(tmp_path):
