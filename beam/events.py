@@ -13,9 +13,11 @@ the distinct events are counted for the vocabularies.
 
 import collections
 import datetime
+import operator
 import re
 import zlib
-from typing import Any, Dict, Iterable, NamedTuple, Optional, Sequence, Tuple
+from typing import (Any, Dict, Iterable, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -58,7 +60,7 @@ BYTES_PER_DEDUP_SHARD = 8 * 2**20
 ID_FEATURES = (schema.EVENT_TYPE, schema.ITEM_ID, schema.ADVERTISER_ID)
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIME_OF_DAY = re.compile(r"[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})Z?")
+_TIME_OF_DAY = re.compile(r"[T ][0-9]{2}:[0-9]{2}:[0-9]{2}Z?")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _EPOCH_ORDINAL = _EPOCH.date().toordinal()
 _DAY_SECONDS = 86400
@@ -69,22 +71,42 @@ _UINT32 = 1 << 32
 class TimestampParser:
   """``timestamps.parse_timestamp`` with a fast path for log timestamps.
 
-  Second-precision ISO times (``2026-01-01T00:10:42Z``, ``Z`` optional) are
-  split into date and time of day, each parsed once and cached; anything
-  else (epoch seconds, fractions, zone offsets, Parquet datetimes) follows
-  ``parse_timestamp``'s rules.
+  Second-precision ISO times (``2026-01-01T00:10:42Z``, ``T`` or a space,
+  ``Z`` optional) are split into date and time of day, each parsed once and
+  cached; anything else (epoch seconds, fractions, zone offsets, Parquet
+  datetimes) follows ``parse_timestamp``'s rules.
   """
 
   def __init__(self):
     self._dates: Dict[str, int] = {}  # "2026-01-01": its midnight.
-    self._times: Dict[str, int] = {}  # "T00:10:42Z": seconds after midnight.
+    # Seconds after midnight of "T00:10:42Z" and, apart, the other forms.
+    self._times: Dict[str, int] = {}
+    self._other_times: Dict[str, int] = {}
 
   @property
   def caches(self) -> Tuple[Dict[str, int], Dict[str, int]]:
-    """(dates, times of day) parsed so far: ``value`` is cached if
-    ``value[:10]`` is in the first and ``value[10:]`` in the second, and its
-    time is then the sum of theirs."""
+    """(dates, times of day of the canonical form) parsed so far.
+
+    If ``value[:10]`` is in the first and ``value[10:]`` in the second,
+    ``value`` is ``iso_time`` of the sum of theirs.
+    """
     return self._dates, self._times
+
+  def _parts(self, value: str) -> Tuple[Optional[int], Optional[int]]:
+    """(midnight, seconds after it) of a second-precision ISO time, cached.
+
+    Either is None if that part of ``value`` is not a valid date (the first
+    10 characters) or time of day (the rest).
+    """
+    date = self._dates.get(value[:10])
+    if date is None and _DATE.fullmatch(value, 0, 10):
+      date = self._date(value[:10])
+    time_of_day = self._times.get(value[10:])
+    if time_of_day is None:
+      time_of_day = self._other_times.get(value[10:])
+      if time_of_day is None and _TIME_OF_DAY.fullmatch(value, 10):
+        time_of_day = self._time_of_day(value[10:])
+    return date, time_of_day
 
   def __call__(self, value: Any) -> int:
     """UTC epoch seconds of ``value``.
@@ -93,15 +115,8 @@ class TimestampParser:
       ValueError: if ``value`` is not a time.
     """
     if value.__class__ is str:
-      date = self._dates.get(value[:10])
-      time_of_day = self._times.get(value[10:])
+      date, time_of_day = self._parts(value)
       if date is not None and time_of_day is not None:
-        return date + time_of_day
-      if _DATE.fullmatch(value, 0, 10) and _TIME_OF_DAY.fullmatch(value, 10):
-        if date is None:
-          date = self._date(value[:10])
-        if time_of_day is None:
-          time_of_day = self._time_of_day(value[10:])
         return date + time_of_day
     elif isinstance(value, datetime.datetime):
       if value.tzinfo is None:
@@ -114,21 +129,33 @@ class TimestampParser:
     except OverflowError as e:  # float("inf") and friends
       raise ValueError(str(e)) from None
 
-  def _date(self, text: str) -> int:
+  def _date(self, text: str) -> Optional[int]:
+    try:
+      ordinal = datetime.date.fromisoformat(text).toordinal()
+    except ValueError:  # "2026-02-30"
+      return None
     if len(self._dates) >= _MAX_CACHED:
       self._dates.clear()
-    ordinal = datetime.date.fromisoformat(text).toordinal()
     seconds = self._dates[text] = (ordinal - _EPOCH_ORDINAL) * _DAY_SECONDS
     return seconds
 
-  def _time_of_day(self, text: str) -> int:
-    hours, minutes, seconds = map(int, _TIME_OF_DAY.fullmatch(text).groups())
+  def _time_of_day(self, text: str) -> Optional[int]:
+    """Seconds after midnight of a ``_TIME_OF_DAY`` match, if valid."""
+    hours, minutes, seconds = int(text[1:3]), int(text[4:6]), int(text[7:9])
     if hours > 23 or minutes > 59 or seconds > 59:
-      raise ValueError(f"Not a time of day: {text!r}")
-    if len(self._times) >= _MAX_CACHED:
-      self._times.clear()
-    seconds = self._times[text] = hours * 3600 + minutes * 60 + seconds
+      return None
+    cache = (self._times if text[0] == "T" and text[-1] == "Z"
+             else self._other_times)
+    if len(cache) >= _MAX_CACHED:
+      cache.clear()
+    seconds = cache[text] = hours * 3600 + minutes * 60 + seconds
     return seconds
+
+
+def iso_time(timestamp: int) -> str:
+  """UTC epoch seconds in the canonical form ``YYYY-MM-DDTHH:MM:SSZ``."""
+  moment = _EPOCH + datetime.timedelta(seconds=timestamp)
+  return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
 def dedup_shard(user_id: str, timestamp: int, num_shards: int) -> int:
@@ -148,12 +175,22 @@ def _text(value: Any) -> str:
   return value if isinstance(value, str) else str(value)
 
 
+def plain_csv_row(user_event: UserEvent) -> str:
+  """The raw row of an event read from a plain CSV row (the raw columns in
+  order, no quotes) with its time in the canonical form (``iso_time``)."""
+  user, (timestamp, event_type, item, advertiser) = user_event
+  return ",".join((user, iso_time(timestamp), event_type, item, advertiser))
+
+
 class _ParseEventsFn(beam.DoFn):
   """Validates batches of raw rows: ``(shard, [(user event, raw), ...])`` per
   shard of the batch, and dead letters ``(reason, raw)``.
 
-  Counts the rows it reads and the time range of the valid events per
-  bundle, emitted when the bundle finishes.
+  ``raw`` is None in place of a plain CSV row with its time in the canonical
+  form, the common row: ``plain_csv_row`` rebuilds it from the event, so
+  duplicate detection need not carry it. Counts the rows it reads and the
+  time range of the valid events per bundle, emitted when the bundle
+  finishes.
   """
 
   def __init__(self, splitter: rows.RowSplitter, event_types: Sequence[str],
@@ -161,7 +198,7 @@ class _ParseEventsFn(beam.DoFn):
     super().__init__()
     self._split = splitter
     self._typed_values = splitter.file_format != rows.CSV
-    self._event_types = frozenset(event_types)
+    self._event_types = {event_type: event_type for event_type in event_types}
     self._min_time = min_time
     self._max_time = max_time
     self._shards = dedup_shards
@@ -203,7 +240,7 @@ class _ParseEventsFn(beam.DoFn):
     if len(ids) >= _MAX_CACHED:
       ids.clear()
     return None, (ids.setdefault(user, user),
-                  (timestamp, ids.setdefault(event_type, event_type),
+                  (timestamp, self._event_types[event_type],
                    ids.setdefault(item, item),
                    ids.setdefault(advertiser, advertiser)))
 
@@ -211,13 +248,14 @@ class _ParseEventsFn(beam.DoFn):
     self._read += len(batch)
     earliest, latest = self._earliest, self._latest
     by_shard = collections.defaultdict(list)
-    # A fast path for the common row: plain CSV, valid, timestamp in the
-    # parser's caches. Any other row goes through validate().
+    # A fast path for the common row: plain CSV (the raw columns in order,
+    # no quotes) and valid. Any other row goes through validate().
     plain_csv = self._split.plain_csv
     width = len(schema.RAW_COLUMNS)
     event_types, min_time, max_time = (self._event_types, self._min_time,
                                        self._max_time)
-    dates, times_of_day = self._parse_time.caches
+    parse_time = self._parse_time
+    dates, times_of_day = parse_time.caches
     ids, user_hashes, shards = self._ids, self._user_hashes, self._shards
     if len(ids) >= _MAX_CACHED:
       ids.clear()
@@ -229,21 +267,30 @@ class _ParseEventsFn(beam.DoFn):
         fields = raw.split(",")
         if len(fields) == width:
           user, when, event_type, item, advertiser = fields
+          event_type = event_types.get(event_type)
           date = dates.get(when[:10])
           time_of_day = times_of_day.get(when[10:])
-          if (user and advertiser and event_type in event_types
-              and date is not None and time_of_day is not None
-              and min_time <= date + time_of_day <= max_time):
+          if date is not None and time_of_day is not None:
+            # A canonical time: the raw row is plain_csv_row(event).
+            timestamp, kept = date + time_of_day, None
+          else:  # A time seen first, or in another form.
+            try:
+              timestamp = parse_time(when)
+            except ValueError:
+              timestamp = None
+            canonical = when[:10] in dates and when[10:] in times_of_day
+            kept = None if canonical else raw
+          if (user and advertiser and event_type is not None
+              and timestamp is not None and min_time <= timestamp <= max_time):
             event = (ids.setdefault(user, user),
-                     (date + time_of_day, ids.setdefault(event_type,
-                                                         event_type),
-                      ids.setdefault(item, item),
+                     (timestamp, event_type, ids.setdefault(item, item),
                       ids.setdefault(advertiser, advertiser)))
       if event is None:
         reason, event = self.validate(raw)
         if reason is not None:
           yield pvalue.TaggedOutput(DEAD_LETTERS, (reason, raw))
           continue
+        kept = raw
       timestamp = event[1][0]
       if earliest is None or timestamp < earliest:
         earliest = timestamp
@@ -252,7 +299,7 @@ class _ParseEventsFn(beam.DoFn):
       user_hash = user_hashes.get(event[0])
       if user_hash is None:
         user_hash = user_hashes[event[0]] = dedup_shard(event[0], 0, _UINT32)
-      by_shard[(user_hash + timestamp) % shards].append((event, raw))
+      by_shard[(user_hash + timestamp) % shards].append((event, kept))
     self._earliest, self._latest = earliest, latest
     yield from by_shard.items()
 
@@ -271,10 +318,10 @@ class ParseEvents(beam.PTransform):
 
   Outputs (a ``DoOutputsTuple``): the main output is
   ``(shard, [(user event, raw row), ...])`` for ``DeduplicateEvents``, the
-  valid rows of a batch grouped by their shard;
-  ``DEAD_LETTERS`` holds ``(reason, raw row)``; ``counts.COUNTS`` holds
-  ``(EVENTS_READ, n)`` per bundle; ``TIME_RANGE`` holds (earliest, latest)
-  valid timestamps per bundle.
+  valid rows of a batch grouped by their shard, with None for a raw row that
+  ``plain_csv_row`` gives back; ``DEAD_LETTERS`` holds ``(reason, raw row)``;
+  ``counts.COUNTS`` holds ``(EVENTS_READ, n)`` per bundle; ``TIME_RANGE``
+  holds (earliest, latest) valid timestamps per bundle.
   """
 
   def __init__(self, splitter: rows.RowSplitter, event_types: Sequence[str],
@@ -292,20 +339,16 @@ class ParseEvents(beam.PTransform):
 class _DistinctEventsFn(beam.CombineFn):
   """Distinct events of a shard; the raw rows of the other copies.
 
-  Inputs are lists of (user event, raw row). The accumulator is
-  ``[{user event: raw row}, [raw rows of duplicates]]``.
+  Inputs are lists of (user event, raw row), the raw row None for a plain
+  CSV row that ``plain_csv_row`` rebuilds. The accumulator is
+  ``[{user event: raw row or None}, [raw rows of duplicates]]``.
   """
 
   def create_accumulator(self):
     return [{}, []]
 
   def add_input(self, accumulator, element):
-    distinct, duplicates = accumulator
-    for event, raw in element:
-      if event in distinct:
-        duplicates.append(raw)
-      else:
-        distinct[event] = raw
+    _add_one_by_one(*accumulator, element)
     return accumulator
 
   def merge_accumulators(self, accumulators):
@@ -314,15 +357,29 @@ class _DistinctEventsFn(beam.CombineFn):
     distinct, duplicates = merged
     for other_distinct, other_duplicates in accumulators:
       duplicates.extend(other_duplicates)
-      for event, raw in other_distinct.items():
-        if event in distinct:
-          duplicates.append(raw)
-        else:
-          distinct[event] = raw
+      if distinct.keys().isdisjoint(other_distinct.keys()):
+        distinct.update(other_distinct)  # No duplicate: all at once.
+      else:
+        _add_one_by_one(distinct, duplicates, other_distinct.items())
     return merged
 
   def extract_output(self, accumulator):
     return accumulator
+
+
+def _add_one_by_one(distinct: Dict[UserEvent, Any], duplicates: List[Any],
+                    events_and_raws: Iterable[Tuple[UserEvent, Any]]) -> None:
+  """Adds each new event to ``distinct``, the raw row of each other one to
+  ``duplicates``."""
+  for event, raw in events_and_raws:
+    if event in distinct:
+      duplicates.append(plain_csv_row(event) if raw is None else raw)
+    else:
+      distinct[event] = raw
+
+
+_EVENT = operator.itemgetter(1)  # Of a user event.
+_IDS = operator.itemgetter(slice(1, None))  # Of an event: its ID_FEATURES.
 
 
 class _SplitDistinctFn(beam.DoFn):
@@ -346,17 +403,14 @@ class _SplitDistinctFn(beam.DoFn):
 
   def process(self, shard_and_accumulator):
     distinct, duplicates = shard_and_accumulator[1]
-    ids = self._ids
+    self._ids.update(map(_IDS, map(_EVENT, distinct)))
     if self._grouped:
       by_user = collections.defaultdict(list)
       for user, event in distinct:
-        ids[event[1:]] += 1
         by_user[user].append(event)
       yield from by_user.items()
     else:
-      for user_event in distinct:
-        ids[user_event[1][1:]] += 1
-        yield user_event
+      yield from distinct
     for raw in duplicates:
       yield pvalue.TaggedOutput(DEAD_LETTERS, (DUPLICATE, raw))
 
@@ -376,9 +430,10 @@ class DeduplicateEvents(beam.PTransform):
   letters.
 
   A combiner per shard keeps one copy of each event (all five fields equal,
-  the time as parsed) and the raw rows of the others; combiner lifting drops
-  most duplicates before the shuffle. Outputs the distinct events (main),
-  ``DEAD_LETTERS`` and ``ID_COUNTS`` (per bundle, to be summed).
+  the time as parsed) and the raw rows of the others (a None raw row is
+  ``plain_csv_row`` of its event); combiner lifting drops most duplicates
+  before the shuffle. Outputs the distinct events (main), ``DEAD_LETTERS``
+  and ``ID_COUNTS`` (per bundle, to be summed).
 
   Args:
     grouped: Output ``(user_id, [event, ...])``, a user's distinct events of

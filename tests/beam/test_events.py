@@ -1,5 +1,6 @@
 """Raw rows to distinct valid events, dead letters and counts."""
 
+import collections
 import csv
 import datetime
 import json
@@ -92,8 +93,11 @@ def test_parse_events_routes_each_row():
                      if reason not in (None, events.DUPLICATE)]
     assert_that(parsed[events.DEAD_LETTERS], equal_to(expected_dead),
                 label="DeadLetters")
+    # A None raw row stands for the plain CSV row of the event.
     assert_that(
-        parsed.events | beam.FlatMap(lambda shard_rows: shard_rows[1]),
+        parsed.events | beam.FlatMap(lambda shard_rows: shard_rows[1])
+        | beam.MapTuple(
+            lambda event, raw: (event, raw or events.plain_csv_row(event))),
         equal_to([(DISTINCT[0], ROWS[0][0]), (DISTINCT[0], ROWS[1][0]),
                   (DISTINCT[0], ROWS[2][0]), (DISTINCT[1], ROWS[3][0]),
                   (DISTINCT[2], ROWS[4][0])]), label="Events")
@@ -113,6 +117,103 @@ def test_distinct_events_merge_keeps_one_copy():
       fn.merge_accumulators([first, second]))
   assert sorted(distinct) == DISTINCT[:2]
   assert sorted(duplicates) == ["r2", "r3"]
+
+
+def test_duplicates_without_their_raw_row_get_it_rebuilt():
+  # None stands for the plain CSV row of the event, as _ParseEventsFn gives.
+  fn = events._DistinctEventsFn()
+  first, second, third = (fn.create_accumulator() for _ in range(3))
+  fn.add_input(first, [(DISTINCT[0], None), (DISTINCT[0], None)])
+  fn.add_input(second, [(DISTINCT[0], None), (DISTINCT[1], None)])
+  fn.add_input(third, [(DISTINCT[2], "r5")])
+  distinct, duplicates = fn.extract_output(
+      fn.merge_accumulators([first, second, third]))
+  assert list(distinct.items()) == [(DISTINCT[0], None), (DISTINCT[1], None),
+                                    (DISTINCT[2], "r5")]
+  assert duplicates == [ROWS[0][0], ROWS[0][0]]
+
+
+@pytest.mark.parametrize("value", [
+    "2026-01-01T00:10:42Z", "1970-01-01T00:00:00Z", "0999-12-31T23:59:59Z",
+    "2024-02-29T12:00:00Z"])
+def test_iso_time_writes_back_a_canonical_time(value):
+  assert events.iso_time(events.TimestampParser()(value)) == value
+
+
+def test_timestamp_parser_caches_hold_canonical_times_only():
+  parser = events.TimestampParser()
+  values = ["2026-01-01T00:10:42Z", "2026-01-01 00:10:43",
+            "2026-01-01T00:10:44", "2026-01-01 00:10:45Z",
+            "2026-01-02T00:10:46Z"]
+  for value in values:
+    parser(value)
+  dates, times_of_day = parser.caches
+  cached = [value for value in values
+            if value[:10] in dates and value[10:] in times_of_day]
+  assert cached == [values[0], values[-1]]
+  for value in values:  # Cached or not, the same times.
+    assert parser(value) == timestamps.parse_timestamp(value)
+
+
+# Rows through every way of _ParseEventsFn.process: its fast path (the time
+# cached, seen first or in another form) and validate() for the others.
+MIXED_ROWS = [raw for raw, _ in ROWS] + [
+    "u4,2026-01-01T00:10:42Z,checkout,i4,a4",
+    "u4,2026-01-01T23:59:59Z,view,,a4",
+    "u4,2026-01-01 23:59:59Z,view,,a4",
+    "u4,2026-01-01T23:59:59,view,,a4",
+    "u4,2026-01-01 23:59:59,view,,a4",
+    "u4,2026-01-01T23:59:59Z,view,,a4",
+    "u4,2026-01-02T00:00:00Z,view,i4,a4",
+    "u5,2026-01-01T24:00:00Z,view,i5,a5",
+    "u5,2026-01-01T23:59:60Z,view,i5,a5",
+    "u5,2026-13-01T00:00:00Z,view,i5,a5",
+    "u5,2026-01-01T00:00:00.5Z,view,i5,a5",
+    "u5,2026-W01-1T00:10:42Z,view,i5,a5",  # A week date: a later fallback.
+    "u5,2026-01-01T00:00:00+01:00,view,i5,a5",
+    "u5, 2026-01-01T00:00:00Z,view,i5,a5",
+    "u5,2019-12-31T23:59:59Z,view,i5,a5",
+    "u5,2026-01-01T00:00:00Z,click,i5,a5",
+    "u5,2026-01-01T00:00:00Z,view,i5,",
+    ",,,,",
+    "",
+    "u5,2026-01-01T00:00:00Z,view,i5,a5,a6",
+    'u6,"2026-01-01T00:00:01Z",view,i6,a6',
+    'u6,2026-01-01T00:00:01Z,"view",i6,a6',
+]
+
+
+def test_parse_events_fast_path_agrees_with_validate():
+  fn = events._ParseEventsFn(_splitter(), EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
+  reference = events._ParseEventsFn(_splitter(), EVENT_TYPES, MIN_TIME,
+                                    MAX_TIME, 4)
+  expected_dead, expected_events = [], {}
+  for raw in MIXED_ROWS:
+    reason, event = reference.validate(raw)
+    if reason is None:
+      shard = events.dedup_shard(event[0], event[1][0], 4)
+      expected_events.setdefault(shard, []).append((event, raw))
+    else:
+      expected_dead.append((reason, raw))
+  fn.start_bundle()
+  for _ in range(2):  # Times seen first, then cached.
+    dead, by_shard = [], {}
+    for output in fn.process(MIXED_ROWS):
+      if isinstance(output, beam.pvalue.TaggedOutput):
+        dead.append(output.value)
+      else:
+        by_shard[output[0]] = output[1]
+    assert dead == expected_dead
+    assert {shard: [(event, raw or events.plain_csv_row(event))
+                    for event, raw in shard_rows]
+            for shard, shard_rows in by_shard.items()} == expected_events
+    # The raw row is left out exactly where it can be rebuilt.
+    left_out = [event for shard_rows in by_shard.values()
+                for event, raw in shard_rows if raw is None]
+    rebuildable = [event for shard_rows in expected_events.values()
+                   for event, raw in shard_rows
+                   if raw == events.plain_csv_row(event)]
+    assert sorted(left_out) == sorted(rebuildable) and len(left_out) > 3
 
 
 def test_parse_events_turns_json_values_into_text():
@@ -185,6 +286,21 @@ def test_read_events_accounts_for_every_row(tmp_path, file_format):
         read.dead_letters | beam.Map(lambda d: json.dumps(d[1]) and d[0]),
         equal_to([key.split("/")[1] for key, n in reasons.items()
                   for _ in range(n)]), label="DeadJson")
+    if file_format == rows.CSV:
+      assert_that(read.dead_letters, _csv_dead_letters_are_the_raw_rows,
+                  label="DeadRows")
+
+
+def _csv_dead_letters_are_the_raw_rows(dead_letters):
+  """The CSV dead letters of ROWS: each rejected line, and two of the three
+  copies of the duplicated event, exactly as read."""
+  rejected = sorted((reason, raw) for raw, reason in ROWS
+                    if reason not in (None, events.DUPLICATE))
+  assert sorted(d for d in dead_letters if d[0] != events.DUPLICATE) == rejected
+  duplicates = [raw for reason, raw in dead_letters
+                if reason == events.DUPLICATE]
+  copies = collections.Counter(raw for raw, _ in ROWS[:3])
+  assert len(duplicates) == 2 and collections.Counter(duplicates) <= copies
 
 
 def test_grouped_events_are_the_same_events_in_lists_per_user(tmp_path):
