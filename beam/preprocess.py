@@ -159,10 +159,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
       columns (``rows.InputError``), before any pipeline runs.
   """
   config, beam_args = config_lib.parse_args(argv)
-  rows.match_files(config.input)  # A clear error before anything else.
+  # Lists the input once before anything else: a clear error if missing.
+  input_bytes = rows.total_bytes(config.input)
   options = PipelineOptions(direct_runner.parallel_options(
-      beam_args, rows.total_bytes(config.input),
-      direct_runner.available_cores()))
+      beam_args, input_bytes, direct_runner.available_cores()))
   pipeline = beam.Pipeline(options=options)
   build_pipeline(pipeline, config)
   prepare_output(config)

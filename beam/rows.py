@@ -52,11 +52,11 @@ def infer_format(pattern: str) -> str:
       f"({', '.join(_EXTENSIONS)}); pass --input_format {'|'.join(FORMATS)}.")
 
 
-def match_files(pattern: str, flag: str = "--input") -> List[str]:
-  """The paths ``pattern`` matches, sorted.
+def _matches(pattern: str, flag: str) -> List[Any]:
+  """The metadata of the files ``pattern`` matches.
 
   Raises:
-    InputError: if it matches nothing.
+    InputError: if it matches nothing or cannot be listed.
   """
   try:
     matches = FileSystems.match([pattern])[0].metadata_list
@@ -64,13 +64,25 @@ def match_files(pattern: str, flag: str = "--input") -> List[str]:
     raise InputError(f"{flag} {pattern!r}: cannot list files: {e}") from e
   if not matches:
     raise InputError(f"{flag} {pattern!r} matches no file.")
-  return sorted(m.path for m in matches)
+  return matches
 
 
-def total_bytes(pattern: str) -> int:
-  """The summed size of the files ``pattern`` matches (as stored)."""
-  return sum(metadata.size_in_bytes
-             for metadata in FileSystems.match([pattern])[0].metadata_list)
+def match_files(pattern: str, flag: str = "--input") -> List[str]:
+  """The paths ``pattern`` matches, sorted.
+
+  Raises:
+    InputError: if it matches nothing.
+  """
+  return sorted(m.path for m in _matches(pattern, flag))
+
+
+def total_bytes(pattern: str, flag: str = "--input") -> int:
+  """The summed size of the files ``pattern`` matches (as stored).
+
+  Raises:
+    InputError: if it matches nothing.
+  """
+  return sum(m.size_in_bytes for m in _matches(pattern, flag))
 
 
 def _open_text(path: str) -> io.TextIOWrapper:

@@ -29,12 +29,16 @@ def test_infer_format():
 def test_missing_and_empty_inputs_fail_fast(tmp_path):
   with pytest.raises(rows.InputError, match="matches no file"):
     rows.match_files(str(tmp_path / "nothing-*.csv"))
+  with pytest.raises(rows.InputError, match="--events .* matches no file"):
+    rows.total_bytes(str(tmp_path / "nothing-*.csv"), "--events")
   header_only = tmp_path / "header.csv"
   header_only.write_text("user_id,timestamp\n\n")
   empty = tmp_path / "empty.csv"
   empty.write_text("")
   paths = rows.match_files(str(tmp_path / "*.csv"))
   assert paths == [str(empty), str(header_only)]
+  assert rows.total_bytes(str(tmp_path / "*.csv")) == len(
+      "user_id,timestamp\n\n")
   with pytest.raises(rows.InputError, match="no data row"):
     rows.require_rows(paths, rows.CSV, "--input")
   with pytest.raises(rows.InputError, match="is empty"):
