@@ -37,6 +37,20 @@ def machine_line(info: Dict[str, object]) -> str:
           f"{info['date']}")
 
 
+def memory_mib(field: str) -> float:
+  """A memory figure of this process from /proc/self/status, in MiB (Linux):
+  ``VmRSS`` now, ``VmHWM`` its peak.
+
+  Use ``VmHWM`` for the peak of a child process rather than ``ru_maxrss``,
+  which a child started by fork and exec inherits from its parent.
+  """
+  with open("/proc/self/status", encoding="utf-8") as f:
+    for line in f:
+      if line.startswith(field + ":"):
+        return int(line.split()[1]) / 1024
+  raise ValueError(f"No {field} in /proc/self/status.")
+
+
 def peak_rss_mib() -> float:
   """Peak resident memory of this process so far, in MiB."""
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -47,19 +47,6 @@ _QUERIES = 1000
 _EXACT_CHUNK = 50
 
 
-def _memory_mib(field: str) -> float:
-  """A memory figure of this process from /proc/self/status, in MiB (Linux).
-
-  VmHWM, the peak, rather than ``ru_maxrss``: a child started by fork and
-  exec inherits in ``ru_maxrss`` its parent's resident size at the fork.
-  """
-  with open("/proc/self/status", encoding="utf-8") as f:
-    for line in f:
-      if line.startswith(field + ":"):
-        return int(line.split()[1]) / 1024
-  raise ValueError(f"No {field} in /proc/self/status.")
-
-
 def write_catalog(directory: str, size: int, dim: int) -> str:
   """A synthetic item catalog of ``size`` items; returns its Parquet path."""
   summary = synthetic.generate(synthetic.SyntheticConfig(
@@ -130,7 +117,7 @@ def run_child(method: str, path: str, search_repeats: int) -> dict:
 
   catalog = item_catalog.read_item_catalog(path).map(
       catalog_index.pretrained_item_embeddings)
-  before = _memory_mib("VmRSS")
+  before = common.memory_mib("VmRSS")
   num_items = pq.ParquetFile(path).metadata.num_rows
   params = index_lib.ScannParameters.for_corpus(num_items, K)
   started = time.perf_counter()
@@ -151,7 +138,7 @@ def run_child(method: str, path: str, search_repeats: int) -> dict:
             "scann": dataclasses.asdict(params),
             "seconds": round(seconds, 2),
             "rss_before_mib": round(before, 1),
-            "peak_rss_mib": round(_memory_mib("VmHWM"), 1)}
+            "peak_rss_mib": round(common.memory_mib("VmHWM"), 1)}
   result["peak_over_before_mib"] = round(
       result["peak_rss_mib"] - result["rss_before_mib"], 1)
   if search_repeats and index is not None:

@@ -313,19 +313,6 @@ def run_sampling_tree(command: Sequence[str],
                                       stdout, stderr), peak)
 
 
-def _peak_rss_bytes() -> int:
-  """This process's own peak resident memory (VmHWM; Linux).
-
-  Not ``ru_maxrss``: a child started by fork and exec inherits there its
-  parent's resident size at the fork.
-  """
-  with open("/proc/self/status", encoding="utf-8") as f:
-    for line in f:
-      if line.startswith("VmHWM:"):
-        return int(line.split()[1]) * 1024
-  raise ValueError("No VmHWM in /proc/self/status.")
-
-
 def _child(kind: str, input_path: str, output: str,
            beam_args: Sequence[str]) -> None:
   """Runs one preprocessing in this process; prints its counts as JSON."""
@@ -342,7 +329,7 @@ def _child(kind: str, input_path: str, output: str,
               "examples": counts["examples"]}
   else:
     result = baseline_preprocess(input_path, output)
-  result["runner_peak_rss_mib"] = round(_peak_rss_bytes() / _MIB, 1)
+  result["runner_peak_rss_mib"] = round(common.memory_mib("VmHWM"), 1)
   print("RESULT " + json.dumps(result), flush=True)
 
 
