@@ -88,8 +88,8 @@ class BatchCandidatesConfig:
     event_types: The known event types; others are dead letters.
     min_time: Events before it (epoch seconds) are out of range.
     max_time: Events after it (epoch seconds) are out of range.
-    dedup_shards: Shards of the duplicate detection; 0: one per 2 MiB of
-      input.
+    dedup_shards: Shards of the duplicate detection; 0: one per 8 MiB of
+      input (``events.automatic_dedup_shards``).
     batch_size: Users per model call.
     num_shards: Output shards; 0 lets the runner decide.
     overwrite: Replace the candidates already in ``output``.

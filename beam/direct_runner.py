@@ -14,13 +14,16 @@ otherwise, so a large local preprocessing run would use one core of many.
   importing Beam in each) pays: ``MIN_PARALLEL_BYTES``.
 
 The pipeline and its output are the same either way; only the number of
-processes that run it changes.
+processes that run it changes. ``parallelism`` tells how many bundles the
+DirectRunner runs at once, for work that is best split into a multiple of
+that (the duplicate-detection shards).
 """
 
 import logging
 import os
 from typing import List, Optional, Sequence
 
+from apache_beam.options.pipeline_options import DirectOptions
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.options.pipeline_options import StandardOptions
 
@@ -79,3 +82,17 @@ def parallel_options(beam_args: Sequence[str], input_bytes: int,
       input_bytes / 2**20)
   return list(beam_args) + ["--direct_running_mode", "multi_processing",
                             "--direct_num_workers", str(cores)]
+
+
+def parallelism(options: PipelineOptions, cores: int) -> int:
+  """How many bundles of a stage the DirectRunner runs at once: its
+  ``--direct_num_workers`` (0: ``cores``); 1 on other runners, which balance
+  their work themselves.
+
+  The DirectRunner deals a grouped stage's keys to its workers in turn, so a
+  stage of 7 keys on 2 workers takes as long as 4 keys.
+  """
+  if not is_direct_runner(options.view_as(StandardOptions).runner):
+    return 1
+  workers = options.view_as(DirectOptions).direct_num_workers
+  return cores if workers == 0 else max(1, workers)

@@ -158,6 +158,14 @@ def iso_time(timestamp: int) -> str:
   return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
+def automatic_dedup_shards(input_bytes: int, parallelism: int = 1) -> int:
+  """One duplicate-detection shard per ``BYTES_PER_DEDUP_SHARD`` of input,
+  rounded up to a multiple of ``parallelism``, the bundles a runner runs at
+  once (``direct_runner.parallelism``), so that they get equal shares."""
+  shards = max(1, -(-input_bytes // BYTES_PER_DEDUP_SHARD))
+  return -(-shards // parallelism) * parallelism
+
+
 def dedup_shard(user_id: str, timestamp: int, num_shards: int) -> int:
   """The shard of an event's duplicate detection.
 
@@ -517,21 +525,24 @@ class ReadEvents(beam.PTransform):
     min_time: Earliest valid time, epoch seconds.
     max_time: Latest valid time, epoch seconds.
     dedup_shards: Shards of the duplicate detection, each holding its
-      distinct events in memory; 0: one per ``BYTES_PER_DEDUP_SHARD`` of
-      input, so that a shard stays small however large the input.
+      distinct events in memory; 0: ``automatic_dedup_shards``, so that a
+      shard stays small however large the input.
     flag: How error messages name the input.
     grouped: Emit the events in lists per user and dedup shard (see
       ``EventsRead.events``): far fewer elements for a combiner per user.
+    parallelism: The bundles the runner runs at once; automatic shards
+      come in a multiple of it.
   """
 
   def __init__(self, pattern: str, file_format: str,
                event_types: Iterable[str], min_time: int, max_time: int,
                dedup_shards: int = 0, flag: str = "--input",
-               grouped: bool = False):
+               grouped: bool = False, parallelism: int = 1):
     super().__init__()
     paths = rows.match_files(pattern, flag)
     if not dedup_shards:
-      dedup_shards = -(-rows.total_bytes(pattern) // BYTES_PER_DEDUP_SHARD)
+      dedup_shards = automatic_dedup_shards(rows.total_bytes(pattern),
+                                            parallelism)
     columns = rows.read_columns(paths[0], file_format)
     rows.require_columns(columns, schema.RAW_COLUMNS, paths[0])
     rows.require_rows(paths, file_format, flag)

@@ -77,9 +77,12 @@ def build_pipeline(pipeline: beam.Pipeline,
   """
   output = config.output
   # Inputs.
+  parallelism = direct_runner.parallelism(pipeline.options,
+                                         direct_runner.available_cores())
   read = pipeline | "ReadEvents" >> events.ReadEvents(
       config.input, config.input_format, config.event_types, config.min_time,
-      config.max_time, config.dedup_shards, grouped=True)
+      config.max_time, config.dedup_shards, grouped=True,
+      parallelism=parallelism)
   catalog = None
   if config.advertiser_catalog:
     read_catalog = catalog_lib.ReadAdvertiserCatalog(config.advertiser_catalog)

@@ -5,6 +5,8 @@ import gzip
 import json
 import os
 
+from apache_beam.options.pipeline_options import PipelineOptions
+
 from beam import direct_runner
 from beam import preprocess
 from tfrs_adcg import schema
@@ -41,6 +43,17 @@ def test_direct_runner_names():
                  "PortableRunner", "BundleBasedDirectRunner"):
     assert not direct_runner.is_direct_runner(runner), runner
   assert direct_runner.available_cores() >= 1
+
+
+def test_parallelism_is_the_direct_runners_worker_count():
+  def parallelism(*args):
+    return direct_runner.parallelism(PipelineOptions(list(args)), cores=6)
+
+  assert parallelism() == 1
+  assert parallelism(*_PARALLEL, "2") == 2
+  assert parallelism("--direct_num_workers=0") == 6
+  assert parallelism("--runner", "DataflowRunner", "--direct_num_workers",
+                     "4") == 1
 
 
 def _records(data_dir, split):

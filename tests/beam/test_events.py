@@ -78,6 +78,17 @@ def test_dedup_shard_is_deterministic_and_in_range():
   assert shards <= set(range(64)) and len(shards) > 50
 
 
+def test_automatic_dedup_shards_per_8_mib_in_a_multiple_of_parallelism():
+  mib = 2**20
+  assert events.automatic_dedup_shards(0) == 1
+  assert events.automatic_dedup_shards(8 * mib) == 1
+  assert events.automatic_dedup_shards(8 * mib + 1) == 2
+  assert events.automatic_dedup_shards(55 * mib) == 7
+  assert events.automatic_dedup_shards(55 * mib, parallelism=2) == 8
+  assert events.automatic_dedup_shards(64 * mib, parallelism=2) == 8
+  assert events.automatic_dedup_shards(mib, parallelism=4) == 4
+
+
 def _splitter():
   return rows.RowSplitter(rows.CSV, schema.RAW_COLUMNS, schema.RAW_COLUMNS)
 
