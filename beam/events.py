@@ -23,6 +23,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.transforms import window
 
+from beam import collector
 from beam import combiners
 from beam import counts
 from beam import rows
@@ -217,6 +218,9 @@ class _ParseEventsFn(beam.DoFn):
     self._earliest = None
     self._latest = None
 
+  def setup(self):
+    collector.collect_less()
+
   def start_bundle(self):
     self._read = 0
     self._earliest = None
@@ -351,6 +355,9 @@ class _DistinctEventsFn(beam.CombineFn):
   CSV row that ``plain_csv_row`` rebuilds. The accumulator is
   ``[{user event: raw row or None}, [raw rows of duplicates]]``.
   """
+
+  def setup(self):
+    collector.collect_less()
 
   def create_accumulator(self):
     return [{}, []]

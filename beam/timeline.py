@@ -23,6 +23,7 @@ from typing import Dict, Iterable, List, Tuple
 
 import apache_beam as beam
 
+from beam import collector
 from beam import events
 
 DAY_SECONDS = 86400
@@ -62,6 +63,9 @@ class DayTimelineFn(beam.CombineFn):
     self._max_len = max_seq_len
     self._conversion_types = frozenset(conversion_types)
     self._offset = day_offset
+
+  def setup(self):
+    collector.collect_less()
 
   def create_accumulator(self):
     return [0, [], set(), 2 * self._max_len]

@@ -1,0 +1,30 @@
+"""Fewer garbage collections in the processes that run the preprocessing.
+
+A preprocessing bundle keeps hundreds of thousands of small tuples alive at
+once: a dedup shard's distinct events, users' timelines. CPython's cyclic
+collector looks at the young objects every 700 container allocations and
+at every live container each time the old ones have grown by a quarter, so
+it walks those tuples over and over, and finds next to no cycles in them
+(reference counting frees the rest). On the 1M-event benchmark log that was
+about a tenth of a worker's CPU. ``collect_less`` raises the young
+generation's threshold to ``YOUNG_THRESHOLD`` allocations for the rest of the
+process; cycles are still collected, just in fewer, larger passes.
+
+The DoFns and CombineFns that build the large state call it from ``setup``,
+so it takes effect in whichever process runs them: Beam's worker processes,
+or the launching process on the in-memory DirectRunner.
+"""
+
+import gc
+
+YOUNG_THRESHOLD = 100_000
+
+
+def collect_less() -> None:
+  """Raises the young generation's collection threshold, never lowers it.
+
+  A threshold of 0 (collection disabled) is left as it is.
+  """
+  young, *older = gc.get_threshold()
+  if 0 < young < YOUNG_THRESHOLD:
+    gc.set_threshold(YOUNG_THRESHOLD, *older)
