@@ -537,8 +537,8 @@ class ReadEvents(beam.PTransform):
     flag: How error messages name the input.
     grouped: Emit the events in lists per user and dedup shard (see
       ``EventsRead.events``): far fewer elements for a combiner per user.
-    parallelism: The bundles the runner runs at once; automatic shards
-      come in a multiple of it.
+    parallelism: The bundles the runner runs at once; automatic shards and
+      the initial chunks of text files come in a multiple of it.
   """
 
   def __init__(self, pattern: str, file_format: str,
@@ -565,10 +565,12 @@ class ReadEvents(beam.PTransform):
     self._max_time = max_time
     self._dedup_shards = max(1, dedup_shards)
     self._grouped = grouped
+    self._parallelism = parallelism
 
   def expand(self, pbegin):
     raw_rows = pbegin | "ReadRows" >> rows.ReadRows(
-        self._pattern, self._format, schema.RAW_COLUMNS)
+        self._pattern, self._format, schema.RAW_COLUMNS,
+        parallelism=self._parallelism)
     parsed = raw_rows | "ParseEvents" >> ParseEvents(
         self._splitter, self._event_types, self._min_time, self._max_time,
         self._dedup_shards)

@@ -104,6 +104,25 @@ def test_line_batches_cover_every_line_once_whatever_the_splits(
   assert read == _data_lines()
 
 
+@pytest.mark.parametrize("parallelism", [1, 2, 3])
+def test_initial_chunks_are_equal_and_a_multiple_of_parallelism(
+    tmp_path, parallelism):
+  path = tmp_path / "lines.csv"
+  path.write_bytes(b"x\n" * 5000)  # 10,000 bytes.
+  source = rows._LineBatchSource(str(path), 1, batch_size=100,
+                                 parallelism=parallelism)
+  # Beam's own cut: 2,600, 2,600, 2,600 and a short 2,200.
+  sizes = [bundle.stop_position - bundle.start_position
+           for bundle in source.split(desired_bundle_size=2600)]
+  assert sum(sizes) == 10_000
+  assert len(sizes) % parallelism == 0 and len(sizes) >= 4
+  assert max(sizes) - min(sizes) <= len(sizes)
+  read = [line for bundle in source.split(desired_bundle_size=2600)
+          for line in _flatten(source_test_utils.read_from_source(
+              bundle.source, bundle.start_position, bundle.stop_position))]
+  assert read == ["x"] * 4999
+
+
 def test_line_batches_survive_a_dynamic_split(tmp_path):
   path = _write_lines(tmp_path)
   size = len("\n".join(LINES).encode("utf-8"))
