@@ -1,11 +1,11 @@
 """beam.preprocess benchmark: events per second, Beam against one process.
 
     python -m benchmarks.preprocess_bench [--quick] [--sizes 1000000,5000000]
-        [--beam_args "--direct_runner_bundle_repeat 0 ..."]
+        [--repeats 3] [--beam_args "--direct_runner_bundle_repeat 0 ..."]
 
 For each size, generates a synthetic event log of about that many events
-(``tfrs_adcg.synthetic``, CSV, 60 days) and preprocesses it three times,
-each time in a fresh subprocess, one after the other:
+(``tfrs_adcg.synthetic``, CSV, 60 days) and preprocesses it in three
+configurations, each run in a fresh subprocess, one after the other:
 
 * beam_default: ``beam.preprocess`` with its own defaults on the
   DirectRunner (on a large input, one worker process per CPU);
@@ -17,13 +17,17 @@ each time in a fresh subprocess, one after the other:
   into a gzipped TFRecord file.
 
 All use the time split, L = 100, K = 7 days and daily training cutoffs;
-``--beam_args`` is appended to both Beam runs. Reports wall seconds of each
+``--beam_args`` is appended to both Beam runs. The three run ``--repeats``
+times, interleaved, the order rotated each round, since a shared machine's
+speed drifts by tens of percent within minutes; the table shows each
+configuration's run of median wall time, with the range over its repeats,
+and the ratios compare those. Reports wall seconds of each
 subprocess (start to exit: end to end), events read per second, CPU seconds
 (user + system of the subprocess and its children: what the run costs,
 however loaded the machine is), the peak of the summed resident memory of
 the subprocess's whole process tree (runner and Beam worker processes,
-sampled from /proc), and the ratios. Every configuration must write the same
-number of examples per split as the baseline, or the benchmark fails.
+sampled from /proc), and the ratios. Every run must write the same number of
+examples per split as the baseline, or the benchmark fails.
 Writes results/preprocess.{json,md}.
 """
 
@@ -421,6 +425,34 @@ def ratios(runs: Sequence[Dict[str, object]]) -> List[Dict[str, object]]:
   return comparisons
 
 
+def median_runs(runs: Sequence[Dict[str, object]]) -> List[Dict[str, object]]:
+  """Per size and configuration, the run of median wall time (the slower
+  middle one of an even number), with ``repeats`` and the range of its
+  configuration's ``events_per_second`` over them added.
+
+  Returns:
+    One run per (size, configuration), in the order first seen.
+  """
+  groups = collections.defaultdict(list)
+  for run in runs:
+    groups[run["target_events"], run["configuration"]].append(run)
+  medians = []
+  for group in groups.values():
+    ordered = sorted(group, key=lambda run: run["seconds"])
+    speeds = [run["events_per_second"] for run in group]
+    medians.append({**ordered[len(ordered) // 2], "repeats": len(group),
+                    "events_per_second_range": [min(speeds), max(speeds)]})
+  return medians
+
+
+def rotated(configurations: Sequence[Configuration],
+            repeat: int) -> List[Configuration]:
+  """The configurations in the order of round ``repeat``: rotated by it, so
+  that each takes each place in turn."""
+  shift = repeat % len(configurations)
+  return list(configurations[shift:]) + list(configurations[:shift])
+
+
 def check_examples(runs: Sequence[Dict[str, object]]) -> None:
   """Fails unless every run of one input wrote the baseline's examples.
 
@@ -450,13 +482,15 @@ def generate(directory: str, events: int, seed: int) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--quick", action="store_true",
-                      help="One size of 200k events.")
+                      help="One size of 200k events, one repeat.")
   common.add_results_dir_flag(parser)
   parser.add_argument("--sizes", default="1000000,5000000",
                       help="Comma-separated event counts.")
   parser.add_argument("--beam_args", default="",
                       help="Extra Beam pipeline options for both Beam runs, "
                       "one string.")
+  parser.add_argument("--repeats", type=int, default=3,
+                      help="Rounds of the three configurations per size.")
   parser.add_argument("--workdir", default=None,
                       help="Where logs and outputs go (default: a temp dir).")
   parser.add_argument("--seed", type=int, default=0)
@@ -471,25 +505,33 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     return {}
 
   sizes = [200_000] if args.quick else [int(n) for n in args.sizes.split(",")]
+  repeats = 1 if args.quick else args.repeats
+  if repeats < 1:
+    parser.error(f"--repeats must be at least 1, got {repeats}.")
   workdir = args.workdir or tempfile.mkdtemp(prefix="preprocess_bench_")
-  runs: List[Dict[str, object]] = []
+  all_runs: List[Dict[str, object]] = []
   for size in sizes:
     directory = os.path.join(workdir, f"events_{size}")
     logging.info("Generating about %d events in %s.", size, directory)
     input_path = generate(directory, size, args.seed)
     size_runs = []
-    for configuration in CONFIGURATIONS:
-      logging.info("Preprocessing %s: %s.", input_path, configuration.name)
-      run = {"target_events": size,
-             **run_subprocess(configuration, input_path,
-                              os.path.join(directory,
-                                           f"out_{configuration.name}"),
-                              beam_args)}
-      run["label"] = label(run, beam_args)
-      logging.info("%s: %s", configuration.name, run)
-      size_runs.append(run)
+    for repeat in range(repeats):
+      for configuration in rotated(CONFIGURATIONS, repeat):
+        logging.info("Preprocessing %s: %s, round %d of %d.", input_path,
+                     configuration.name, repeat + 1, repeats)
+        run = {"target_events": size, "repeat": repeat,
+               **run_subprocess(configuration, input_path,
+                                os.path.join(directory,
+                                             f"out_{configuration.name}"),
+                                beam_args)}
+        run["label"] = label(run, beam_args)
+        logging.info("%s: %s", configuration.name, run)
+        size_runs.append(run)
     check_examples(size_runs)
-    runs.extend(size_runs)
+    all_runs.extend(size_runs)
+  order = {c.name: i for i, c in enumerate(CONFIGURATIONS)}
+  runs = sorted(median_runs(all_runs), key=lambda run: (
+      run["target_events"], order[run["configuration"]]))
   results = {"machine": common.machine(),
              "load_average": " ".join(f"{x:.1f}" for x in os.getloadavg()),
              "max_seq_len": MAX_SEQ_LEN,
@@ -499,7 +541,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                            for c in CONFIGURATIONS if c.child == "beam"},
              "sample_seconds": SAMPLE_SECONDS,
              "target_events_per_second": TARGET_EVENTS_PER_SECOND,
-             "runs": runs, "ratios": ratios(runs)}
+             "repeats": repeats,
+             "runs": runs, "ratios": ratios(runs), "all_runs": all_runs}
   path = common.write_results(args.results_dir, "preprocess", results,
                               markdown(results))
   print(open(path, encoding="utf-8").read())
@@ -514,7 +557,9 @@ def markdown(results: Dict[str, object]) -> str:
   """results/preprocess.md: the header, the table and the ratios."""
   runs = results["runs"]
   rows = [[f"{run['events_read']:,}", run["label"], run["seconds"],
-           f"{run['events_per_second']:,}", run["cpu_seconds"],
+           f"{run['events_per_second']:,}",
+           "{:,}-{:,}".format(*run["events_per_second_range"]),
+           run["cpu_seconds"],
            f"{run['events_per_cpu_second']:,}", run["runner_peak_rss_mib"],
            run["peak_tree_rss_mib"], f"{run['examples'].get('train', 0):,}",
            f"{run['examples'].get('eval', 0):,}"] for run in runs]
@@ -536,15 +581,19 @@ def markdown(results: Dict[str, object]) -> str:
           f"{run['events_read']:,} events, events/s (per CPU second): "
           f"{'; '.join(by_size[run['target_events']])}. The default "
           f"({worker_mode(run, results['extra_beam_args'])}): "
-          f"{run['events_per_second']:,} events/s, {verdict} the "
-          f"{target:,} events/s target.")
+          f"{run['events_per_second']:,} events/s (median of "
+          f"{run['repeats']}), {verdict} the {target:,} events/s target.")
   options = results["beam_args"]
   return "\n".join([
       "# beam.preprocess: events per second (DirectRunner)",
       "",
       f"Machine: {common.machine_line(results['machine'])}. Time split, "
       f"L={results['max_seq_len']}, K={results['label_window_days']} days, "
-      "daily cutoffs. Beam options of the default run: "
+      f"daily cutoffs. Each configuration ran {results['repeats']} "
+      f"time{'s' if results['repeats'] > 1 else ''}, interleaved in rotating "
+      "order; a row is its run of median wall "
+      "time, next to the range of events/s over all its runs, and the "
+      "ratios compare the median runs. Beam options of the default run: "
       f"{_options(options[DEFAULT.name])}; of the one-process run: "
       f"{_options(options[ONE_PROCESS.name])}. Seconds are wall time of a "
       "fresh process, start to exit; CPU seconds are user + system of that "
@@ -555,7 +604,8 @@ def markdown(results: Dict[str, object]) -> str:
       f"at the end: {results.get('load_average', 'unknown')}.",
       "",
       common.markdown_table(
-          ["events", "pipeline", "seconds", "events/s", "CPU seconds",
+          ["events", "pipeline", "seconds", "events/s", "events/s range",
+           "CPU seconds",
            "events/CPU s", "runner peak RSS MiB", "peak tree RSS MiB",
            "train examples", "eval examples"], rows),
       "",

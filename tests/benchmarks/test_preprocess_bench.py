@@ -97,6 +97,34 @@ def test_ratios_per_size():
   assert by_pair[5000, "beam_default", "baseline"]["events_per_second"] == 0.5
 
 
+def test_median_runs_pick_the_median_time_and_keep_the_range():
+  runs = []
+  for seconds, speed in ((3.0, 100), (1.0, 300), (2.0, 200)):
+    run = _run(bench.DEFAULT, events_per_second=speed)
+    run["seconds"] = seconds
+    runs.append(run)
+  runs.append(_run(bench.BASELINE, events_per_second=50))
+  medians = bench.median_runs(runs)
+  assert [run["configuration"] for run in medians] == [
+      "beam_default", "baseline"]
+  assert medians[0]["seconds"] == 2.0
+  assert medians[0]["events_per_second"] == 200
+  assert medians[0]["repeats"] == 3
+  assert medians[0]["events_per_second_range"] == [100, 300]
+  assert medians[1]["repeats"] == 1
+  # Of an even number, the slower middle run.
+  assert bench.median_runs(runs[:2])[0]["seconds"] == 3.0
+
+
+def test_rounds_rotate_the_configurations():
+  names = [[c.name for c in bench.rotated(bench.CONFIGURATIONS, repeat)]
+           for repeat in range(4)]
+  assert names[0] == ["beam_default", "beam_one_process", "baseline"]
+  assert names[1] == ["beam_one_process", "baseline", "beam_default"]
+  assert names[2] == ["baseline", "beam_default", "beam_one_process"]
+  assert names[3] == names[0]
+
+
 def test_check_examples():
   runs = _three_runs(1000, 1, 1, 1)
   bench.check_examples(runs)
@@ -106,7 +134,12 @@ def test_check_examples():
 
 
 def test_markdown_states_options_memory_and_ratios():
-  runs = _three_runs(1000, 60_000, 20_000, 40_000)
+  slower_round = _three_runs(1000, 55_000, 20_000, 40_000)
+  for run in slower_round:
+    run["seconds"] = 1.1
+  # Of two rounds, the median run is the slower one.
+  runs = bench.median_runs(_three_runs(1000, 60_000, 20_000, 40_000)
+                           + slower_round)
   for run in runs:
     run["label"] = bench.label(run, [])
   results = {"machine": common.machine(), "load_average": "1.0 1.0 1.0",
@@ -115,7 +148,7 @@ def test_markdown_states_options_memory_and_ratios():
              "beam_args": {"beam_default": [],
                            "beam_one_process": ["--direct_num_workers", "1"]},
              "sample_seconds": 0.2, "target_events_per_second": 50_000,
-             "runs": runs, "ratios": bench.ratios(runs)}
+             "repeats": 2, "runs": runs, "ratios": bench.ratios(runs)}
   text = bench.markdown(results)
   assert "Beam options of the default run: none;" in text
   assert "one-process run: `--direct_num_workers 1`" in text
@@ -123,6 +156,10 @@ def test_markdown_states_options_memory_and_ratios():
   assert "| peak tree RSS MiB |" in text
   assert "| 1,007 | beam.preprocess, DirectRunner, 2 worker processes " \
          "(default) |" in text
-  assert "default / baseline **1.50x** (0.75x)" in text
-  assert "default / one process **3.00x** (1.50x)" in text
-  assert "60,000 events/s, at or above the 50,000 events/s target" in text
+  assert "default / baseline **1.38x** (0.69x)" in text
+  assert "default / one process **2.75x** (1.38x)" in text
+  assert "Each configuration ran 2 times, interleaved" in text
+  assert "| events/s range |" in text
+  assert "| 1.1 | 55,000 | 55,000-60,000 |" in text
+  assert ("55,000 events/s (median of 2), at or above the 50,000 events/s "
+          "target") in text
