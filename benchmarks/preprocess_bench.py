@@ -521,8 +521,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                      configuration.name, repeat + 1, repeats)
         run = {"target_events": size, "repeat": repeat,
                **run_subprocess(configuration, input_path,
-                                os.path.join(directory,
-                                             f"out_{configuration.name}"),
+                                os.path.join(
+                                    directory,
+                                    f"out_{configuration.name}_{repeat}"),
                                 beam_args)}
         run["label"] = label(run, beam_args)
         logging.info("%s: %s", configuration.name, run)
