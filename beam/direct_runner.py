@@ -16,7 +16,7 @@ otherwise, so a large local preprocessing run would use one core of many.
 The pipeline and its output are the same either way; only the number of
 processes that run it changes. ``parallelism`` tells how many bundles the
 DirectRunner runs at once, for work that is best split into a multiple of
-that (the duplicate-detection shards).
+that (the duplicate-detection shards, the first chunks of a text input).
 """
 
 import logging
