@@ -223,11 +223,12 @@ class _LineBatchSource(filebasedsource.FileBasedSource):
   claims the start of its last line, so a split never lands inside a batch
   already emitted. Compressed files (by extension) are read whole.
 
-  The initial split cuts equal chunks, as many as a multiple of
-  ``parallelism`` (the bundles the runner runs at once): Beam's desired chunk
-  size alone leaves a short last chunk, and the DirectRunner deals chunks to
-  its workers in turn, so 8 chunks of a 57 MB file gave one worker 30 MB to
-  read and the other 27.
+  The initial split cuts a file into chunks of equal size, as many as a
+  multiple of ``parallelism`` (the bundles the runner runs at once; with
+  several files, each is cut by the size that suits their total): Beam's
+  desired chunk size alone leaves a short last chunk, and the DirectRunner
+  deals chunks to its workers in turn, so 8 chunks of a 57 MB file gave one
+  worker 30 MB to read and the other 27.
   """
 
   def __init__(self, pattern: str, skip_header_lines: int, batch_size: int,
