@@ -96,3 +96,9 @@ def parallelism(options: PipelineOptions, cores: int) -> int:
     return 1
   workers = options.view_as(DirectOptions).direct_num_workers
   return cores if workers == 0 else max(1, workers)
+
+
+def balanced_count(count: int, parallelism: int) -> int:
+  """``count`` pieces of work rounded up to a multiple of ``parallelism``,
+  so that the bundles run at once get equal numbers of them."""
+  return -(-count // parallelism) * parallelism

@@ -26,6 +26,7 @@ from apache_beam.transforms import window
 from beam import collector
 from beam import combiners
 from beam import counts
+from beam import direct_runner
 from beam import rows
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
@@ -164,7 +165,7 @@ def automatic_dedup_shards(input_bytes: int, parallelism: int = 1) -> int:
   rounded up to a multiple of ``parallelism``, the bundles a runner runs at
   once (``direct_runner.parallelism``), so that they get equal shares."""
   shards = max(1, -(-input_bytes // BYTES_PER_DEDUP_SHARD))
-  return -(-shards // parallelism) * parallelism
+  return direct_runner.balanced_count(shards, parallelism)
 
 
 def dedup_shard(user_id: str, timestamp: int, num_shards: int) -> int:

@@ -21,6 +21,8 @@ from apache_beam.io import filebasedsource
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from beam import direct_runner
+
 CSV = "csv"
 JSONL = "jsonl"
 PARQUET = "parquet"
@@ -242,8 +244,8 @@ class _LineBatchSource(filebasedsource.FileBasedSource):
             stop_position=None):
     if desired_bundle_size:
       size = self.estimate_size()
-      chunks = max(1, -(-size // desired_bundle_size))
-      chunks = -(-chunks // self._parallelism) * self._parallelism
+      chunks = direct_runner.balanced_count(
+          max(1, -(-size // desired_bundle_size)), self._parallelism)
       desired_bundle_size = max(1, -(-size // chunks))
     return super().split(desired_bundle_size, start_position, stop_position)
 

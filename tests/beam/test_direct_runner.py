@@ -56,6 +56,13 @@ def test_parallelism_is_the_direct_runners_worker_count():
                      "4") == 1
 
 
+def test_balanced_count_rounds_up_to_a_multiple():
+  assert direct_runner.balanced_count(7, 2) == 8
+  assert direct_runner.balanced_count(8, 2) == 8
+  assert direct_runner.balanced_count(1, 3) == 3
+  assert direct_runner.balanced_count(5, 1) == 5
+
+
 def _records(data_dir, split):
   """The serialized examples of a split, sorted (shards may differ)."""
   records = []
