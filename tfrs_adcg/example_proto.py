@@ -264,6 +264,5 @@ def _example(heads: Sequence[_Cache], values: Sequence[bytes]) -> bytes:
   parts[1::2] = entry_heads
   parts[2::2] = values
   size = sum(map(len, entry_heads)) + sum(map(len, values))
-  parts[0] = _FIELD_1_BYTES + (_SMALL_VARINTS[size] if size < 16384
-                               else varint(size))
+  parts[0] = _FIELD_1_BYTES + _length(size)
   return b"".join(parts)
