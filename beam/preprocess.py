@@ -23,6 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam import catalog as catalog_lib
+from beam import collector
 from beam import config as config_lib
 from beam import counts
 from beam import direct_runner
@@ -162,6 +163,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
       columns (``rows.InputError``), before any pipeline runs.
   """
   config, beam_args = config_lib.parse_args(argv)
+  collector.collect_less()
   # Lists the input once before anything else: a clear error if missing.
   input_bytes = rows.total_bytes(config.input)
   options = PipelineOptions(direct_runner.parallel_options(

@@ -1,4 +1,5 @@
-"""collect_less raises the young generation's threshold, never lowers it."""
+"""collect_less raises the young generation's threshold, never lowers it,
+and freezes the objects that exist the first time in a process."""
 
 import gc
 
@@ -19,3 +20,17 @@ def test_collect_less_raises_only_the_young_threshold():
     assert gc.get_threshold() == (0, 10, 10)
   finally:
     gc.set_threshold(*saved)
+
+
+def test_collect_less_freezes_once():
+  gc.unfreeze()  # Earlier tests may have run preprocessing in this process.
+  try:
+    collector.collect_less()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    later = [[] for _ in range(1000)]  # New containers, not frozen.
+    collector.collect_less()
+    assert gc.get_freeze_count() == frozen
+    del later
+  finally:
+    gc.unfreeze()
