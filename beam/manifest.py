@@ -17,6 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam import catalog
 from beam import config as config_lib
+from beam import counts
 from beam import events
 from beam import examples
 from beam import vocabulary
@@ -26,12 +27,19 @@ from tfrs_adcg import timestamps
 SUMMARY = "_summary.json"
 
 
-def _summary_json(sums: Dict[str, int], **singletons: Any) -> str:
-  return json.dumps({"counts": sums, **singletons}, sort_keys=True)
+def _write_summary(sums: Dict[str, int], path: str, **singletons) -> str:
+  # (No hint on the singletons: Beam would check side inputs against it.)
+  with FileSystems.create(path) as f:
+    f.write(json.dumps({"counts": sums, **singletons},
+                       sort_keys=True).encode("utf-8"))
+  return path
 
 
 class WriteSummary(beam.PTransform):
   """(name, n) pairs, summed, and singleton values to ``<output>/SUMMARY``.
+
+  One small file, written whole by one worker (``{"counts": {}}`` without
+  pairs): a combine and a Map, rather than a sharded sink's stages.
 
   Args:
     output: The data directory.
@@ -48,11 +56,8 @@ class WriteSummary(beam.PTransform):
     side_inputs = {name: beam.pvalue.AsSingleton(pcoll)
                    for name, pcoll in self._singletons.items()}
     return (count_pairs
-            | "Sum" >> beam.CombinePerKey(sum)
-            | "ToDict" >> beam.combiners.ToDict()
-            | "ToJson" >> beam.Map(_summary_json, **side_inputs)
-            | "Write" >> beam.io.WriteToText(
-                self._path, num_shards=1, shard_name_template=""))
+            | "Sum" >> beam.CombineGlobally(counts.SumCounts())
+            | "Write" >> beam.Map(_write_summary, self._path, **side_inputs))
 
 
 def read_summary(output: str) -> Dict[str, Any]:

@@ -17,11 +17,12 @@ counts come from ``events.ReadEvents`` (``id_counts``) and the catalog.
 """
 
 import os
-from typing import Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from beam import counts
 from tfrs_adcg import schema
 
 ZERO_POSITIVES = 0.5  # Positives assumed for a never-seen candidate.
@@ -83,8 +84,8 @@ def frequency_lines(positives: Iterable[Tuple[str, int]]) -> List[str]:
           for id_, count in ordered]
 
 
-def _write_frequencies(positives: Iterable[Tuple[str, int]], path: str) -> str:
-  return _write_lines(path, frequency_lines(positives))
+def _write_frequencies(positives: Dict[str, int], path: str) -> str:
+  return _write_lines(path, frequency_lines(positives.items()))
 
 
 class WriteCandidateFrequencies(beam.PTransform):
@@ -104,6 +105,5 @@ class WriteCandidateFrequencies(beam.PTransform):
         (candidates | "ZeroPositives" >> beam.Map(lambda id_: (id_, 0)),
          positives)
         | "Flatten" >> beam.Flatten()
-        | "SumPerCandidate" >> beam.CombinePerKey(sum)
-        | "Collect" >> beam.combiners.ToList()
+        | "SumPerCandidate" >> beam.CombineGlobally(counts.SumCounts())
         | "Write" >> beam.Map(_write_frequencies, self._path))

@@ -25,6 +25,14 @@ def test_write_summary_sums_counts_and_keeps_singletons(tmp_path):
       "counts": {"events_read": 5, "examples/train": 1}, "time_range": [5, 9]}
 
 
+def test_write_summary_of_no_counts(tmp_path):
+  with test_pipeline.TestPipeline() as pipeline:
+    _ = (pipeline
+         | "Counts" >> beam.Create([])
+         | manifest.WriteSummary(str(tmp_path), {}))
+  assert manifest.read_summary(str(tmp_path)) == {"counts": {}}
+
+
 def test_build_manifest_nests_counts_and_fills_zeros():
   summary = {"counts": {"events_read": 5, "events_used": 4,
                         "events_dropped/duplicate": 1, "users": 2,
