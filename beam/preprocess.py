@@ -62,13 +62,6 @@ class WriteDeadLetters(beam.PTransform):
                                              file_name_suffix=".jsonl"))
 
 
-def _ids_of(id_count, feature: str):
-  """The id of a ((feature, id), count) pair, if of ``feature``."""
-  (id_feature, id_), _ = id_count
-  if id_feature == feature:
-    yield id_
-
-
 def build_pipeline(pipeline: beam.Pipeline,
                    config: config_lib.PreprocessConfig) -> None:
   """Adds the whole preprocessing to ``pipeline``.
@@ -106,7 +99,7 @@ def build_pipeline(pipeline: beam.Pipeline,
         config.num_shards, config.gzip_level)
 
   # Vocabularies, catalog, candidate frequencies.
-  id_counts = read.id_counts | "SumIdCounts" >> beam.CombinePerKey(sum)
+  id_counts = read.id_counts
   features = list(schema.STRING_SEQUENCE_FEATURES)
   all_counts = [read.counts, examples[counts.COUNTS]]
   if catalog is not None:
@@ -121,13 +114,13 @@ def build_pipeline(pipeline: beam.Pipeline,
     _ = catalog.dead_letters | "CatalogDeadLetters" >> WriteDeadLetters(
         output, "advertisers")
     all_counts.append(catalog.counts)
-  _ = id_counts | "WriteVocabularies" >> vocabulary.WriteVocabularies(
+  id_totals = id_counts | "SumIdCounts" >> beam.CombineGlobally(
+      counts.SumCounts())
+  _ = id_totals | "WriteVocabularies" >> vocabulary.WriteVocabularies(
       output, features)
-
-  candidates = id_counts | "CandidateIds" >> beam.FlatMap(
-      _ids_of, _CANDIDATE_FEATURE[config.task])
-  _ = ((candidates, examples[examples_lib.POSITIVES])
-       | "WriteFrequencies" >> vocabulary.WriteCandidateFrequencies(output))
+  _ = examples[examples_lib.POSITIVES] | "WriteFrequencies" >> (
+      vocabulary.WriteCandidateFrequencies(output, id_totals,
+                                           _CANDIDATE_FEATURE[config.task]))
 
   # Dead letters and the counts for the manifest.
   _ = read.dead_letters | "EventDeadLetters" >> WriteDeadLetters(

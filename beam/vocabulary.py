@@ -12,12 +12,14 @@
   slightly more than 1); with no positives at all every candidate gets
   1 / number of candidates.
 
-Each file is written whole by one worker: a vocabulary is one element. The
-counts come from ``events.ReadEvents`` (``id_counts``) and the catalog.
+The counts come from ``events.ReadEvents`` (``id_counts``) and the catalog,
+summed into one ``{(feature, id): count}`` dict (``counts.SumCounts``, which
+sends one accumulator per bundle through the shuffle, not one element per
+id); the files are written whole by the one worker that holds it.
 """
 
 import os
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -39,18 +41,22 @@ def _write_lines(path: str, lines: Iterable[str]) -> str:
   return path
 
 
-def _write_vocabulary(feature_and_counts, output: str) -> str:
-  feature, id_counts = feature_and_counts
-  id_counts = [pair for pair in id_counts if pair is not None]
-  return _write_lines(
-      schema.vocab_path(output, feature),
-      (f"{id_}\t{count}" for id_, count in _sorted_ids(id_counts)))
+def _write_vocabularies(id_counts: Mapping[Tuple[str, str], int], output: str,
+                        features: Sequence[str]) -> List[str]:
+  per_feature: Dict[str, List[Tuple[str, int]]] = {f: [] for f in features}
+  for (feature, id_), count in id_counts.items():
+    per_feature[feature].append((id_, count))
+  return [
+      _write_lines(schema.vocab_path(output, feature),
+                   (f"{id_}\t{count}" for id_, count in _sorted_ids(pairs)))
+      for feature, pairs in per_feature.items()]
 
 
 class WriteVocabularies(beam.PTransform):
-  """((feature, id), count) to one vocabulary file per feature.
+  """The ``{(feature, id): count}`` dict to one vocabulary file per feature.
 
-  Every feature in ``features`` gets a file, empty if it has no id.
+  Every feature in ``features`` gets a file, empty if it has no id; the dict
+  has no other features.
 
   Args:
     output: The data directory.
@@ -63,15 +69,8 @@ class WriteVocabularies(beam.PTransform):
     self._features = tuple(features)
 
   def expand(self, id_counts):
-    every_feature = (
-        id_counts.pipeline
-        | "Features" >> beam.Create([(f, None) for f in self._features]))
-    per_feature = id_counts | "ByFeature" >> beam.MapTuple(
-        lambda feature_id, count: (feature_id[0], (feature_id[1], count)))
-    return ((every_feature, per_feature)
-            | "Flatten" >> beam.Flatten()
-            | "GroupByFeature" >> beam.GroupByKey()
-            | "Write" >> beam.Map(_write_vocabulary, self._output))
+    return id_counts | "Write" >> beam.Map(_write_vocabularies, self._output,
+                                           self._features)
 
 
 def frequency_lines(positives: Iterable[Tuple[str, int]]) -> List[str]:
@@ -84,26 +83,36 @@ def frequency_lines(positives: Iterable[Tuple[str, int]]) -> List[str]:
           for id_, count in ordered]
 
 
-def _write_frequencies(positives: Dict[str, int], path: str) -> str:
-  return _write_lines(path, frequency_lines(positives.items()))
+def _write_frequencies(positives: Mapping[str, int], path: str,
+                       id_counts: Mapping[Tuple[str, str], int],
+                       feature: str) -> str:
+  every_candidate = {id_: 0 for id_feature, id_ in id_counts
+                     if id_feature == feature}
+  every_candidate.update(positives)
+  return _write_lines(path, frequency_lines(every_candidate.items()))
 
 
 class WriteCandidateFrequencies(beam.PTransform):
-  """Candidate ids and (id, training positives) to the frequency file.
+  """(candidate id, training positives) pairs to the frequency file.
 
-  Takes a pair of PCollections: every candidate id (the candidate
-  vocabulary), and positive counts to sum per id.
+  Every id of ``feature`` in the ``{(feature, id): count}`` dict is a
+  candidate, with or without positives.
+
+  Args:
+    output: The data directory.
+    id_counts: A singleton PCollection of the dict.
+    feature: The candidates' feature (``schema.ADVERTISER_ID``, ...).
   """
 
-  def __init__(self, output: str):
+  def __init__(self, output: str, id_counts: beam.PCollection, feature: str):
     super().__init__()
     self._path = os.path.join(output, schema.CANDIDATE_FREQUENCIES)
+    self._id_counts = id_counts
+    self._feature = feature
 
-  def expand(self, candidates_and_positives):
-    candidates, positives = candidates_and_positives
-    return (
-        (candidates | "ZeroPositives" >> beam.Map(lambda id_: (id_, 0)),
-         positives)
-        | "Flatten" >> beam.Flatten()
-        | "SumPerCandidate" >> beam.CombineGlobally(counts.SumCounts())
-        | "Write" >> beam.Map(_write_frequencies, self._path))
+  def expand(self, positives):
+    return (positives
+            | "SumPerCandidate" >> beam.CombineGlobally(counts.SumCounts())
+            | "Write" >> beam.Map(_write_frequencies, self._path,
+                                  beam.pvalue.AsSingleton(self._id_counts),
+                                  self._feature))

@@ -7,12 +7,12 @@ from beam import vocabulary
 from tfrs_adcg import schema
 
 def test_write_vocabularies_most_frequent_first(tmp_path):
-  id_counts = [((schema.ITEM_ID, "b"), 2), ((schema.ITEM_ID, "a"), 2),
-               ((schema.ITEM_ID, "c"), 5), ((schema.EVENT_TYPE, "view"), 1)]
+  id_counts = {(schema.ITEM_ID, "b"): 2, (schema.ITEM_ID, "a"): 2,
+               (schema.ITEM_ID, "c"): 5, (schema.EVENT_TYPE, "view"): 1}
   (tmp_path / schema.VOCAB_DIR).mkdir()
   with test_pipeline.TestPipeline() as pipeline:
     _ = (pipeline
-         | beam.Create(id_counts)
+         | beam.Create([id_counts])
          | vocabulary.WriteVocabularies(
              str(tmp_path), [schema.ITEM_ID, schema.EVENT_TYPE,
                              schema.ADVERTISER_ID]))
@@ -30,11 +30,26 @@ def test_frequency_lines_floor_zero_positives():
 
 
 def test_write_candidate_frequencies(tmp_path):
+  id_counts = {(schema.ADVERTISER_ID, "a1"): 9, (schema.ADVERTISER_ID, "a2"): 1,
+               (schema.ADVERTISER_ID, "a3"): 4, (schema.ITEM_ID, "i1"): 6}
   with test_pipeline.TestPipeline() as pipeline:
-    candidates = pipeline | "Ids" >> beam.Create(["a1", "a2", "a3"])
-    positives = pipeline | "Positives" >> beam.Create(
-        [("a1", 2), ("a3", 1), ("a1", 1)])
-    _ = ((candidates, positives)
-         | vocabulary.WriteCandidateFrequencies(str(tmp_path)))
+    totals = pipeline | "IdCounts" >> beam.Create([id_counts])
+    _ = (pipeline
+         | "Positives" >> beam.Create([("a1", 2), ("a3", 1), ("a1", 1)])
+         | vocabulary.WriteCandidateFrequencies(str(tmp_path), totals,
+                                                schema.ADVERTISER_ID))
   text = (tmp_path / schema.CANDIDATE_FREQUENCIES).read_text()
   assert text == "a1\t3\t0.75\na3\t1\t0.25\na2\t0\t0.125\n"
+
+
+def test_write_candidate_frequencies_without_positives(tmp_path):
+  id_counts = {(schema.ITEM_ID, "i1"): 6, (schema.ITEM_ID, "i2"): 1}
+  with test_pipeline.TestPipeline() as pipeline:
+    totals = pipeline | "IdCounts" >> beam.Create([id_counts])
+    _ = (pipeline
+         | "Positives" >> beam.Create([]).with_output_types(
+             beam.typehints.Tuple[str, int])
+         | vocabulary.WriteCandidateFrequencies(str(tmp_path), totals,
+                                                schema.ITEM_ID))
+  text = (tmp_path / schema.CANDIDATE_FREQUENCIES).read_text()
+  assert text == "i1\t0\t0.5\ni2\t0\t0.5\n"
