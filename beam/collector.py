@@ -16,8 +16,9 @@ Beam's GCP and other IO clients, pandas and pyarrow. The collector never
 walks frozen objects again, neither in the old generation's passes nor when
 the process exits, where tearing them down took about 0.4 s of every Beam
 process (0.05 s frozen). The DirectRunner stops its worker processes one
-after the other, so a 1M-event run on two workers ended about a second
-earlier.
+after the other: each now stops in 0.13 s rather than 0.6 s, and a 1M-event
+run on two workers ends about 1.5 s earlier, the launching process's exit
+included.
 
 The DoFns and CombineFns that build the large state call it from ``setup``,
 so it takes effect in whichever process runs them: Beam's worker processes,
