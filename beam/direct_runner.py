@@ -29,11 +29,12 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 _LOGGER = logging.getLogger(__name__)
 
-# About 600k events of a CSV log. Workers cost a few seconds to start and
-# the shuffles between processes; at 515k events (27 MiB) one process and two
-# workers took the same 11-16 s on 2 cores, at 1M two workers were ahead in
-# three of four runs, at 5M by 1.8x.
-MIN_PARALLEL_BYTES = 32 * 2**20
+# About 450k events of a CSV log. Workers cost a few seconds to start and
+# the shuffles between processes. In alternating runs on 2 cores, one process
+# was a little ahead at 250k events (13 MiB, median 9.3 s against 9.7 s), the
+# two were even at 380k (19 MiB), two workers were ahead in four of four
+# pairs at 515k (27 MiB, 13.5 s against 15.9 s), and 1.53x at 1M.
+MIN_PARALLEL_BYTES = 24 * 2**20
 
 _DIRECT_RUNNERS = ("direct", "directrunner", "switchingdirectrunner")
 _PARALLELISM_OPTIONS = ("direct_running_mode", "direct_num_workers")

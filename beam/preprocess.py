@@ -9,7 +9,7 @@ shards per split, ``vocab/``, the candidate frequencies, the normalized
 advertiser catalog, ``dead_letter/`` (JSON lines ``{"reason", "row"}``) and,
 last, ``manifest.json``. The pipeline is built only from Beam IOs,
 combiners and GroupByKey, so it runs unchanged on any runner. On the
-DirectRunner, an input of 32 MiB or more runs in one worker process per core
+DirectRunner, an input of 24 MiB or more runs in one worker process per core
 unless the Beam options say otherwise (``beam.direct_runner``).
 """
 
