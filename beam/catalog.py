@@ -15,9 +15,9 @@ from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.io.filesystems import FileSystems
 
 from beam import counts
+from beam import output_dir
 from beam import rows
 from tfrs_adcg import schema
 
@@ -179,11 +179,9 @@ def catalog_lines(advertisers: Sequence[Advertiser],
 
 def _write_catalog(advertisers: Sequence[Advertiser], path: str,
                    numeric_columns: Sequence[str]) -> str:
-  text = "".join(line + "\n"
-                 for line in catalog_lines(advertisers, numeric_columns))
-  with FileSystems.create(path) as f:
-    f.write(text.encode("utf-8"))
-  return path
+  return output_dir.write_text(
+      path, "".join(line + "\n"
+                    for line in catalog_lines(advertisers, numeric_columns)))
 
 
 class WriteAdvertiserCatalog(beam.PTransform):

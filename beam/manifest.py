@@ -20,6 +20,7 @@ from beam import config as config_lib
 from beam import counts
 from beam import events
 from beam import examples
+from beam import output_dir
 from beam import vocabulary
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
@@ -29,10 +30,8 @@ SUMMARY = "_summary.json"
 
 def _write_summary(sums: Dict[str, int], path: str, **singletons) -> str:
   # (No hint on the singletons: Beam would check side inputs against it.)
-  with FileSystems.create(path) as f:
-    f.write(json.dumps({"counts": sums, **singletons},
-                       sort_keys=True).encode("utf-8"))
-  return path
+  return output_dir.write_text(
+      path, json.dumps({"counts": sums, **singletons}, sort_keys=True))
 
 
 class WriteSummary(beam.PTransform):
@@ -135,9 +134,8 @@ def check_accounting(manifest: Mapping[str, Any]) -> None:
 
 def write_manifest(output: str, manifest: Mapping[str, Any]) -> str:
   """Writes ``manifest.json`` and deletes the pipeline's summary file."""
-  path = os.path.join(output, schema.MANIFEST)
-  with FileSystems.create(path) as f:
-    f.write(json.dumps(manifest, indent=2, sort_keys=False).encode("utf-8"))
+  path = output_dir.write_text(os.path.join(output, schema.MANIFEST),
+                               json.dumps(manifest, indent=2, sort_keys=False))
   FileSystems.delete([os.path.join(output, SUMMARY)])
   return path
 

@@ -1,4 +1,5 @@
-"""An output directory a pipeline owns: refused, or cleared, if already used."""
+"""An output directory a pipeline owns: refused, or cleared, if already used;
+and the small files written whole into it."""
 
 import logging
 import os
@@ -35,3 +36,12 @@ def prepare(output: str, existing: Sequence[str], overwrite: bool,
     path = os.path.join(output, directory)
     if not FileSystems.exists(path):
       FileSystems.mkdirs(path)
+
+
+def write_text(path: str, text: str) -> str:
+  """Writes ``text`` as UTF-8 into a new file at ``path``, on any Beam
+  filesystem; returns ``path``. For the small files one worker (or the
+  driver) writes whole: vocabularies, the catalog, summary and manifest."""
+  with FileSystems.create(path) as f:
+    f.write(text.encode("utf-8"))
+  return path

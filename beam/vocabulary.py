@@ -22,9 +22,9 @@ import os
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from beam import counts
+from beam import output_dir
 from tfrs_adcg import schema
 
 ZERO_POSITIVES = 0.5  # Positives assumed for a never-seen candidate.
@@ -36,9 +36,7 @@ def _sorted_ids(id_counts: Iterable[Tuple[str, int]]) -> List[Tuple[str, int]]:
 
 
 def _write_lines(path: str, lines: Iterable[str]) -> str:
-  with FileSystems.create(path) as f:
-    f.write("".join(line + "\n" for line in lines).encode("utf-8"))
-  return path
+  return output_dir.write_text(path, "".join(line + "\n" for line in lines))
 
 
 def _write_vocabularies(id_counts: Mapping[Tuple[str, str], int], output: str,
