@@ -99,7 +99,9 @@ def parallelism(options: PipelineOptions, cores: int) -> int:
   return cores if workers == 0 else max(1, workers)
 
 
-def balanced_count(count: int, parallelism: int) -> int:
-  """``count`` pieces of work rounded up to a multiple of ``parallelism``,
-  so that the bundles run at once get equal numbers of them."""
-  return -(-count // parallelism) * parallelism
+def balanced_pieces(total: int, piece_size: int, parallelism: int) -> int:
+  """How many pieces to cut ``total`` into: one per ``piece_size`` (at least
+  one), rounded up to a multiple of ``parallelism``, so that the bundles run
+  at once get equal numbers of them."""
+  pieces = max(1, -(-total // piece_size))
+  return -(-pieces // parallelism) * parallelism

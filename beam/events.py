@@ -164,8 +164,8 @@ def automatic_dedup_shards(input_bytes: int, parallelism: int = 1) -> int:
   """One duplicate-detection shard per ``BYTES_PER_DEDUP_SHARD`` of input,
   rounded up to a multiple of ``parallelism``, the bundles a runner runs at
   once (``direct_runner.parallelism``), so that they get equal shares."""
-  shards = max(1, -(-input_bytes // BYTES_PER_DEDUP_SHARD))
-  return direct_runner.balanced_count(shards, parallelism)
+  return direct_runner.balanced_pieces(input_bytes, BYTES_PER_DEDUP_SHARD,
+                                       parallelism)
 
 
 def dedup_shard(user_id: str, timestamp: int, num_shards: int) -> int:

@@ -244,8 +244,8 @@ class _LineBatchSource(filebasedsource.FileBasedSource):
             stop_position=None):
     if desired_bundle_size:
       size = self.estimate_size()
-      chunks = direct_runner.balanced_count(
-          max(1, -(-size // desired_bundle_size)), self._parallelism)
+      chunks = direct_runner.balanced_pieces(size, desired_bundle_size,
+                                             self._parallelism)
       desired_bundle_size = max(1, -(-size // chunks))
     return super().split(desired_bundle_size, start_position, stop_position)
 

@@ -56,11 +56,14 @@ def test_parallelism_is_the_direct_runners_worker_count():
                      "4") == 1
 
 
-def test_balanced_count_rounds_up_to_a_multiple():
-  assert direct_runner.balanced_count(7, 2) == 8
-  assert direct_runner.balanced_count(8, 2) == 8
-  assert direct_runner.balanced_count(1, 3) == 3
-  assert direct_runner.balanced_count(5, 1) == 5
+def test_balanced_pieces_rounds_up_to_a_multiple():
+  assert direct_runner.balanced_pieces(7, 1, 2) == 8
+  assert direct_runner.balanced_pieces(8, 1, 2) == 8
+  assert direct_runner.balanced_pieces(1, 1, 3) == 3
+  assert direct_runner.balanced_pieces(5, 1, 1) == 5
+  assert direct_runner.balanced_pieces(57, 8, 2) == 8  # 7.1 pieces: 8.
+  assert direct_runner.balanced_pieces(64, 8, 2) == 8
+  assert direct_runner.balanced_pieces(0, 8, 3) == 3  # At least one.
 
 
 def _records(data_dir, split):
