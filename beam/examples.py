@@ -13,10 +13,12 @@ under ``counts.COUNTS`` (``positives/<split>`` counts the labels of the
 task's candidates), and the training positives per candidate under
 ``POSITIVES``.
 
-* Time split: training cutoffs every ``train_stride_days`` going back from
-  eval_cutoff - K days (so no training label window reaches past the eval
-  cutoff), labels in (cutoff, cutoff + K days]; one eval example per user at
-  the eval cutoff.
+* Time split: one eval example per user at the eval cutoff, one valid
+  example at the valid cutoff, K days before it (its label window ends at the
+  eval cutoff), and training cutoffs every ``train_stride_days`` going back
+  from valid_cutoff - K days, so no training label window reaches past the
+  valid cutoff and no valid label window past the eval cutoff. Labels are in
+  (cutoff, cutoff + K days].
 * Leave-last-out: the user's last conversion is the eval target, the one
   before it the valid target, up to ``max_train_targets`` earlier ones are
   training targets; the history is every event with an earlier timestamp
@@ -168,14 +170,17 @@ class _TimeSplitFn(_ExamplesFn):
       return
     day = config_lib.DAY_SECONDS
     eval_day = (eval_cutoff - self._offset) // day
+    valid_day = eval_day - self._window
     first_day = (day_events[0][0] - self._offset) // day
     # Training cutoffs from the first one whose label window reaches the
-    # user's first event up to eval_day - K, then the eval cutoff. A cutoff
-    # has history if it is after the first event: if its day is later.
-    steps = (eval_day - first_day) // self._stride
-    cutoff_days = list(range(eval_day - self._window - steps * self._stride,
-                             eval_day - self._window + 1, self._stride))
-    cutoff_days.append(eval_day)
+    # user's first event up to valid_day - K, then the valid and the eval
+    # cutoff. A cutoff has history if it is after the first event: if its
+    # day is later.
+    steps = (valid_day - first_day) // self._stride
+    cutoff_days = list(range(valid_day - self._window - steps * self._stride,
+                             valid_day - self._window + 1, self._stride))
+    cutoff_days += [valid_day, eval_day]
+    split_of_day = {valid_day: schema.VALID, eval_day: schema.EVAL}
     with_history = len(cutoff_days) - bisect.bisect_right(cutoff_days,
                                                           first_day)
     no_history = examples = 0
@@ -194,7 +199,7 @@ class _TimeSplitFn(_ExamplesFn):
       cutoff = cutoff_day * day + self._offset
       end = bisect.bisect_left(times, cutoff)  # History: day_events[:end].
       self._add_example(
-          batches, schema.EVAL if cutoff_day == eval_day else schema.TRAIN,
+          batches, split_of_day.get(cutoff_day, schema.TRAIN),
           user, cutoff,
           schema.history_window(encoded, max(0, end - self._max_len), end),
           advertisers, items)
@@ -310,7 +315,8 @@ class TimeSplitExamples(beam.PTransform):
             | "Examples" >> beam.ParDo(
                 _TimeSplitFn(config),
                 beam.pvalue.AsSingleton(self._eval_cutoff)).with_outputs(
-                    schema.TRAIN, schema.EVAL, counts.COUNTS, POSITIVES))
+                    schema.TRAIN, schema.VALID, schema.EVAL, counts.COUNTS,
+                    POSITIVES))
 
 
 class LeaveLastOutExamples(beam.PTransform):
@@ -334,9 +340,3 @@ class LeaveLastOutExamples(beam.PTransform):
                                             schema.EVAL, counts.COUNTS,
                                             POSITIVES))
 
-
-def split_names(config: config_lib.PreprocessConfig) -> Tuple[str, ...]:
-  """The splits a configuration writes."""
-  if config.split == config_lib.LEAVE_LAST_OUT:
-    return schema.SPLITS
-  return (schema.TRAIN, schema.EVAL)

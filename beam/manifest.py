@@ -88,8 +88,7 @@ def build_manifest(config: config_lib.PreprocessConfig,
                                examples.USERS)}
   flat.update({f"{events.EVENTS_DROPPED}/{reason}": 0
                for reason in schema.DROP_REASONS})
-  splits = examples.split_names(config)
-  for split in splits:
+  for split in schema.SPLITS:
     flat[f"{examples.EXAMPLES}/{split}"] = 0
     flat[f"{examples.POSITIVE_COUNTS}/{split}"] = 0
   for reason in (examples.NO_HISTORY, examples.NO_POSITIVE):
@@ -104,8 +103,12 @@ def build_manifest(config: config_lib.PreprocessConfig,
   if config.split == config_lib.TIME_SPLIT:
     run_config["eval_cutoff"] = _iso(eval_cutoff)
     run_config["eval_cutoff_epoch"] = eval_cutoff
-    last_train = (None if eval_cutoff is None else
-                  eval_cutoff - config.label_window_seconds)
+    valid_cutoff = (None if eval_cutoff is None else
+                    eval_cutoff - config.label_window_seconds)
+    run_config["valid_cutoff"] = _iso(valid_cutoff)
+    run_config["valid_cutoff_epoch"] = valid_cutoff
+    last_train = (None if valid_cutoff is None else
+                  valid_cutoff - config.label_window_seconds)
     run_config["last_train_cutoff"] = _iso(last_train)
     run_config["last_train_cutoff_epoch"] = last_train
   run_config["zero_positive_candidates"] = vocabulary.ZERO_POSITIVES
@@ -114,7 +117,7 @@ def build_manifest(config: config_lib.PreprocessConfig,
       "schema_version": schema.SCHEMA_VERSION,
       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
           timespec="seconds"),
-      "splits": list(splits),
+      "splits": list(schema.SPLITS),
       "config": run_config,
       "time_range": {"earliest": _iso(time_range[0]),
                      "latest": _iso(time_range[1])},

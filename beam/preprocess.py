@@ -93,7 +93,7 @@ def build_pipeline(pipeline: beam.Pipeline,
   else:
     examples = read.events | "LeaveLastOut" >> (
         examples_lib.LeaveLastOutExamples(config))
-  for split in examples_lib.split_names(config):
+  for split in schema.SPLITS:
     _ = examples[split] | f"Write_{split}" >> tfrecords.WriteGzipTFRecords(
         os.path.join(output, split), schema.TFRECORD_SUFFIX,
         config.num_shards, config.gzip_level)

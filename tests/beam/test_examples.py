@@ -2,7 +2,8 @@
 
 Four users, a dozen events with a timestamp tie, events exactly at day and
 cutoff boundaries, a duplicate and five malformed rows; L = 3, K = 2 days,
-eval cutoff 2026-01-10T00:00:00Z, so the training cutoffs are Jan 8, 7, 6...
+eval cutoff 2026-01-10T00:00:00Z, so the valid cutoff is Jan 8 and the
+training cutoffs are Jan 6, 5, 4...
 """
 
 import collections
@@ -111,11 +112,15 @@ def read_events(pipeline, config):
 
 
 def test_time_split_golden_examples(tmp_path):
+  # Eval cutoff Jan 10, K = 2 days: the valid cutoff is Jan 8 (its window
+  # ends at the eval cutoff) and training cutoffs are Jan 6, 5, 4...
   config = golden_config(tmp_path)
   train = [
       # Cutoff Jan 6: the checkout at exactly Jan 7 00:00 is inside (Jan 6,
       # Jan 8]; the cart at 09:00 ties with a view and sorts first.
       ("u1", t("2026-01-06T00:00:00Z"), (VIEW_A1,), ("a2",), ("i2",)),
+  ]
+  valid = [
       # Cutoff Jan 8: the last 3 events; the duplicate view counts once.
       ("u1", t("2026-01-08T00:00:00Z"), (CART_A2, VIEW_A2, CHECKOUT_A2),
        ("a3",), ()),
@@ -132,32 +137,62 @@ def test_time_split_golden_examples(tmp_path):
     out = read.events | examples.TimeSplitExamples(config, cutoff)
     assert_that(out[schema.TRAIN] | "DecodeTrain" >> beam.FlatMap(decode_batch),
                 equal_to(train), label="Train")
+    assert_that(out[schema.VALID] | "DecodeValid" >> beam.FlatMap(decode_batch),
+                equal_to(valid), label="Valid")
     assert_that(out[schema.EVAL] | "DecodeEval" >> beam.FlatMap(decode_batch),
                 equal_to(evaluation), label="Eval")
-    # One batch per user and split: u1's two training examples are one.
-    assert_that(out[schema.TRAIN] | "TrainBatchSizes" >> beam.Map(len),
-                equal_to([2]), label="TrainBatches")
     assert_that(
         out[counts.COUNTS] | "Sum" >> beam.CombinePerKey(sum),
         equal_to([
             (examples.USERS, 4), (examples.EVENTS_USED, 12),
-            ("examples/train", 2), ("examples/eval", 2),
-            ("positives/train", 2), ("positives/eval", 2),
-            # u1 at Jan 5 (cart, checkout ahead, no history before) and u2
-            # at Jan 8 (the checkout at Jan 10 00:00 closes its window).
+            ("examples/train", 1), ("examples/valid", 1), ("examples/eval", 2),
+            ("positives/train", 1), ("positives/valid", 1),
+            ("positives/eval", 2),
+            # u1 at Jan 5 (checkout ahead, no history before) and u2 at the
+            # valid cutoff (the checkout at Jan 10 00:00 closes its window).
             ("examples_skipped/no_history", 2),
-            # u1 at Jan 7 (next conversion Jan 9 08:00 is past Jan 9 00:00)
-            # and u3 at the eval cutoff (views only).
-            ("examples_skipped/no_positive", 2),
+            # u3 at the eval cutoff (views only).
+            ("examples_skipped/no_positive", 1),
         ]), label="Counts")
+    # Only the training split's labels are candidate positives.
     assert_that(
         out[examples.POSITIVES] | "SumPositives" >> beam.CombinePerKey(sum),
-        equal_to([("a2", 1), ("a3", 1)]), label="Positives")
+        equal_to([("a2", 1)]), label="Positives")
+
+
+def test_time_split_cut_points_keep_eval_out_of_training_and_valid(tmp_path):
+  # Every training label window ends at or before the valid cutoff, the
+  # valid window at the eval cutoff; histories end at their cutoffs.
+  config = golden_config(tmp_path)
+  window = config.label_window_seconds
+  eval_cutoff = t("2026-01-10T00:00:00Z")
+  with test_pipeline.TestPipeline() as pipeline:
+    read = read_events(pipeline, config)
+    cutoff = read.time_range | beam.Map(examples.resolve_eval_cutoff, config)
+    out = read.events | examples.TimeSplitExamples(config, cutoff)
+    decoded = {split: out[split] | f"Decode{split}" >> beam.FlatMap(
+        decode_batch) for split in schema.SPLITS}
+
+    def check(last_window_end):
+      def holds(examples_of_split):
+        for _, example_cutoff, history, _, _ in examples_of_split:
+          assert example_cutoff + window <= last_window_end, example_cutoff
+          assert all(event[0] < example_cutoff for event in history)
+        return True
+      return holds
+
+    for split, end in ((schema.TRAIN, eval_cutoff - window),
+                       (schema.VALID, eval_cutoff)):
+      assert_that(decoded[split], check(end), label=f"Cut{split}")
+    assert_that(decoded[schema.VALID]
+                | beam.Map(lambda example: example[1]),
+                equal_to([eval_cutoff - window]), label="ValidCutoff")
 
 
 def test_time_split_stride_and_default_eval_cutoff(tmp_path):
   # Without --eval_cutoff: the latest valid event (u4, Jan 13 00:00) minus
-  # two days, floored to the day: Jan 11. Stride 3: cutoffs Jan 9, 6, 3...
+  # two days, floored to the day: Jan 11; valid cutoff Jan 9. Stride 3:
+  # training cutoffs Jan 7, 4, 1...
   config = dataclasses.replace(
       golden_config(tmp_path, "--train_stride_days", "3"), eval_cutoff=None)
   assert examples.resolve_eval_cutoff(
@@ -167,12 +202,11 @@ def test_time_split_stride_and_default_eval_cutoff(tmp_path):
     cutoff = read.time_range | beam.Map(examples.resolve_eval_cutoff, config)
     out = read.events | examples.TimeSplitExamples(config, cutoff)
     assert_that(
-        out[schema.TRAIN] | "DecodeTrain" >> beam.FlatMap(decode_batch),
+        out[schema.VALID] | "DecodeValid" >> beam.FlatMap(decode_batch),
         equal_to([
-            ("u1", t("2026-01-06T00:00:00Z"), (VIEW_A1,), ("a2",), ("i2",)),
             ("u1", t("2026-01-09T00:00:00Z"), (VIEW_A2, CHECKOUT_A2, VIEW_A3),
              ("a3",), ()),
-        ]), label="Train")
+        ]), label="Valid")
     assert_that(
         out[schema.EVAL] | "DecodeEval" >> beam.FlatMap(decode_batch),
         equal_to([
@@ -183,13 +217,15 @@ def test_time_split_stride_and_default_eval_cutoff(tmp_path):
         out[counts.COUNTS] | "Sum" >> beam.CombinePerKey(sum),
         equal_to([
             (examples.USERS, 4), (examples.EVENTS_USED, 12),
-            ("examples/train", 2), ("examples/eval", 1),
-            ("positives/train", 2), ("positives/eval", 1),
-            # u2 at Jan 9 and u4 at the eval cutoff (its checkout at Jan 13
-            # 00:00 is the last second of the window).
+            ("examples/valid", 1), ("examples/eval", 1),
+            ("positives/valid", 1), ("positives/eval", 1),
+            # u2 at the valid cutoff and u4 at the eval cutoff (its checkout
+            # at Jan 13 00:00 is the last second of the window).
             ("examples_skipped/no_history", 2),
-            # u2 and u3 at the eval cutoff.
-            ("examples_skipped/no_positive", 2),
+            # u1 at Jan 7 (its checkout is at the cutoff itself, its signup
+            # after Jan 9 00:00), u2 and u3 at the eval cutoff. Jan 4 has
+            # neither history nor labels.
+            ("examples_skipped/no_positive", 3),
         ]), label="Counts")
 
 
@@ -251,17 +287,19 @@ def _reference_time_split(user, events_, eval_cutoff, config):
   """Time-split examples and counts, cutoff by cutoff from all events."""
   day, offset, window = DAY, config.day_offset, config.label_window_days
   eval_day = (eval_cutoff - offset) // day
+  valid_day = eval_day - window
   first_day = (min(events_)[0] - offset) // day
-  steps = (eval_day - first_day) // config.train_stride_days
+  steps = (valid_day - first_day) // config.train_stride_days
   cutoff_days = list(range(
-      eval_day - window - steps * config.train_stride_days,
-      eval_day - window + 1, config.train_stride_days)) + [eval_day]
+      valid_day - window - steps * config.train_stride_days,
+      valid_day - window + 1, config.train_stride_days))
+  split_of_day = {valid_day: schema.VALID, eval_day: schema.EVAL}
   conversions = {e for e in events_ if e[1] in config.conversion_types}
   records = collections.defaultdict(list)
   count = collections.Counter({examples.USERS: 1,
                                examples.EVENTS_USED: len(events_)})
   positives = collections.Counter()
-  for cutoff_day in cutoff_days:
+  for cutoff_day in cutoff_days + [valid_day, eval_day]:
     cutoff = cutoff_day * day + offset
     history = sorted(e for e in events_ if e[0] < cutoff)[-config.max_seq_len:]
     labels = [e for e in conversions
@@ -273,7 +311,7 @@ def _reference_time_split(user, events_, eval_cutoff, config):
         reason = examples.NO_HISTORY if advertisers else examples.NO_POSITIVE
         count[f"{examples.EXAMPLES_SKIPPED}/{reason}"] += 1
       continue
-    split = schema.EVAL if cutoff_day == eval_day else schema.TRAIN
+    split = split_of_day.get(cutoff_day, schema.TRAIN)
     records[split].append(schema.encode_example(
         user, cutoff, examples.history_columns(history), advertisers, items))
     candidates = items if config.task == schema.ITEM_TASK else advertisers
@@ -329,6 +367,6 @@ def test_time_split_equals_a_cutoff_by_cutoff_reference(tmp_path):
     seen.update(count)
   # The cases had examples of both splits and skipped cutoffs of both kinds.
   assert all(seen[f"{examples.EXAMPLES}/{split}"] for split in
-             (schema.TRAIN, schema.EVAL)), seen
+             schema.SPLITS), seen
   assert all(seen[f"{examples.EXAMPLES_SKIPPED}/{reason}"] for reason in
              (examples.NO_HISTORY, examples.NO_POSITIVE)), seen

@@ -41,16 +41,17 @@ def test_build_manifest_nests_counts_and_fills_zeros():
   built = manifest.build_manifest(_config(), summary, has_catalog=False)
   assert built["schema_version"] == schema.SCHEMA_VERSION
   assert built["config"]["eval_cutoff"] == "1970-01-02T00:00:00Z"
-  assert built["config"]["last_train_cutoff_epoch"] == 86400 - 7 * 86400
+  assert built["config"]["valid_cutoff_epoch"] == 86400 - 7 * 86400
+  assert built["config"]["last_train_cutoff_epoch"] == 86400 - 14 * 86400
   assert built["time_range"] == {"earliest": "1970-01-01T00:00:00Z",
                                  "latest": "1970-01-02T00:00:00Z"}
-  assert built["counts"]["examples"] == {"train": 3, "eval": 0}
+  assert built["counts"]["examples"] == {"train": 3, "valid": 0, "eval": 0}
   assert built["counts"]["events_dropped"]["duplicate"] == 1
   assert built["counts"]["events_dropped"]["malformed_row"] == 0
   manifest.check_accounting(built)
   line = manifest.summary_line(built)
   assert line.startswith("events read=5 used=4 dropped=1")
-  assert "examples train=3 eval=0" in line
+  assert "examples train=3 valid=0 eval=0" in line
 
   summary["counts"]["events_used"] = 3
   with pytest.raises(RuntimeError, match="accounting"):

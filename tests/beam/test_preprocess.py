@@ -71,15 +71,16 @@ def test_main_writes_the_data_directory(tmp_path, capsys):
       "--input", str(tmp_path / "events.csv"), "--advertiser_catalog",
       str(tmp_path / "advertisers.csv"), "--output", str(out),
       "--label_window_days", "1", "--max_seq_len", "2",
-      "--eval_cutoff", "2026-01-04T00:00:00Z"])
+      "--eval_cutoff", "2026-01-05T00:00:00Z"])
 
   assert manifest == schema.read_manifest(str(out)) | {
       "created": manifest["created"]}
   assert manifest["schema_version"] == schema.SCHEMA_VERSION
-  assert manifest["splits"] == [schema.TRAIN, schema.EVAL]
+  assert manifest["splits"] == list(schema.SPLITS)
   config = manifest["config"]
-  assert config["eval_cutoff"] == "2026-01-04T00:00:00Z"
-  assert config["eval_cutoff_epoch"] == 1767484800
+  assert config["eval_cutoff"] == "2026-01-05T00:00:00Z"
+  assert config["eval_cutoff_epoch"] == 1767571200
+  assert config["valid_cutoff"] == "2026-01-04T00:00:00Z"
   assert config["last_train_cutoff"] == "2026-01-03T00:00:00Z"
   assert config["max_seq_len"] == 2 and config["label_window_days"] == 1
   counts = manifest["counts"]
@@ -91,9 +92,11 @@ def test_main_writes_the_data_directory(tmp_path, capsys):
   _check_accounting(manifest)
   assert counts["users"] == 2
   # Cutoff Jan 3: u1 (checkout Jan 3 10:00) and u2 (signup Jan 3 11:00).
-  # Eval cutoff Jan 4: nobody converts after it.
-  assert counts["examples"] == {schema.TRAIN: 2, schema.EVAL: 0}
-  assert counts["positives"] == {schema.TRAIN: 2, schema.EVAL: 0}
+  # Valid cutoff Jan 4 and eval cutoff Jan 5: nobody converts after them.
+  assert counts["examples"] == {schema.TRAIN: 2, schema.VALID: 0,
+                                schema.EVAL: 0}
+  assert counts["positives"] == {schema.TRAIN: 2, schema.VALID: 0,
+                                 schema.EVAL: 0}
   assert counts["catalog_rows_read"] == 4
   assert counts["catalog_advertisers"] == 3
   assert counts["catalog_rows_dropped"] == {"catalog_bad_number": 1}
