@@ -7,8 +7,10 @@ its preconditions instead, in a fresh Python process that imports TensorFlow
 and nothing of ours (``standalone_check.py``):
 
 * every op of the graph and its function library is registered in stock
-  TensorFlow, except ``Scann*`` ops in the ScaNN variant (none in the
-  brute-force one); no Python-callback ops;
+  TensorFlow, except ``Scann*`` ops in the ScaNN variant; the partitioned
+  and brute-force variants must have no op outside stock TensorFlow at all
+  (``non_core_ops`` empty), so the stock ``tensorflow/serving`` image loads
+  them; no Python-callback ops;
 * ``serving_default`` exists; inputs and outputs are batch-major, with dtypes
   TF Serving's JSON API maps;
 * the model loads and answers every warmup request.
@@ -29,6 +31,8 @@ from export import savedmodel
 
 STANDALONE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           "standalone_check.py")
+# Index kinds whose graphs must hold stock TensorFlow ops only.
+CORE_ONLY_INDEXES = ("partitioned", "brute_force")
 
 
 @dataclasses.dataclass
@@ -37,6 +41,7 @@ class CheckReport:
   version_dir: str
   problems: List[str]
   ops: List[str]
+  non_core_ops: List[str]
   uses_scann_ops: bool
   signatures: dict
   warmup_requests: int
@@ -58,16 +63,16 @@ def check(version_dir: str) -> CheckReport:
   if process.returncode != 0:
     return CheckReport(version_dir, [
         "loading in a fresh process failed:\n" + process.stderr[-4000:]],
-                       [], False, {}, 0)
+                       [], [], False, {}, 0)
   result = json.loads(process.stdout.strip().splitlines()[-1])
   problems = list(result["problems"])
-  if info["index"] == "brute_force" and result["uses_scann_ops"]:
-    problems.append("the brute-force variant uses ScaNN ops: a stock "
+  if info["index"] in CORE_ONLY_INDEXES and result["uses_scann_ops"]:
+    problems.append(f"the {info['index']} variant uses ScaNN ops: a stock "
                     "tensorflow_model_server cannot load it")
   if info["index"] == "scann" and not result["uses_scann_ops"]:
     problems.append("the ScaNN variant has no ScaNN ops: the index is missing")
   return CheckReport(version_dir, problems, result["ops"],
-                     result["uses_scann_ops"], result["signatures"],
+                     result["non_core_ops"], result["uses_scann_ops"], result["signatures"],
                      result["warmup_requests"])
 
 
@@ -80,8 +85,9 @@ def main(argv: Optional[Sequence[str]] = None) -> CheckReport:
   if not os.path.isdir(args.version_dir):
     parser.error(f"{args.version_dir!r} is not a directory.")
   report = check(args.version_dir)
-  print(f"{report.version_dir}: {len(report.ops)} op types, ScaNN ops: "
-        f"{'yes' if report.uses_scann_ops else 'no'}, signatures: "
+  non_core = ", ".join(report.non_core_ops) or "none"
+  print(f"{report.version_dir}: {len(report.ops)} op types, ops outside "
+        f"stock TensorFlow: {non_core}, signatures: "
         f"{', '.join(sorted(report.signatures))}, warmup requests run: "
         f"{report.warmup_requests}")
   for problem in report.problems:

@@ -1,7 +1,8 @@
 """Exports a trained model as a versioned TF Serving SavedModel.
 
     python -m export.savedmodel --model_dir runs/x --export_dir serving/adcg \
-        [--index scann|brute_force] [--k 100]
+        [--index scann|partitioned|brute_force] [--k 100] \
+        [--num_leaves N] [--leaves_to_search N]
 
 writes ``serving/adcg/<version>/`` in TF Serving's layout: the SavedModel
 (user tower + index, see ``serving_module``), warmup requests and
@@ -12,8 +13,15 @@ temporary directory next to it and renamed into place, so a server polling
 An item-level model (``tfrs_adcg.train --task item``) indexes every item of
 its catalog (``--item_catalog``, default the one it was trained with; a newer
 catalog adds its new items, embedded from their content), streamed through
-the item tower: ScaNN is built by ``catalog_index.StreamedScaNN`` batch by
-batch, brute force from the concatenated embeddings.
+the item tower: ScaNN is built by ``catalog_index.StreamedScaNN`` and the
+partitioned index by ``partitioned_index.PartitionedIndex`` batch by batch,
+brute force from the concatenated embeddings.
+
+ScaNN (the default) needs a TF Serving build with ScaNN's ops; the
+partitioned and brute-force variants use core TensorFlow ops only.
+``--num_leaves`` and ``--leaves_to_search`` set the tree of either
+approximate index (defaults: ``index.ScannParameters.for_corpus`` and
+``partitioned_index.PartitionedParameters.for_corpus``).
 """
 
 import argparse
@@ -31,6 +39,7 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 from export import catalog_index
 from export import index as index_lib
+from export import partitioned_index
 from export import serving_module
 from export import warmup
 from tfrs_adcg import schema
@@ -75,22 +84,39 @@ def next_version(export_dir: str) -> int:
 
 
 def export(model_dir: str, export_dir: str, index: str = "scann",
-           k: int = 100, **scann_overrides: Optional[int]) -> str:
-  """Exports ``model_dir``'s trained model; returns the new version's path."""
+           k: int = 100, **index_overrides: Optional[int]) -> str:
+  """Exports ``model_dir``'s trained model; returns the new version's path.
+
+  ``index_overrides``: ``num_leaves``, ``num_leaves_to_search`` (scann or
+  partitioned) and ``num_reordering_candidates`` (scann), each by default
+  chosen from the corpus size.
+  """
   return export_with_config(ExportConfig(model_dir=model_dir,
                                          export_dir=export_dir, index=index,
-                                         k=k, **scann_overrides))
+                                         k=k, **index_overrides))
+
+
+def _check_index_flags(config: ExportConfig) -> None:
+  """Refuses tree flags the chosen index has no use for."""
+  if config.index not in index_lib.INDEX_KINDS:
+    raise ValueError(f"--index must be one of {index_lib.INDEX_KINDS}, got "
+                     f"{config.index!r}.")
+  if config.k < 1:
+    raise ValueError(f"--k must be positive, got {config.k}.")
+  if config.index == "brute_force" and (config.num_leaves or
+                                        config.num_leaves_to_search):
+    raise ValueError("--num_leaves and --leaves_to_search are for the scann "
+                     "and partitioned indexes; brute_force has no leaves.")
+  if config.index != "scann" and config.num_reordering_candidates:
+    raise ValueError("--num_reordering_candidates is for --index scann; "
+                     f"{config.index} scores its candidates exactly.")
 
 
 def export_with_config(config: ExportConfig) -> str:
   """Builds the index, saves the SavedModel atomically, writes its warmup."""
   from tfrs_adcg import model as model_lib  # pylint: disable=g-import-not-at-top
 
-  if config.index not in index_lib.INDEX_KINDS:
-    raise ValueError(f"--index must be one of {index_lib.INDEX_KINDS}, got "
-                     f"{config.index!r}.")
-  if config.k < 1:
-    raise ValueError(f"--k must be positive, got {config.k}.")
+  _check_index_flags(config)
   from tfrs_adcg import item_catalog  # pylint: disable=g-import-not-at-top
   from tfrs_adcg import vocabulary  # pylint: disable=g-import-not-at-top
 
@@ -119,22 +145,29 @@ def export_with_config(config: ExportConfig) -> str:
   if k < config.k:
     logging.warning("Only %d candidates: the model returns top-%d, not %d.",
                     num_candidates, k, config.k)
-  scann = None
+  scann = partitioned = None
   if config.index == "scann":
     scann = index_lib.ScannParameters.for_corpus(
         num_candidates, k, config.num_leaves, config.num_leaves_to_search,
         config.num_reordering_candidates)
+  elif config.index == "partitioned":
+    partitioned = partitioned_index.PartitionedParameters.for_corpus(
+        num_candidates, k, config.num_leaves, config.num_leaves_to_search)
   logging.info("Indexing %d candidates with %s %s.", num_candidates,
-               config.index, scann or "")
+               config.index, scann or partitioned or "")
   started = time.time()
   if item_task and scann:
     retrieval_index = catalog_index.index_catalog(trained.corpus(catalog), k,
                                                   scann)
+  elif item_task and partitioned:
+    retrieval_index = partitioned_index.PartitionedIndex(
+        k=k, parameters=partitioned, name="partitioned").index_from_dataset(
+            trained.corpus(catalog))
   else:
     if item_task:
       candidate_ids, embeddings = trained.corpus_embeddings(catalog)
     retrieval_index = index_lib.build_index(config.index, candidate_ids,
-                                            embeddings, k, scann)
+                                            embeddings, k, scann, partitioned)
   index_seconds = time.time() - started
   module = serving_module.ServingModule(trained.user_tower, retrieval_index, k)
 
@@ -155,6 +188,9 @@ def export_with_config(config: ExportConfig) -> str:
       "index": config.index,
       "k": k,
       "scann": dataclasses.asdict(scann) if scann else None,
+      "partitioned": (dict(dataclasses.asdict(retrieval_index.parameters),
+                           leaf_rows=retrieval_index.leaf_rows)
+                      if partitioned else None),
       "index_build_seconds": round(index_seconds, 3),
       "num_candidates": num_candidates,
       "task": trained_task,
@@ -182,12 +218,21 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
   parser.add_argument("--index", choices=index_lib.INDEX_KINDS,
                       default="scann",
                       help="scann needs a ScaNN-enabled model server; "
-                      "brute_force uses core TensorFlow ops only.")
+                      "partitioned (an inverted-file index) and brute_force "
+                      "use core TensorFlow ops only and load in a stock "
+                      "tensorflow_model_server.")
   parser.add_argument("--k", type=int, default=100,
                       help="Candidates returned per user.")
-  parser.add_argument("--num_leaves", type=int)
-  parser.add_argument("--num_leaves_to_search", type=int)
-  parser.add_argument("--num_reordering_candidates", type=int)
+  parser.add_argument("--num_leaves", type=int,
+                      help="scann and partitioned: leaves of the tree "
+                      "(default: from the corpus size).")
+  parser.add_argument("--leaves_to_search", "--num_leaves_to_search",
+                      dest="num_leaves_to_search", type=int,
+                      help="scann and partitioned: leaves each query scans "
+                      "(default: from the corpus size and a recall@100 "
+                      "target of 0.95).")
+  parser.add_argument("--num_reordering_candidates", type=int,
+                      help="scann: partial results re-scored exactly.")
   parser.add_argument("--item_catalog",
                       help="Item-level models: the catalog to index "
                       "(Parquet or TFRecord); default: the one trained "

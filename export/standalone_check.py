@@ -6,7 +6,9 @@ model that passes here does not secretly depend on our Python code.
 
     python export/standalone_check.py VERSION_DIR
 
-Prints one JSON object: {"ok": bool, "problems": [...], "ops": [...], ...}.
+Prints one JSON object: {"ok": bool, "problems": [...], "ops": [...],
+"non_core_ops": [...], ...}; ``non_core_ops`` are the graph's ops that stock
+TensorFlow does not register (ScaNN's among them).
 """
 
 import importlib.util
@@ -125,6 +127,7 @@ def main(version_dir: str) -> dict:
     saved_model.ParseFromString(f.read())
   meta_graph = saved_model.meta_graphs[0]
   ops = graph_ops(meta_graph)
+  non_core_ops = sorted(op for op in ops if op_def_registry.get(op) is None)
   uses_scann = check_ops(ops, problems)
   signatures = check_signatures(meta_graph, problems)
   if uses_scann:
@@ -137,7 +140,7 @@ def main(version_dir: str) -> dict:
   if imported:
     problems.append(f"the fresh process imported {imported}")
   return {"ok": not problems, "problems": problems, "ops": sorted(ops),
-          "uses_scann_ops": uses_scann, "signatures": signatures,
+          "non_core_ops": non_core_ops, "uses_scann_ops": uses_scann, "signatures": signatures,
           "warmup_requests": warmup_requests,
           "tensorflow": tf.__version__}
 

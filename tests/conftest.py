@@ -60,8 +60,8 @@ def exported_versions(trained_model_dir, tmp_path_factory
                       ) -> Dict[str, pathlib.Path]:
   """``trained_model_dir`` exported once with each index kind.
 
-  Returns {"scann": version_dir, "brute_force": version_dir}; each version
-  lives in its own export_dir (TF Serving's --model_base_path).
+  Returns {"scann": ..., "brute_force": ..., "partitioned": version_dir};
+  each version lives in its own export_dir (TF Serving's --model_base_path).
   """
   from export import savedmodel  # pylint: disable=g-import-not-at-top
 
@@ -69,7 +69,7 @@ def exported_versions(trained_model_dir, tmp_path_factory
   return {
       kind: pathlib.Path(savedmodel.export(
           str(trained_model_dir), str(base / kind), index=kind, k=100))
-      for kind in ("scann", "brute_force")}
+      for kind in ("scann", "brute_force", "partitioned")}
 
 
 # Item-level model (issue 7): a tiny catalog with pretrained embeddings and
@@ -135,4 +135,4 @@ def item_exported_versions(item_model_dir, tmp_path_factory
   return {
       kind: pathlib.Path(savedmodel.export(
           str(item_model_dir), str(base / kind), index=kind, k=50))
-      for kind in ("scann", "brute_force")}
+      for kind in ("scann", "brute_force", "partitioned")}
