@@ -45,12 +45,12 @@ SEARCH_ALL_LEAVES_UP_TO = 20_000
 LEAF_CAPACITY_SLACK = 1.1
 # Leaves per square root of the corpus size.
 LEAVES_PER_SQRT_N = 2
-# Beyond SEARCH_ALL_LEAVES_UP_TO, the share of the leaves searched. At 1M
-# candidates (2000 leaves of at most 550), D=64, k=100, recall@100 against
-# exact top-100 was 0.94 for 1.5% of the leaves and 0.98 for 3% on the
-# synthetic catalog's embeddings: 3% keeps a margin over the 0.95 target
-# while each query scans 33k rows (benchmarks/serving_bench.py sweeps it).
-SEARCHED_FRACTION = 0.03
+# Beyond SEARCH_ALL_LEAVES_UP_TO, leaves searched per square root of the
+# leaves. Recall@100 against exact top-100 of 0.95 took about sqrt(L) leaves
+# at 100k candidates (22 of 632) and at 1M (35 of 2000) on the synthetic
+# catalog's embeddings, D=64; 1.3 x sqrt(L) keeps a margin: 59 of 2000
+# leaves at 1M (0.98 there), 33k rows scanned per query.
+SEARCHED_PER_SQRT_LEAVES = 1.3
 # Searched leaves hold at least this many times k rows.
 MIN_ROWS_PER_RESULT = 4
 
@@ -68,10 +68,10 @@ class PartitionedParameters:
                  ) -> "PartitionedParameters":
     """Parameters for a corpus size; each given value overrides its default.
 
-    ``LEAVES_PER_SQRT_N`` x sqrt(N) leaves (at most N); all searched up to
-    ``SEARCH_ALL_LEAVES_UP_TO`` candidates (exact), beyond that the share
-    ``SEARCHED_FRACTION`` of them, and never fewer than hold
-    ``MIN_ROWS_PER_RESULT`` x k candidates.
+    L = ``LEAVES_PER_SQRT_N`` x sqrt(N) leaves (at most N); all searched up
+    to ``SEARCH_ALL_LEAVES_UP_TO`` candidates (exact), beyond that
+    ``SEARCHED_PER_SQRT_LEAVES`` x sqrt(L) of them (the recall target), and
+    never fewer than hold ``MIN_ROWS_PER_RESULT`` x k candidates.
     """
     if num_candidates < 1:
       raise ValueError("The candidate corpus is empty: nothing to index.")
@@ -82,7 +82,8 @@ class PartitionedParameters:
         leaves_to_search = leaves
       else:
         mean_leaf = num_candidates / leaves
-        leaves_to_search = max(math.ceil(SEARCHED_FRACTION * leaves),
+        leaves_to_search = max(math.ceil(SEARCHED_PER_SQRT_LEAVES *
+                                         math.sqrt(leaves)),
                                math.ceil(MIN_ROWS_PER_RESULT * k / mean_leaf))
     if leaves < 1 or leaves_to_search < 1:
       raise ValueError(f"num_leaves ({leaves}) and leaves_to_search "

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import shutil
 
 import pytest
 
@@ -13,17 +14,20 @@ from export import savedmodel
 from export import warmup
 
 
-def test_both_variants_pass(exported_versions, capsys):
+def test_every_variant_passes(exported_versions, capsys):
   scann = check.main([str(exported_versions["scann"])])
-  brute_force = check.main([str(exported_versions["brute_force"])])
-  assert scann.ok and brute_force.ok
-  assert scann.uses_scann_ops
-  assert any(op.startswith("Scann") for op in scann.ops)
-  assert not brute_force.uses_scann_ops
-  assert not any(op.startswith("Scann") for op in brute_force.ops)
-  assert scann.warmup_requests == brute_force.warmup_requests == 4
+  assert scann.ok and scann.uses_scann_ops
+  assert scann.non_core_ops and all(op.startswith("Scann")
+                                    for op in scann.non_core_ops)
   assert set(scann.signatures) == {"serving_default", "user_embedding"}
-  assert "OK: servable" in capsys.readouterr().out
+  for kind in ("brute_force", "partitioned"):
+    report = check.main([str(exported_versions[kind])])
+    assert report.ok and not report.uses_scann_ops
+    assert report.non_core_ops == []
+    assert report.warmup_requests == scann.warmup_requests == 4
+  printed = capsys.readouterr().out
+  assert printed.count("ops outside stock TensorFlow: none") == 2
+  assert printed.count("OK: servable") == 3
 
 
 def save_module(path: pathlib.Path, function, spec: tf.TensorSpec,
@@ -58,6 +62,20 @@ def test_missing_batch_dimension_and_warmup_are_caught(tmp_path):
   assert any("output total" in p and "batch dimension" in p
              for p in report.problems)
   assert any("no warmup requests" in p for p in report.problems)
+
+
+def test_a_core_only_variant_with_scann_ops_is_caught(exported_versions,
+                                                     tmp_path):
+  # The ScaNN export relabelled as partitioned: its graph holds Scann ops.
+  version_dir = tmp_path / "1"
+  shutil.copytree(exported_versions["scann"], version_dir)
+  info_path = pathlib.Path(savedmodel.export_info_path(str(version_dir)))
+  info_path.write_text(json.dumps(dict(json.loads(info_path.read_text()),
+                                       index="partitioned")))
+  report = check.check(str(version_dir))
+  assert report.problems == [
+      "the partitioned variant uses ScaNN ops: a stock tensorflow_model_server "
+      "cannot load it"]
 
 
 def test_a_scann_variant_without_scann_ops_is_caught(tmp_path):

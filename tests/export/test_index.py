@@ -25,8 +25,10 @@ def test_parameters_scale_with_the_corpus():
   assert small.num_leaves_to_search == small.num_leaves
   assert small.num_reordering_candidates == 500
   assert large.num_leaves == 1000
-  assert large.num_leaves_to_search < large.num_leaves
-  assert large.num_reordering_candidates == 1000
+  assert large.num_leaves_to_search == 200
+  assert large.num_reordering_candidates == 2500
+  assert index_lib.ScannParameters.for_corpus(
+      1_000_000, k=200).num_reordering_candidates == 5000
   custom = index_lib.ScannParameters.for_corpus(
       1_000_000, k=100, num_leaves=50, num_leaves_to_search=80)
   assert (custom.num_leaves, custom.num_leaves_to_search) == (50, 50)
@@ -50,7 +52,9 @@ def test_scann_recall_against_exact_where_only_part_is_searched():
 @pytest.mark.parametrize("kind,k,size,message", [
     ("annoy", 1, 3, "Unknown index"),
     ("scann", 5, 3, "exceeds"),
+    ("partitioned", 5, 3, "exceeds"),
     ("brute_force", 1, 0, "empty"),
+    ("partitioned", 1, 0, "empty"),
 ])
 def test_bad_requests_are_refused(kind, k, size, message):
   with pytest.raises(ValueError, match=message):

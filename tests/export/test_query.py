@@ -1,7 +1,7 @@
 """The REST query client, against TF Serving's REST protocol.
 
-Where ``tensorflow_model_server`` is on PATH the last test serves the export
-for real; everywhere, a loopback HTTP server that speaks TF Serving's row
+Where ``tensorflow_model_server`` is on PATH the last test serves the
+brute-force and the partitioned exports (core ops only) for real; everywhere, a loopback HTTP server that speaks TF Serving's row
 format answers from the same SavedModel, so request building and response
 parsing are checked end to end against real model outputs.
 """
@@ -173,8 +173,9 @@ def free_port() -> int:
 
 @pytest.mark.skipif(shutil.which("tensorflow_model_server") is None,
                     reason="tensorflow_model_server is not on PATH")
-def test_real_tensorflow_model_server(exported_versions, tmp_path):
-  version_dir = exported_versions["brute_force"]
+@pytest.mark.parametrize("kind", ["brute_force", "partitioned"])
+def test_real_tensorflow_model_server(exported_versions, tmp_path, kind):
+  version_dir = exported_versions[kind]
   rest_port = free_port()
   log = open(tmp_path / "server.log", "w")
   server = subprocess.Popen([

@@ -203,6 +203,52 @@ def test_export_info_records_the_index_parameters(exported_versions):
   assert info["k"] == min(100, info["num_candidates"])
 
 
+def test_partitioned_export_searches_every_leaf_of_a_small_corpus(
+    preprocessed_dir, exported_versions):
+  info = savedmodel.read_export_info(str(exported_versions["partitioned"]))
+  leaves = info["partitioned"]
+  assert leaves["leaves_to_search"] == leaves["num_leaves"] >= 1
+  assert leaves["num_leaves"] * leaves["leaf_rows"] >= info["num_candidates"]
+  assert info["scann"] is None
+  batch = eval_batch(preprocessed_dir, 64)
+  partitioned = serve(exported_versions["partitioned"], batch)
+  exact = serve(exported_versions["brute_force"], batch)
+  np.testing.assert_allclose(partitioned[serving_module.SCORES],
+                             exact[serving_module.SCORES], atol=1e-5)
+  assert np.mean(partitioned[serving_module.CANDIDATE_IDS] ==
+                 exact[serving_module.CANDIDATE_IDS]) > 0.99
+
+
+def test_partitioned_flags_set_the_leaves(trained_model_dir, tmp_path):
+  version_dir = savedmodel.main([
+      "--model_dir", str(trained_model_dir), "--export_dir",
+      str(tmp_path / "serving"), "--index", "partitioned", "--k", "10",
+      "--num_leaves", "8", "--leaves_to_search", "2"])
+  info = savedmodel.read_export_info(version_dir)
+  assert info["index"] == "partitioned" and info["k"] == 10
+  assert info["partitioned"]["num_leaves"] <= 8
+  assert info["partitioned"]["leaves_to_search"] == 2
+  outputs = serve(pathlib.Path(version_dir), {
+      schema.ADVERTISER_ID: tf.constant([["adv_001"]]),
+      schema.ITEM_ID: tf.constant([[""]]),
+      schema.EVENT_TYPE: tf.constant([["view"]]),
+      schema.TIMESTAMP: tf.constant([[1_700_000_000]], tf.int64)})
+  assert outputs[serving_module.CANDIDATE_IDS].shape == (1, 10)
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--index", "brute_force", "--num_leaves", "4"], "brute_force has no"),
+    (["--index", "partitioned", "--num_reordering_candidates", "50"],
+     "is for --index scann"),
+])
+def test_flags_the_index_has_no_use_for_are_refused(trained_model_dir,
+                                                    tmp_path, flags, message):
+  with pytest.raises(ValueError, match=message):
+    savedmodel.main(["--model_dir", str(trained_model_dir), "--export_dir",
+                     str(tmp_path)] + flags)
+  assert not os.listdir(tmp_path)
+
+
 def test_cli_rejects_a_missing_model_dir(tmp_path):
   with pytest.raises(SystemExit):
     savedmodel.main(["--model_dir", str(tmp_path / "nope"), "--export_dir",
