@@ -12,11 +12,13 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 
+from tfrs_adcg import negatives
 from tfrs_adcg import schema
 
 CONFIG_FILE = "config.json"
 
 POOLINGS = ("cls", "mean", "last")
+LEARNING_RATE_SCHEDULES = ("constant", "warmup_cosine")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 # The fields that shape the model's variables or its data: a run can only be
@@ -42,7 +44,11 @@ class TrainConfig:
       model is best validated more often than once a pass.
     batch_size: Global batch size: training pairs per step, summed over
       replicas. Each replica's in-batch negatives are its share of the batch.
-    learning_rate: Adam's learning rate.
+    learning_rate: Adam's (peak) learning rate.
+    learning_rate_schedule: ``constant``, or ``warmup_cosine``: a linear
+      warmup over ``warmup_steps``, then a cosine decay to zero at the last
+      step of ``epochs``.
+    warmup_steps: Steps of the warmup.
     max_seq_len: Events the user tower reads: the most recent ones of the
       history (preprocessing may keep more) or of a serving request.
     num_layers: Transformer encoder blocks in the user tower.
@@ -53,7 +59,13 @@ class TrainConfig:
     dropout: Dropout rate in the user tower.
     temperature: Divides the logits of the softmax over in-batch candidates.
     logq: Subtract the log of each candidate's sampling probability from its
-      logit (log-Q correction of in-batch negatives).
+      logit (log-Q correction of in-batch and mixed negatives).
+    negatives: What each query is scored against besides its positive
+      (``negatives.KINDS``): ``in_batch``, the batch's other positives;
+      ``mixed``, those plus ``num_sampled_negatives`` uniform corpus
+      samples; ``full``, the whole corpus (an exact softmax, for corpora of
+      up to some ten thousand candidates).
+    num_sampled_negatives: Uniform corpus samples per step (mixed).
     pooling: How the user tower summarises the sequence: ``cls`` (a learned
       token prepended), ``mean`` (over real events) or ``last`` (the newest).
     num_oov_buckets: Hash buckets for ids missing from the vocabularies.
@@ -89,6 +101,8 @@ class TrainConfig:
   steps_per_epoch: int = 100
   batch_size: int = 256
   learning_rate: float = 1e-3
+  learning_rate_schedule: str = "constant"
+  warmup_steps: int = 100
   max_seq_len: int = 50
   num_layers: int = 1
   num_heads: int = 2
@@ -97,6 +111,8 @@ class TrainConfig:
   dropout: float = 0.1
   temperature: float = 0.05
   logq: bool = True
+  negatives: str = "in_batch"
+  num_sampled_negatives: int = 256
   pooling: str = "last"
   num_oov_buckets: int = 2
   num_time_buckets: int = 24
@@ -116,6 +132,18 @@ class TrainConfig:
     if self.pooling not in POOLINGS:
       raise ValueError(f"pooling must be one of {POOLINGS}, not "
                        f"{self.pooling!r}.")
+    if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+      raise ValueError("learning_rate_schedule must be one of "
+                       f"{LEARNING_RATE_SCHEDULES}, not "
+                       f"{self.learning_rate_schedule!r}.")
+    if self.negatives not in negatives.KINDS:
+      raise ValueError(f"negatives must be one of {negatives.KINDS}, not "
+                       f"{self.negatives!r}.")
+    if self.num_sampled_negatives < 1 or self.warmup_steps < 0:
+      raise ValueError("num_sampled_negatives must be positive and "
+                       "warmup_steps not negative, not "
+                       f"{self.num_sampled_negatives} and "
+                       f"{self.warmup_steps}.")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"strategy must be one of {STRATEGIES}, not "
                        f"{self.strategy!r}.")

@@ -7,7 +7,9 @@ window. Training turns each example into one *training pair per positive*:
 the example's history repeated once for each of its labels. Pairs are shuffled
 across examples before batching, so the in-batch negatives of a pair are the
 positives of other (mostly other users') pairs; the rare negative that equals
-the row's own positive is removed as an accidental hit by the retrieval task.
+the row's own positive is removed as an accidental hit by the retrieval task,
+and one that is another label of the row's own example is masked: each pair
+carries its example's labels.
 Every positive thus contributes one softmax term per epoch, as the per-user
 Recall over all positives of the window asks.
 
@@ -42,7 +44,7 @@ def check_data_dir(data_dir: str) -> dict:
   Raises:
     schema.SchemaError: if the directory is missing, holds no manifest, was
       written under another schema version or for an unknown task, or has no
-      training or eval shards.
+      shards of one of the splits (train, valid, eval).
   """
   if not tf.io.gfile.isdir(data_dir):
     raise schema.SchemaError(
@@ -54,7 +56,7 @@ def check_data_dir(data_dir: str) -> dict:
     raise schema.SchemaError(
         f"{data_dir!r} was preprocessed with --task {task}; tfrs_adcg.train "
         f"knows the tasks {', '.join(schema.TASKS)}.")
-  for split in (schema.TRAIN, schema.EVAL):
+  for split in schema.SPLITS:
     if not shard_paths(data_dir, split):
       raise schema.SchemaError(
           f"{data_dir!r} holds no {split} shards "
@@ -94,16 +96,24 @@ def _records(paths: List[str], shuffle_seed: int = None) -> tf.data.Dataset:
 
 
 def _training_pairs(serialized: tf.Tensor, max_seq_len: int,
-                    label_feature: str) -> Tuple[Features, tf.Tensor]:
-  """One row per (example, positive): repeated histories and [P] positives."""
+                    label_feature: str
+                    ) -> Tuple[Features, tf.Tensor, tf.RaggedTensor]:
+  """One row per (example, positive): repeated histories, [P] positives and
+  each pair's example's labels, ragged [P, None]."""
   features = parse(serialized)
   labels = features[label_feature]
-  repeats = labels.row_lengths()
+  example_of_pair = labels.value_rowids()
   history = {
-      name: tf.repeat(values, repeats, axis=0)
+      name: tf.gather(values, example_of_pair)
       for name, values in recent_history(features, max_seq_len).items()
   }
-  return history, labels.flat_values
+  return history, labels.flat_values, tf.gather(labels, example_of_pair)
+
+
+def _pad_labels(history: Features, positives: tf.Tensor,
+                example_labels: tf.RaggedTensor
+                ) -> Tuple[Features, tf.Tensor, tf.Tensor]:
+  return history, positives, example_labels.to_tensor(schema.STRING_PAD)
 
 
 def training_dataset(paths: List[str], batch_size: int, max_seq_len: int,
@@ -123,9 +133,10 @@ def training_dataset(paths: List[str], batch_size: int, max_seq_len: int,
     label_feature: The labels that are the positives (the task's).
 
   Returns:
-    Elements ``(history, positives)``: ``SEQUENCE_FEATURES`` as [B, L] dense
-    tensors, and the [B] positive candidate ids. Iterate it for a fixed
-    number of steps per epoch.
+    Elements ``(history, positives, example_labels)``: ``SEQUENCE_FEATURES``
+    as [B, L] dense tensors, the [B] positive candidate ids, and [B, W] all
+    labels of each pair's example, padded with "" to the batch's widest.
+    Iterate it for a fixed number of steps per epoch.
   """
   dataset = (
       _records(paths, shuffle_seed=seed)
@@ -135,7 +146,8 @@ def training_dataset(paths: List[str], batch_size: int, max_seq_len: int,
       .unbatch()
       .shuffle(shuffle_buffer, seed=seed)
       .repeat()
-      .batch(batch_size, drop_remainder=True)
+      .ragged_batch(batch_size, drop_remainder=True)
+      .map(_pad_labels)
       .prefetch(tf.data.AUTOTUNE))
   options = tf.data.Options()
   # Workers read every shard and keep every n-th batch: preprocessing may

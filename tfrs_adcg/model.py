@@ -1,14 +1,15 @@
-"""The two-tower retrieval model and its log-Q corrected in-batch softmax.
+"""The two-tower retrieval model and its log-Q corrected sampled softmax.
 
 Each training pair is (a user's history, one candidate they converted with
 next): an advertiser, or with ``config.task == "item"`` an item, embedded by
 the ``ItemTower`` from its catalog content. The task scores every user of a
-batch against every pair's positive; the other positives of the batch are
-the negatives. Popular candidates show up as negatives more often than rare
-ones, which would push the model towards rare candidates; the log-Q
-correction subtracts ``log(probability of being sampled)`` from each
-candidate's logit, so a more popular candidate's logit goes down by more,
-and the softmax approximates one over the whole corpus.
+batch against the batch's candidate columns (``negatives``): every pair's
+positive, and with mixed negatives uniform corpus samples, or with full
+negatives the whole corpus. Popular candidates show up as in-batch
+negatives more often than rare ones, which would push the model towards
+rare candidates; the log-Q correction subtracts ``log(probability of being
+sampled)`` from each column's logit, so a more popular candidate's logit
+goes down by more, and the softmax approximates one over the whole corpus.
 """
 
 import os
@@ -21,6 +22,7 @@ import tensorflow_recommenders as tfrs
 from tfrs_adcg import schema
 from tfrs_adcg import checkpoints
 from tfrs_adcg import item_catalog
+from tfrs_adcg import negatives
 from tfrs_adcg.candidate_tower import CandidateTower
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
@@ -43,8 +45,11 @@ class RetrievalModel(tfrs.Model):
     item_content: Item task only: training item ids [N] -> their content,
       the input of the item tower (see ``item_catalog.ItemContentLookup``).
 
-  Training input: ``(history, positive_ids)`` with history a dict of [B, L]
-  ``SEQUENCE_FEATURES`` and positive_ids tf.string [B].
+  Training input: ``(history, positive_ids, example_labels)`` with history a
+  dict of [B, L] ``SEQUENCE_FEATURES``, positive_ids tf.string [B] and
+  example_labels tf.string [B, W], every label of the pair's example padded
+  with "" (see ``data.training_dataset``). The negatives are
+  ``config.negatives`` (see ``negatives``).
   """
 
   def __init__(self, config: TrainConfig, vocabularies: Vocabularies,
@@ -150,40 +155,76 @@ class RetrievalModel(tfrs.Model):
     return tf.gather(self.sampling_probabilities,
                      self._candidate_lookup(candidate_ids))
 
+  def column_ids(self, positive_ids: tf.Tensor) -> tf.Tensor:
+    """The candidate columns of a batch (see ``negatives``): [B] -> [C].
+
+    The batch's positives, then for ``negatives="mixed"`` the uniform
+    corpus samples, for ``"full"`` the whole corpus.
+    """
+    kind = self.config.negatives
+    if kind == negatives.MIXED:
+      return tf.concat([positive_ids, negatives.uniform_sample(
+          self.candidate_ids(), self.config.num_sampled_negatives)], axis=0)
+    if kind == negatives.FULL:
+      return tf.concat([positive_ids, self.candidate_ids()], axis=0)
+    return positive_ids
+
   def retrieval_loss(self, user_embeddings: tf.Tensor,
-                     positive_embeddings: tf.Tensor,
-                     positive_ids: tf.Tensor,
-                     sample_weight: tf.Tensor = None) -> tf.Tensor:
-    """The in-batch softmax loss, summed over the batch.
+                     column_embeddings: tf.Tensor,
+                     column_ids: tf.Tensor,
+                     example_labels: Optional[tf.Tensor] = None,
+                     sample_weight: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """The sampled softmax loss of a batch, summed over its queries.
 
     Args:
       user_embeddings: [B, D] queries.
-      positive_embeddings: [B, D]; row i is the positive of query i and a
-        negative of every other query.
-      positive_ids: tf.string [B] ids of the positives: a negative with the
-        same id as the row's positive is removed (accidental hit), and with
-        ``config.logq`` its sampling probability corrects its logit.
+      column_embeddings: [C, D], the embeddings of ``column_ids``.
+      column_ids: tf.string [C] from ``column_ids``: column i < B is the
+        positive of query i. A column with the same id as the row's positive
+        is removed (accidental hit); with ``config.logq`` (in-batch and
+        mixed negatives) each column's sampling probability corrects its
+        logit.
+      example_labels: Optional tf.string [B, W], all labels of each query's
+        example padded with "": those columns are masked for the query.
       sample_weight: Optional [B] weights of the rows.
 
     Returns:
       The scalar loss.
     """
-    probability = (self.sampling_probability(positive_ids)
-                   if self.config.logq else None)
+    batch_size = tf.shape(user_embeddings)[0]
+    num_columns = tf.shape(column_ids)[0]
+    probability = None
+    if self.config.logq and self.config.negatives != negatives.FULL:
+      probability = self.sampling_probability(column_ids)
+      if self.config.negatives == negatives.MIXED:
+        probability = negatives.mixed_sampling_probability(
+            probability, tf.cast(batch_size, tf.float32),
+            tf.cast(num_columns - batch_size, tf.float32),
+            float(len(self._candidate_ids)))
+    mask = None
+    if example_labels is not None:
+      mask = negatives.other_positives_mask(example_labels, column_ids)
+    if self.config.negatives == negatives.FULL:
+      own = negatives.own_positive_only_mask(batch_size, num_columns)
+      mask = own if mask is None else tf.logical_and(mask, own)
     return self.task(
-        user_embeddings, positive_embeddings,
+        user_embeddings, column_embeddings,
         sample_weight=sample_weight,
         candidate_sampling_probability=probability,
-        candidate_ids=positive_ids,
+        candidate_ids=column_ids,
         compute_metrics=False,
-        compute_batch_metrics=False)
+        compute_batch_metrics=False,
+        score_mask=mask)
 
   def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
-    history, positive_ids = inputs
+    """Inputs: (history [B, L] features, positive ids [B], example labels
+    [B, W] padded with "")."""
+    history, positive_ids, example_labels = inputs
+    column_ids = self.column_ids(positive_ids)
     return self.retrieval_loss(
         self.user_tower(history, training=training),
-        self.embed_candidates(positive_ids, training=training),
-        positive_ids)
+        self.embed_candidates(column_ids, training=training),
+        column_ids, example_labels)
 
   def build_towers(self) -> None:
     """Creates every variable by running both towers once."""

@@ -11,11 +11,11 @@ Writes into ``--model_dir``: ``config.json``, ``assets/`` (the vocabularies,
 so the directory is self-contained), ``checkpoints/`` (one per epoch; running
 the same command again resumes after the last one), ``best/`` (the weights of
 the best validation epoch), ``tensorboard/``, ``training_log.csv`` and
-``metrics.json`` (Recall@10/50/100 and NDCG@10 on the eval split for the
-model and both baselines, also printed as a table).
+``metrics.json`` (Recall@10/50/100 and NDCG@10 on the valid and the eval
+split for the model and both baselines; the eval table is also printed).
 
-Validation (early stopping, best epoch) uses the ``valid`` split when the
-data has one, else the ``eval`` split.
+Validation (early stopping, the best epoch) uses the ``valid`` split; the
+``eval`` split is read once, at the end, by the chosen weights.
 
 The task (advertisers or items as candidates) is the one the data was
 preprocessed for (``beam.preprocess --task``); ``--task`` may state it and
@@ -35,7 +35,7 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf
@@ -48,13 +48,19 @@ from tfrs_adcg import metrics
 from tfrs_adcg import model as model_lib
 from tfrs_adcg import schema
 from tfrs_adcg import vocabulary
-from tfrs_adcg.config import ARCHITECTURE_FIELDS, POOLINGS, STRATEGIES
+from tfrs_adcg import negatives
+from tfrs_adcg.config import ARCHITECTURE_FIELDS, LEARNING_RATE_SCHEDULES
+from tfrs_adcg.config import POOLINGS, STRATEGIES
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.evaluation import Evaluator, ItemBaselines
 from tfrs_adcg.item_catalog import ItemContent
 from tfrs_adcg.model import ASSETS_DIR, RetrievalModel
 
 METRICS_FILE = "metrics.json"
+# metrics.json: the split the epoch was chosen on, that epoch (from 1), and
+# the metrics per ranker on the valid and the eval split.
+SELECTED_ON = "selected_on"
+BEST_EPOCH = "best_epoch"
 TENSORBOARD_DIR = "tensorboard"
 TRAINING_LOG = "training_log.csv"
 
@@ -94,7 +100,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
   parser.add_argument("--batch_size", type=int, default=defaults["batch_size"],
                       help="Global batch of training pairs.")
   parser.add_argument("--learning_rate", type=float,
-                      default=defaults["learning_rate"])
+                      default=defaults["learning_rate"],
+                      help="Adam's (peak) learning rate.")
+  parser.add_argument("--learning_rate_schedule",
+                      choices=LEARNING_RATE_SCHEDULES,
+                      default=defaults["learning_rate_schedule"],
+                      help="warmup_cosine: linear warmup, then cosine decay "
+                      "to zero at the last step of --epochs.")
+  parser.add_argument("--warmup_steps", type=int,
+                      default=defaults["warmup_steps"])
   parser.add_argument("--max_seq_len", type=int,
                       default=defaults["max_seq_len"],
                       help="Most recent events the user tower reads.")
@@ -109,6 +123,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
                       default=defaults["temperature"])
   parser.add_argument("--no_logq", dest="logq", action="store_false",
                       help="Turn the log-Q correction off (ablation).")
+  parser.add_argument("--negatives", choices=negatives.KINDS,
+                      default=defaults["negatives"],
+                      help="in_batch: the batch's other positives; mixed: "
+                      "plus --num_sampled_negatives uniform corpus samples; "
+                      "full: a softmax over the whole corpus.")
+  parser.add_argument("--num_sampled_negatives", type=int,
+                      default=defaults["num_sampled_negatives"])
   parser.add_argument("--pooling", choices=POOLINGS,
                       default=defaults["pooling"])
   parser.add_argument("--num_oov_buckets", type=int,
@@ -170,11 +191,15 @@ def train(config: TrainConfig) -> TrainResult:
   chief = _is_chief(strategy)
   write_dir = config.model_dir if chief else tempfile.mkdtemp(prefix="worker")
   vocabularies, training_items = _prepare_model_dir(config, write_dir)
+  num_pairs = sum(vocabularies.positives.values())
+  steps_per_epoch = config.steps_per_epoch or max(
+      1, num_pairs // config.batch_size)
 
   with strategy.scope():
     model = RetrievalModel(config, vocabularies, training_items)
     model.build_towers()
-    optimizer = tf.keras.optimizers.Adam(config.learning_rate)
+    optimizer = tf.keras.optimizers.Adam(
+        _learning_rate(config, steps_per_epoch))
     optimizer.build(model.trainable_variables)
     model.compile(optimizer=optimizer)
     state = checkpoints.TrainingState()
@@ -182,21 +207,15 @@ def train(config: TrainConfig) -> TrainResult:
                                                    write_dir)
   initial_epoch = epoch_checkpoints.restore_latest()
 
-  validation_split = (schema.VALID if data.shard_paths(config.data,
-                                                       schema.VALID)
-                      else schema.EVAL)
   popularity = (vocabularies.trained_candidates() if config.item_task
                 else vocabularies.popularity_ranking())
-  validation = Evaluator(model, data.shard_paths(config.data, validation_split),
+  validation = Evaluator(model, data.shard_paths(config.data, schema.VALID),
                          popularity)
-  num_pairs = sum(vocabularies.positives.values())
-  steps_per_epoch = config.steps_per_epoch or max(
-      1, num_pairs // config.batch_size)
   logging.info(
       "Training on %d (example, positive) pairs a pass, %d steps of %d; "
-      "validating on the %s split; %s task, %d candidates with an id "
+      "validating on the valid split; %s task, %d candidates with an id "
       "embedding.", num_pairs, steps_per_epoch, config.batch_size,
-      validation_split, config.task, int(model.candidate_ids().shape[0]))
+      config.task, int(model.candidate_ids().shape[0]))
 
   history = {}
   if _should_train(config, state, initial_epoch):
@@ -215,7 +234,8 @@ def train(config: TrainConfig) -> TrainResult:
 
   results = {}
   if chief:
-    results = _evaluate_best(model, config, vocabularies, popularity, state)
+    results = _evaluate_best(model, config, vocabularies, validation,
+                             popularity, state)
     if config.export_dir:
       from export import savedmodel  # pylint: disable=g-import-not-at-top
       savedmodel.export(model_dir=config.model_dir,
@@ -243,11 +263,31 @@ def _callbacks(config: TrainConfig, validation: Evaluator,
   ]
 
 
+def _learning_rate(config: TrainConfig, steps_per_epoch: int
+                   ) -> Union[float, tf.keras.optimizers.schedules
+                              .LearningRateSchedule]:
+  """The configured learning rate, or its schedule over all the steps."""
+  if config.learning_rate_schedule == "constant":
+    return config.learning_rate
+  total_steps = config.epochs * steps_per_epoch
+  warmup_steps = min(config.warmup_steps, total_steps - 1)
+  return tf.keras.optimizers.schedules.CosineDecay(
+      initial_learning_rate=0.0,
+      decay_steps=total_steps - warmup_steps,
+      warmup_target=config.learning_rate,
+      warmup_steps=warmup_steps)
+
+
 def _evaluate_best(model: RetrievalModel, config: TrainConfig,
                    vocabularies: vocabulary.Vocabularies,
-                   popularity: List[str],
+                   validation: Evaluator, popularity: List[str],
                    state: checkpoints.TrainingState) -> Dict[str, Dict]:
-  """Eval-split metrics of the best weights; writes and prints them."""
+  """Valid- and eval-split metrics of the best weights (the best valid
+  epoch's); writes them to ``metrics.json`` and prints the eval table.
+
+  The eval split is read here only, once, after every choice was made on
+  the valid split.
+  """
   checkpoints.restore_weights(model, config.model_dir)
   item_baselines = None
   if config.item_task:
@@ -259,13 +299,16 @@ def _evaluate_best(model: RetrievalModel, config: TrainConfig,
   evaluator = Evaluator(model, data.shard_paths(config.data, schema.EVAL),
                         popularity, item_baselines=item_baselines)
   results = evaluator.evaluate()
+  best_epoch = int(state.best_epoch.numpy()) + 1
   with tf.io.gfile.GFile(os.path.join(config.model_dir, METRICS_FILE),
                          "w") as f:
-    json.dump(results, f, indent=2)
+    json.dump({SELECTED_ON: schema.VALID, BEST_EPOCH: best_epoch,
+               schema.VALID: validation.evaluate(),
+               schema.EVAL: results}, f, indent=2)
   corpus = ("the item catalog" if config.item_task
             else f"{len(popularity)} candidates")
   print(f"Eval split, exact ranking of {corpus} "
-        f"(best epoch {int(state.best_epoch.numpy()) + 1}):")
+        f"(epoch {best_epoch}, the best on the valid split):")
   print(metrics.format_table(results))
   if config.item_task:
     print(metrics.format_cold_start_table(results))

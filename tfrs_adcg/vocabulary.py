@@ -77,14 +77,18 @@ class Vocabularies:
     return _distinct(id_ for source in sources for id_ in source)
 
   def trained_candidates(self) -> List[str]:
-    """Candidates with training positives, most first (stable)."""
+    """Candidates with training positives, most first; ties by id."""
     return sorted((id_ for id_, count in self.positives.items() if count > 0),
-                  key=lambda id_: -self.positives[id_])
+                  key=lambda id_: (-self.positives[id_], id_))
 
   def popularity_ranking(self) -> List[str]:
-    """The corpus ordered by training positives, most first (stable)."""
-    corpus = self.candidate_ids()
-    return sorted(corpus, key=lambda id_: -self.positives.get(id_, 0))
+    """The corpus ordered by training positives, most first; ties by id.
+
+    Ties are not broken by the vocabulary's order: its counts include events
+    of the valid and eval windows.
+    """
+    return sorted(self.candidate_ids(),
+                  key=lambda id_: (-self.positives.get(id_, 0), id_))
 
 
 def asset_files(directory: str) -> List[str]:

@@ -1,6 +1,6 @@
 """A tiny hand-written data dir for the training package's unit tests.
 
-Three training examples, two eval examples, four advertisers (``d`` only in
+Three training examples, one valid and two eval examples, four advertisers (``d`` only in
 the catalog), written through the shared schema module as beam.preprocess
 would. The session fixtures of ``tests/conftest.py`` cover real data.
 """
@@ -22,6 +22,10 @@ TRAIN_EXAMPLES = [
                       (T0 + 20, "b", "b1", "checkout")], ["a", "c"]),
     ("u2", T0 + 100, [(T0 + 5, "c", "", "signup")], ["a"]),
     ("u3", T0 + 100, [(T0 + 1, "a", "a2", "view")], ["b"]),
+]
+VALID_EXAMPLES = [
+    ("u2", T0 + 150, [(T0 + 5, "c", "", "signup"),
+                      (T0 + 120, "a", "a1", "view")], ["b"]),
 ]
 EVAL_EXAMPLES = [
     ("u1", T0 + 200, [(T0 + 20, "b", "b1", "checkout"),
@@ -56,6 +60,7 @@ def tiny_data_dir(tmp_path) -> pathlib.Path:
   data_dir = tmp_path / "data"
   data_dir.mkdir()
   write_split(data_dir, schema.TRAIN, TRAIN_EXAMPLES)
+  write_split(data_dir, schema.VALID, VALID_EXAMPLES)
   write_split(data_dir, schema.EVAL, EVAL_EXAMPLES)
   write_tsv(pathlib.Path(schema.vocab_path(str(data_dir), schema.ADVERTISER_ID)),
             [("a", 3), ("b", 2), ("c", 1)])

@@ -14,15 +14,17 @@ def test_each_positive_becomes_one_training_pair(tiny_data_dir):
   dataset = data.training_dataset(
       data.shard_paths(str(tiny_data_dir), schema.TRAIN), batch_size=4,
       max_seq_len=2, shuffle_buffer=100, seed=0)
-  history, positives = next(iter(dataset))
+  history, positives, example_labels = next(iter(dataset))
   assert history[schema.ADVERTISER_ID].shape == (4, 2)
   pairs = sorted(
-      (tuple(h.decode() for h in row), p.decode())
-      for row, p in zip(history[schema.ADVERTISER_ID].numpy(),
-                        positives.numpy()))
-  # u1 (labels a, c) keeps its last two events; u2 and u3 are padded.
-  assert pairs == [(("a", ""), "b"), (("b", "b"), "a"), (("b", "b"), "c"),
-                   (("c", ""), "a")]
+      (tuple(h.decode() for h in row), p.decode(),
+       tuple(label.decode() for label in labels))
+      for row, p, labels in zip(history[schema.ADVERTISER_ID].numpy(),
+                                positives.numpy(), example_labels.numpy()))
+  # u1 (labels a, c) keeps its last two events; u2 and u3 are padded. Each
+  # pair carries its example's labels, padded to the widest.
+  assert pairs == [(("a", ""), "b", ("b", "")), (("b", "b"), "a", ("a", "c")),
+                   (("b", "b"), "c", ("a", "c")), (("c", ""), "a", ("a", ""))]
   timestamps = history[schema.TIMESTAMP].numpy()
   assert sorted(map(tuple, timestamps.tolist()))[0] == (
       1_700_000_001, schema.INT_PAD)
@@ -33,7 +35,7 @@ def test_training_dataset_repeats_in_full_batches(tiny_data_dir):
       data.shard_paths(str(tiny_data_dir), schema.TRAIN), batch_size=3,
       max_seq_len=2, shuffle_buffer=100, seed=0)
   batches = list(dataset.take(5))
-  assert all(positives.shape == (3,) for _, positives in batches)
+  assert all(positives.shape == (3,) for _, positives, _ in batches)
 
 
 def test_evaluation_batches_skip_examples_without_positives(tiny_data_dir):
@@ -105,7 +107,7 @@ def test_check_data_dir_reads_the_task(tiny_data_dir):
 
 def test_item_labels_are_the_positives_of_the_item_task(tiny_data_dir):
   paths = data.shard_paths(str(tiny_data_dir), schema.TRAIN)
-  _, positives = next(iter(data.training_dataset(
+  _, positives, _ = next(iter(data.training_dataset(
       paths, batch_size=1, max_seq_len=4, shuffle_buffer=1, seed=0,
       label_feature=schema.LABEL_ITEM_IDS)))
   assert positives.numpy()[0].startswith(b"item-")

@@ -8,6 +8,7 @@ import pytest
 
 import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
+from tfrs_adcg import negatives
 from tfrs_adcg import schema
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.model import RetrievalModel
@@ -78,6 +79,80 @@ def test_compute_loss_on_a_batch_of_pairs(tiny_vocabularies):
       schema.EVENT_TYPE: tf.constant([["view", "checkout"], ["signup", ""]]),
       schema.TIMESTAMP: tf.constant([[10, 20], [15, 0]], tf.int64),
   }
-  loss = model.compute_loss((history, tf.constant(["a", "c"])))
+  loss = model.compute_loss((history, tf.constant(["a", "c"]),
+                             tf.constant([["a", "b"], ["c", ""]])))
   assert loss.shape == ()
   assert np.isfinite(loss.numpy()) and loss.numpy() > 0
+
+
+def test_other_positives_of_the_example_are_masked(tiny_vocabularies):
+  model = RetrievalModel(dataclasses.replace(CONFIG, logq=False),
+                         tiny_vocabularies)
+  # Rows 0 and 1 are one example with labels {a, b}; row 2's example has c.
+  # Without the labels row 0 competes with b and c; with them, with c only.
+  query = tf.constant([[1.0, 0.0]] * 3)
+  candidates = tf.constant([[0.6, 0.8]] * 3)
+  ids = tf.constant(["a", "b", "c"])
+  labels = tf.constant([["a", "b"], ["a", "b"], ["c", ""]])
+  first_row = tf.one_hot(0, 3)
+  assert float(model.retrieval_loss(
+      query, candidates, ids, sample_weight=first_row)) == pytest.approx(
+          math.log(3))
+  assert float(model.retrieval_loss(
+      query, candidates, ids, labels, sample_weight=first_row)) == (
+          pytest.approx(math.log(2)))
+
+
+def test_mixed_columns_use_the_mixture_sampling_probability(
+    tiny_vocabularies):
+  # B = 2 positives (a: p = 0.5, b: p = 0.25) and M = 2 uniform draws from
+  # the N = 4 corpus: a column's probability is (2 p + 2 / 4) / (2 + 2).
+  config = dataclasses.replace(CONFIG, negatives="mixed",
+                               num_sampled_negatives=2)
+  model = RetrievalModel(config, tiny_vocabularies)
+  ids = tf.constant(["a", "b", "d", "a"])
+  np.testing.assert_allclose(
+      negatives.mixed_sampling_probability(
+          model.sampling_probability(ids), tf.constant(2.0),
+          tf.constant(2.0), 4.0),
+      [(1.0 + 0.5) / 4, (0.5 + 0.5) / 4, (0.5 + 0.5) / 4, (1.0 + 0.5) / 4])
+  columns = model.column_ids(tf.constant(["a", "b"]))
+  assert columns.shape == (4,)
+  assert columns.numpy()[:2].tolist() == [b"a", b"b"]
+  assert set(columns.numpy()[2:].tolist()) <= {b"a", b"b", b"c", b"d"}
+  # Equal scores: row "b" sees its own column (1 / (1/4)), the masked-out
+  # accidental hits none, and the others at exp(-log q) each.
+  query = tf.constant([[1.0, 0.0]] * 2)
+  candidates = tf.constant([[0.6, 0.8]] * 4)
+  loss = float(model.retrieval_loss(query, candidates, ids,
+                                    sample_weight=tf.constant([0.0, 1.0])))
+  # Row b: logits -log q: b 4, a 4/1.5, d 4, a (second) 4/1.5.
+  logits = [math.log(4.0), math.log(4 / 1.5), math.log(4.0),
+            math.log(4 / 1.5)]
+  expected = -logits[0] + math.log(sum(math.exp(v) for v in logits))
+  assert loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_full_softmax_equals_in_batch_when_the_batch_is_the_corpus(
+    tiny_vocabularies):
+  full = RetrievalModel(dataclasses.replace(CONFIG, negatives="full",
+                                            logq=False), tiny_vocabularies)
+  in_batch = RetrievalModel(dataclasses.replace(CONFIG, logq=False),
+                            tiny_vocabularies)
+  for model in (full, in_batch):
+    model.build_towers()
+  in_batch.set_weights(full.get_weights())
+  history = {
+      schema.ADVERTISER_ID: tf.constant([["a"], ["b"], ["c"], ["d"]]),
+      schema.ITEM_ID: tf.constant([["a1"], ["b1"], [""], [""]]),
+      schema.EVENT_TYPE: tf.constant([["view"], ["checkout"], ["view"],
+                                      ["view"]]),
+      schema.TIMESTAMP: tf.constant([[10], [20], [15], [5]], tf.int64),
+  }
+  # The four positives are the corpus, once each, in another order.
+  positives = tf.constant(["c", "a", "d", "b"])
+  labels = tf.reshape(positives, [4, 1])
+  assert full.column_ids(positives).shape == (8,)
+  np.testing.assert_allclose(
+      float(full.compute_loss((history, positives, labels))),
+      float(in_batch.compute_loss((history, positives, labels))), rtol=1e-5)

@@ -33,9 +33,10 @@ SMALL = ["--batch_size", "64", "--embedding_dim", "32", "--num_layers", "1",
          "--num_heads", "2"]
 
 
-def read_metrics(model_dir) -> dict:
+def read_metrics(model_dir, split: str = schema.EVAL) -> dict:
+  """One split's metrics per ranker from metrics.json."""
   with open(os.path.join(model_dir, train.METRICS_FILE)) as f:
-    return json.load(f)
+    return json.load(f)[split]
 
 
 def read_log(model_dir):
@@ -44,12 +45,25 @@ def read_log(model_dir):
 
 
 def test_metrics_json_has_every_ranker_and_metric(trained_model_dir):
-  results = read_metrics(trained_model_dir)
-  assert list(results) == list(metrics.RANKERS)
-  for values in results.values():
-    assert list(values) == list(metrics.METRIC_NAMES)
-    assert all(0.0 <= value <= 1.0 for value in values.values())
-    assert values["recall@10"] <= values["recall@50"] <= values["recall@100"]
+  for split in (schema.VALID, schema.EVAL):
+    results = read_metrics(trained_model_dir, split)
+    assert list(results) == list(metrics.RANKERS)
+    for values in results.values():
+      assert list(values) == list(metrics.METRIC_NAMES)
+      assert all(0.0 <= value <= 1.0 for value in values.values())
+      assert values["recall@10"] <= values["recall@50"] <= values["recall@100"]
+
+
+def test_the_epoch_is_chosen_on_valid(trained_model_dir):
+  with open(os.path.join(trained_model_dir, train.METRICS_FILE)) as f:
+    written = json.load(f)
+  assert written[train.SELECTED_ON] == schema.VALID
+  log = read_log(trained_model_dir)
+  best = max(range(len(log)),
+             key=lambda epoch: float(log[epoch]["val_mean_recall"]))
+  assert written[train.BEST_EPOCH] == best + 1
+  assert written[schema.VALID]["model"]["recall@10"] == pytest.approx(
+      float(log[best]["val_recall_at_10"]), abs=1e-6)
 
 
 def test_short_training_lowers_the_loss_and_beats_popularity(
