@@ -1,4 +1,4 @@
-"""Item index benchmark: ScaNN over a synthetic catalog, streamed vs TFRS.
+"""Item index benchmark: streamed ScaNN vs TFRS, and the partitioned index.
 
     python -m benchmarks.item_index_bench [--quick] [--sizes 100000,1000000]
 
@@ -11,14 +11,17 @@ ScaNN parameters (``ScannParameters.for_corpus``):
 * ``read``: streams the catalog and does nothing else (the floor);
 * ``streamed``: ``export.catalog_index.StreamedScaNN.index_from_dataset``;
 * ``tfrs``: ``tfrs.layers.factorized_top_k.ScaNN.index_from_dataset``,
-  which lists the batches and concatenates them.
+  which lists the batches and concatenates them;
+* ``partitioned``: ``export.partitioned_index.PartitionedIndex
+  .index_from_dataset`` (core TensorFlow ops, balanced k-means leaves).
 
 Each child reports its wall-clock time (reading included), its resident
 memory before reading (TensorFlow loaded) and its peak (VmHWM) once the index
 is built; each method runs ``--builds`` times, the fastest time is kept (the
-machine is shared) and the largest peak. At the largest size the ``streamed`` child then times
-searches of k=100 through a ``tf.function`` (p50/p99, batches of 1 and 32
-queries) and measures recall@100 against exact brute force. Queries are
+machine is shared) and the largest peak. At the largest size the
+``streamed`` and ``partitioned`` children then time searches of k=100
+through a ``tf.function`` (p50/p99, batches of 1 and 32 queries) and measure
+recall@100 against exact brute force. Queries are
 catalog vectors plus noise, normalised, standing in for user embeddings.
 Writes results/item_index.{json,md}.
 """
@@ -42,7 +45,8 @@ from tfrs_adcg import schema
 from tfrs_adcg import synthetic
 
 K = 100
-METHODS = ("read", "streamed", "tfrs")
+METHODS = ("read", "streamed", "tfrs", "partitioned")
+SEARCHED = ("streamed", "partitioned")
 _QUERIES = 1000
 _EXACT_CHUNK = 50
 
@@ -114,6 +118,7 @@ def run_child(method: str, path: str, search_repeats: int) -> dict:
 
   from export import catalog_index  # pylint: disable=g-import-not-at-top
   from export import index as index_lib  # pylint: disable=g-import-not-at-top
+  from export import partitioned_index  # pylint: disable=g-import-not-at-top
 
   catalog = item_catalog.read_item_catalog(path).map(
       catalog_index.pretrained_item_embeddings)
@@ -127,6 +132,9 @@ def run_child(method: str, path: str, search_repeats: int) -> dict:
   elif method == "streamed":
     index = catalog_index.StreamedScaNN(k=K).index_from_dataset(catalog)
     assert index.parameters == params
+  elif method == "partitioned":
+    index = partitioned_index.PartitionedIndex(k=K).index_from_dataset(
+        catalog)
   else:
     index = tfrs.layers.factorized_top_k.ScaNN(
         k=K, num_leaves=params.num_leaves,
@@ -136,6 +144,8 @@ def run_child(method: str, path: str, search_repeats: int) -> dict:
   seconds = time.perf_counter() - started
   result = {"method": method, "items": num_items,
             "scann": dataclasses.asdict(params),
+            "partitioned": (dataclasses.asdict(index.parameters)
+                            if method == "partitioned" else None),
             "seconds": round(seconds, 2),
             "rss_before_mib": round(before, 1),
             "peak_rss_mib": round(common.memory_mib("VmHWM"), 1)}
@@ -201,10 +211,9 @@ def _markdown(results: dict) -> str:
   parts.append("ScaNN parameters (`ScannParameters.for_corpus`): " + "; ".join(
       f"{int(size):,} items: {methods['streamed'].get('scann')}"
       for size, methods in results["sizes"].items()) + ".")
-  search = results.get("search")
-  if search:
+  for method, search in results.get("search", {}).items():
     parts.append(
-        f"Search at {int(results['search_size']):,} items (streamed index, "
+        f"Search at {int(results['search_size']):,} items ({method} index, "
         f"`tf.function`, k={K}): batch 1 p50 {search['b1_p50_ms']} ms, p99 "
         f"{search['b1_p99_ms']} ms; batch 32 p50 {search['b32_p50_ms']} ms, "
         f"p99 {search['b32_p99_ms']} ms. Recall@{K} against exact brute "
@@ -241,13 +250,15 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
       path = write_catalog(os.path.join(work_dir, str(size)), size, args.dim)
       runs = {}
       for method in METHODS:
-        search = repeats if (size == sizes[-1] and method == "streamed") else 0
+        search = repeats if (size == sizes[-1] and method in SEARCHED) else 0
         runs[method] = _best_of(
             [_spawn(method, path, search if build == 0 else 0)
              for build in range(args.builds)])
         print(f"{size:>9} {json.dumps(runs[method])}", flush=True)
-      if "search" in runs["streamed"]:
-        results["search"] = runs["streamed"].pop("search")
+      searched = {method: runs[method].pop("search") for method in SEARCHED
+                  if "search" in runs[method]}
+      if searched:
+        results["search"] = searched
         results["search_size"] = size
       results["sizes"][str(size)] = runs
   markdown = _markdown(results)

@@ -1,18 +1,31 @@
-"""Serving benchmark: latency of the exported signature, ScaNN vs brute force.
+"""Serving benchmark: latency and recall of ScaNN, partitioned and brute force.
 
-    python -m benchmarks.serving_bench --model_dir runs/x [--quick]
+    python -m benchmarks.serving_bench --model_dir runs/x \
+        [--item_model_dir runs/items] [--quick] [--sizes 100000,1000000]
 
-For each corpus size (default 100k and 1M candidates; clustered unit vectors
-of the model's embedding width stand in for a large catalog) and each index
-kind, it builds the index, saves and reloads the SavedModel exactly as
-``export.savedmodel`` lays it out, and times ``serving_default`` in-process
-for batches of 1 and 32 users with 100 events each: p50 and p99, as ratios
-against brute force in the same run. It also sweeps ScaNN's
-``leaves_to_search`` on the largest corpus for a recall/latency curve
-(recall@100 against exact top-100). Writes results/serving.{json,md,png}.
+The corpus of each size (default 100k and 1M candidates) is, when
+``--item_model_dir`` is given, what a trained model really produces: a
+synthetic item catalog of that size (``tfrs_adcg.synthetic``, the item
+model's embedding width) through the trained item tower
+(``trained_item_embeddings``), searched by that model's user tower, with
+queries from the eval histories of its data. Without it, clustered unit
+vectors of ``--model_dir``'s width stand in, labelled "synthetic clusters"
+(a fallback: recall there says little about trained embeddings).
+
+For each size and index kind it builds the index, saves and reloads the
+SavedModel exactly as ``export.savedmodel`` lays it out, and times
+``serving_default`` in-process for batches of 1 and 32 users with 100
+events each: p50 and p99, as ratios against brute force in the same run,
+with the SavedModel's size and the index's recall@100 against exact top-100
+for the eval queries. On the largest corpus it sweeps the leaves searched by
+ScaNN and by the partitioned index for one recall/latency plot of all three
+indexes. Recall is also reported on ``--model_dir``'s own advertiser corpus,
+with queries from its eval histories. Writes results/serving.{json,md,png}.
 """
 
 import argparse
+import dataclasses
+import glob
 import os
 import tempfile
 import time
@@ -25,13 +38,25 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from scann import scann_ops
 
 from benchmarks import common
+from benchmarks import item_index_bench
 from export import index as index_lib
 from export import serving_module
+from tfrs_adcg import item_catalog
 from tfrs_adcg import model as model_lib
 from tfrs_adcg import schema
+from tfrs_adcg import vocabulary
 
 K = 100
 EVENTS = 100
+KINDS = ("scann", "partitioned", "brute_force")
+EVAL_QUERIES = 500
+SYNTHETIC_CLUSTERS = "synthetic clusters"
+# Blurred enough that searching fewer leaves costs recall (at 0.6 a few
+# leaves find everything); 2 is close to uniform.
+SYNTHETIC_SPREAD = 1.0
+TRAINED_ITEMS = "trained item tower over the synthetic catalog"
+# Shares of each tree's leaves searched in the recall/latency sweep.
+SWEEP_FRACTIONS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.4)
 
 
 def clustered_unit_vectors(size: int, dim: int, seed: int,
@@ -67,6 +92,75 @@ def event_batch(batch_size: int, advertisers: List[str],
   }
 
 
+def eval_queries(trained, count: int = EVAL_QUERIES) -> np.ndarray:
+  """User embeddings float32 [count, D] of the model's eval histories."""
+  files = sorted(glob.glob(schema.split_pattern(trained.config.data,
+                                                schema.EVAL)))
+  if not files:
+    raise FileNotFoundError(f"No eval split in {trained.config.data!r}, the "
+                            "data the model was trained on.")
+  records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(
+      count).batch(count)
+  parsed = tf.io.parse_example(next(iter(records)), schema.feature_spec())
+  batch = {name: parsed[name].to_tensor(schema.STRING_PAD)
+           for name in schema.STRING_SEQUENCE_FEATURES}
+  batch[schema.TIMESTAMP] = parsed[schema.TIMESTAMP].to_tensor(
+      schema.INT_PAD)
+  return trained.user_tower(batch, training=False).numpy()
+
+
+def trained_item_embeddings(item_model_dir: str, size: int, work_dir: str
+                            ) -> Dict[str, np.ndarray]:
+  """A trained item model's embeddings of a synthetic catalog of ``size``.
+
+  Writes a synthetic catalog of ``size`` items (pretrained vectors of the
+  model's width) into ``work_dir`` and streams it through the model's item
+  tower, as ``export.savedmodel`` indexes a catalog.
+
+  Returns:
+    {"ids": bytes [size], "embeddings": float32 [size, D]}.
+  """
+  trained = model_lib.load_trained(item_model_dir)
+  if not trained.config.item_task:
+    raise ValueError(f"{item_model_dir!r} holds an advertiser-level model; "
+                     "--item_model_dir needs one trained with --task item.")
+  dim = 0
+  if trained.config.pretrained:
+    dim = int(item_catalog.read_item_catalog(
+        trained.config.item_catalog).element_spec[
+            schema.CATALOG_EMBEDDING].shape[1])
+  path = item_index_bench.write_catalog(
+      os.path.join(work_dir, f"catalog-{size}"), size, dim)
+  ids, embeddings = trained.corpus_embeddings(path)
+  return {"ids": ids.numpy(), "embeddings": embeddings.numpy()}
+
+
+@dataclasses.dataclass
+class Workload:
+  """What one corpus size is measured on."""
+  source: str
+  trained: object
+  ids: np.ndarray
+  embeddings: np.ndarray
+  queries: np.ndarray
+  advertisers: List[str]
+
+
+def exact_top_k(queries: np.ndarray, corpus: np.ndarray, k: int
+                ) -> np.ndarray:
+  """Rows of the exact top-k, int [Q, k], unordered within the row."""
+  rows = []
+  for start in range(0, len(queries), 50):
+    scores = queries[start:start + 50] @ corpus.T
+    rows.append(np.argpartition(-scores, k - 1, axis=1)[:, :k])
+  return np.concatenate(rows)
+
+
+def recall(found_ids: np.ndarray, exact_ids: np.ndarray) -> float:
+  return float(np.mean([len(set(f) & set(e)) / len(e)
+                        for f, e in zip(found_ids, exact_ids)]))
+
+
 def directory_mib(path: str) -> float:
   total = 0
   for root, _, files in os.walk(path):
@@ -74,100 +168,227 @@ def directory_mib(path: str) -> float:
   return total / 2**20
 
 
-def bench_corpus(trained, size: int, repeats: int, work_dir: str) -> dict:
-  """Build, save, reload and time both index kinds over ``size`` candidates."""
-  dim = int(trained.candidate_embeddings().shape[1])
-  corpus = tf.constant(clustered_unit_vectors(size, dim, seed=size))
-  ids = tf.constant([f"c{i}" for i in range(size)])
-  advertisers = [s.decode() for s in trained.candidate_ids().numpy()]
-  results = {}
-  for kind in index_lib.INDEX_KINDS:
+def bench_corpus(workload: Workload, repeats: int, work_dir: str) -> dict:
+  """Build, save, reload, time and measure recall of every index kind."""
+  size = len(workload.ids)
+  ids = tf.constant(workload.ids)
+  corpus = tf.constant(workload.embeddings)
+  exact = workload.ids[exact_top_k(workload.queries, workload.embeddings, K)]
+  results, indexes = {}, {}
+  for kind in KINDS:
     started = time.perf_counter()
     index = index_lib.build_index(kind, ids, corpus, K)
     build_seconds = time.perf_counter() - started
-    module = serving_module.ServingModule(trained.user_tower, index, K)
+    indexes[kind] = index
+    module = serving_module.ServingModule(workload.trained.user_tower, index,
+                                          K)
     path = os.path.join(work_dir, f"{kind}-{size}")
     tf.saved_model.save(module, path, signatures=module.signatures(),
                         options=tf.saved_model.SaveOptions(
                             namespace_whitelist=["Scann"]))
     signature = tf.saved_model.load(path).signatures[
         serving_module.SERVING_DEFAULT]
+    _, found = index(tf.constant(workload.queries), k=K)
     row = {"index_build_s": round(build_seconds, 2),
-           "savedmodel_mib": round(directory_mib(path), 1)}
+           "savedmodel_mib": round(directory_mib(path), 1),
+           "recall@100": round(recall(found.numpy(), exact), 4)}
     for batch_size in (1, 32):
-      batch = event_batch(batch_size, advertisers, seed=batch_size)
+      batch = event_batch(batch_size, workload.advertisers, seed=batch_size)
       seconds = common.timings(lambda b=batch: signature(**b), repeats)
       row[f"b{batch_size}_p50_ms"] = round(1000 * common.median(seconds), 2)
       row[f"b{batch_size}_p99_ms"] = round(
           1000 * common.percentile(seconds, 99), 2)
+    if kind == "partitioned":
+      row["partitioned"] = dict(dataclasses.asdict(index.parameters),
+                                leaf_rows=index.leaf_rows)
     results[kind] = row
     print(f"{size:>9} {kind:<12} {row}", flush=True)
+  results["indexes"] = indexes
   return results
 
 
-SWEEP_SPREAD = 2.0
+def _search_point(search, queries: np.ndarray, exact: np.ndarray,
+                  ids: np.ndarray, **point) -> dict:
+  """Recall and ms per query of ``search(queries) -> row numbers [Q, K]``."""
+  seconds = common.timings(search, repeats=5, warmup=1)
+  point.update({
+      "recall@100": round(recall(ids[search()], exact), 4),
+      "ms_per_query": round(1000 * common.median(seconds) / len(queries), 3)})
+  print(f"sweep {point}", flush=True)
+  return point
 
 
-def recall_sweep(size: int, dim: int, leaves_to_search: Sequence[int],
-                 queries: int = 200) -> List[dict]:
-  """ScaNN recall@K against exact, and search time, per leaves_to_search.
+def recall_sweep(workload: Workload, partitioned_index,
+                 fractions: Sequence[float]) -> List[dict]:
+  """Recall@K against exact and search time per query, by leaves searched.
 
-  On blurred clusters (``SWEEP_SPREAD``): with tight clusters every setting
-  finds the whole neighbourhood and the curve is flat.
+  ScaNN (built with ``ScannParameters.for_corpus``) and the partitioned
+  index each at ``fractions`` of their leaves; brute force once. Search
+  only, all queries in one batch.
   """
-  corpus = clustered_unit_vectors(size, dim, seed=size, spread=SWEEP_SPREAD)
-  query_vectors = clustered_unit_vectors(queries, dim, seed=size + 1,
-                                         spread=SWEEP_SPREAD)
-  exact = np.argpartition(-query_vectors @ corpus.T, K, axis=1)[:, :K]
-  params = index_lib.ScannParameters.for_corpus(size, K)
+  corpus, queries = workload.embeddings, workload.queries
+  rows = np.arange(len(corpus))
+  exact = exact_top_k(queries, corpus, K)
+  params = index_lib.ScannParameters.for_corpus(len(corpus), K)
   searcher = scann_ops.builder(corpus, K, "dot_product").tree(
       num_leaves=params.num_leaves,
       num_leaves_to_search=params.num_leaves_to_search,
       training_iterations=12).score_ah(2).reorder(
           params.num_reordering_candidates).build()
   points = []
-  for leaves in leaves_to_search:
-    if leaves > params.num_leaves:
-      continue
-    search = lambda l=leaves: searcher.search_batched(  # noqa: E731
-        query_vectors, leaves_to_search=l)
-    seconds = common.timings(search, repeats=5, warmup=1)
-    found = search()[0].numpy()
-    recall = np.mean([len(set(f) & set(e)) / K
-                      for f, e in zip(found, exact)])
-    points.append({"leaves_to_search": leaves,
-                   "fraction_searched": round(leaves / params.num_leaves, 3),
-                   "recall@100": round(float(recall), 4),
-                   "ms_per_query": round(1000 * common.median(seconds)
-                                         / queries, 3)})
-    print(f"sweep {points[-1]}", flush=True)
+  for fraction in fractions:
+    leaves = max(1, round(fraction * params.num_leaves))
+    points.append(_search_point(
+        lambda l=leaves: searcher.search_batched(  # noqa: E731
+            queries, leaves_to_search=l)[0].numpy(),
+        queries, exact, rows, index="scann", leaves_to_search=leaves,
+        num_leaves=params.num_leaves))
+  query_tensor = tf.constant(queries)
+  num_leaves = partitioned_index.parameters.num_leaves
+  for fraction in fractions:
+    leaves = max(1, round(fraction * num_leaves))
+    search = tf.function(lambda q, l=leaves: partitioned_index(
+        q, k=K, leaves_to_search=l)[1])
+    points.append(_search_point(
+        lambda s=search: s(query_tensor).numpy(), queries, exact, rows,
+        index="partitioned", leaves_to_search=leaves, num_leaves=num_leaves))
+  brute_force = index_lib.build_index("brute_force", tf.constant(rows),
+                                      tf.constant(corpus), K)
+  search = tf.function(lambda q: brute_force(q, k=K)[1])
+  points.append(_search_point(lambda: search(query_tensor).numpy(), queries,
+                              exact, rows, index="brute_force",
+                              leaves_to_search=None, num_leaves=None))
   return points
 
 
-def plot_sweep(points: List[dict], size: int, path: str) -> None:
+def plot_sweep(points: List[dict], title: str, path: str) -> None:
+  """All three indexes on one recall/latency plot."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-  figure, axes = plt.subplots(figsize=(6, 4))
-  axes.plot([p["ms_per_query"] for p in points],
-            [p["recall@100"] for p in points], marker="o")
-  for p in points:
-    axes.annotate(str(p["leaves_to_search"]),
-                  (p["ms_per_query"], p["recall@100"]), fontsize=8)
-  axes.set_xlabel("ms per query (batch of 200)")
+  figure, axes = plt.subplots(figsize=(7, 4.5))
+  for kind, marker in zip(KINDS, ("o", "s", "*")):
+    series = [p for p in points if p["index"] == kind]
+    axes.plot([p["ms_per_query"] for p in series],
+              [p["recall@100"] for p in series], marker=marker, label=kind,
+              markersize=10 if kind == "brute_force" else 6)
+    for p in series:
+      if p["leaves_to_search"]:
+        axes.annotate(str(p["leaves_to_search"]),
+                      (p["ms_per_query"], p["recall@100"]), fontsize=7)
+  axes.axhline(0.95, color="grey", linestyle=":", linewidth=1)
+  axes.set_xscale("log")
+  axes.set_xlabel("ms per query (one batch of all queries, search only)")
   axes.set_ylabel("recall@100 vs exact")
-  axes.set_title(f"ScaNN over {size:,} candidates, by leaves searched")
+  axes.set_title(title, fontsize=9)
+  axes.legend(title="index (labels: leaves searched)", fontsize=8)
   axes.grid(True, alpha=0.3)
   figure.tight_layout()
   figure.savefig(path, dpi=100)
   plt.close(figure)
 
 
+def advertiser_corpus_recall(trained) -> dict:
+  """Each index's recall@min(K, N) on the model's own advertiser corpus."""
+  ids = trained.candidate_ids()
+  embeddings = trained.candidate_embeddings()
+  queries = eval_queries(trained)
+  k = min(K, int(ids.shape[0]))
+  exact = ids.numpy()[exact_top_k(queries, embeddings.numpy(), k)]
+  result = {"candidates": int(ids.shape[0]), "k": k,
+            "queries": len(queries)}
+  for kind in KINDS:
+    _, found = index_lib.build_index(kind, ids, embeddings, k)(
+        tf.constant(queries), k=k)
+    result[kind] = round(recall(found.numpy(), exact), 4)
+  return result
+
+
+def workloads(model_dir: str, item_model_dir: Optional[str], work_dir: str,
+              sizes: Sequence[int]):
+  """(size, Workload) per corpus size: trained item embeddings if given."""
+  if item_model_dir:
+    trained = model_lib.load_trained(item_model_dir)
+    queries = eval_queries(trained)
+    advertisers = vocabulary.read_vocabularies(os.path.join(
+        item_model_dir, model_lib.ASSETS_DIR)).advertiser_ids[:50]
+    for size in sizes:
+      corpus = trained_item_embeddings(item_model_dir, size, work_dir)
+      yield size, Workload(TRAINED_ITEMS, trained, corpus["ids"],
+                           corpus["embeddings"], queries, advertisers)
+    return
+  trained = model_lib.load_trained(model_dir)
+  dim = int(trained.candidate_embeddings().shape[1])
+  advertisers = [s.decode() for s in trained.candidate_ids().numpy()]
+  for size in sizes:
+    yield size, Workload(
+        SYNTHETIC_CLUSTERS, trained,
+        np.array([f"c{i}".encode() for i in range(size)]),
+        clustered_unit_vectors(size, dim, seed=size, spread=SYNTHETIC_SPREAD),
+        clustered_unit_vectors(EVAL_QUERIES, dim, seed=size + 1,
+                               spread=SYNTHETIC_SPREAD),
+        advertisers)
+
+
+def markdown(results: dict) -> str:
+  """The latency table, the sweep and the advertiser-corpus recall."""
+  rows = []
+  for size, kinds in results["corpus"].items():
+    brute = kinds["brute_force"]
+    for kind in KINDS:
+      row = kinds[kind]
+      rows.append([f"{int(size):,}", kind, row["index_build_s"],
+                   row["savedmodel_mib"],
+                   f"{row['savedmodel_mib'] / brute['savedmodel_mib']:.2f}x",
+                   row["b1_p50_ms"], row["b1_p99_ms"], row["b32_p50_ms"],
+                   row["b32_p99_ms"],
+                   f"{brute['b32_p50_ms'] / row['b32_p50_ms']:.1f}x",
+                   row["recall@100"]])
+  largest = results["corpus"][str(results["sweep_size"])]
+  parameters = largest["partitioned"]["partitioned"]
+  advertisers = results["advertiser_corpus"]
+  return "\n\n".join([
+      f"Serving, in-process `serving_default`, {EVENTS} events per user, "
+      f"top-{K}, {results['repeats']} calls each "
+      f"({common.machine_line(results['machine'])}). Corpus: "
+      f"**{results['source']}**; recall@{K} against exact top-{K} for "
+      f"{results['queries']} queries ({results['query_source']}):",
+      common.markdown_table(
+          ["candidates", "index", "build s", "SavedModel MiB",
+           "size vs brute", "b1 p50 ms", "b1 p99 ms", "b32 p50 ms",
+           "b32 p99 ms", "b32 p50 speed-up vs brute", "recall@100"],
+          rows),
+      f"Partitioned index at {int(results['sweep_size']):,} candidates: "
+      f"{parameters['num_leaves']} leaves of at most "
+      f"{parameters['leaf_rows']} rows, {parameters['leaves_to_search']} "
+      "searched (`PartitionedParameters.for_corpus`).",
+      f"Recall@{K} against exact by leaves searched, over "
+      f"{int(results['sweep_size']):,} candidates ({results['source']}). "
+      "Search only, all queries in one batch:",
+      common.markdown_table(
+          ["index", "leaves searched", "of", "recall@100", "ms/query"],
+          [[p["index"], p["leaves_to_search"] or "all rows",
+            p["num_leaves"] or "", p["recall@100"], p["ms_per_query"]]
+           for p in results["sweep"]]),
+      "![Recall vs latency of the three indexes](serving_recall_latency.png)",
+      f"On the advertiser corpus of `--model_dir` ({advertisers['candidates']}"
+      f" candidates, its eval histories as {advertisers['queries']} queries),"
+      f" recall@{advertisers['k']} against exact: "
+      + ", ".join(f"{kind} {advertisers[kind]}" for kind in KINDS) + "."])
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--model_dir", required=True,
-                      help="A trained model whose user tower is served.")
+                      help="A trained advertiser model: its user tower is "
+                      "served over synthetic clusters unless "
+                      "--item_model_dir is given, and its advertiser corpus "
+                      "is measured for recall.")
+  parser.add_argument("--item_model_dir",
+                      help="A trained item model (--task item): its item "
+                      "tower embeds a synthetic catalog of each size, its "
+                      "user tower and eval histories give the queries.")
   parser.add_argument("--sizes", default="100000,1000000")
   parser.add_argument("--repeats", type=int, default=50)
   parser.add_argument("--quick", action="store_true",
@@ -176,50 +397,33 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
   args = parser.parse_args(argv)
   sizes = [int(s) for s in args.sizes.split(",")]
   repeats = args.repeats
-  sweep = (8, 16, 32, 64, 128, 256, 512)
   if args.quick:
-    sizes, repeats, sweep = [10_000, 50_000], 10, (4, 8, 16, 32)
-  trained = model_lib.load_trained(args.model_dir)
-  dim = int(trained.candidate_embeddings().shape[1])
-  info = common.machine()
-  results = {"machine": info, "k": K, "events_per_user": EVENTS,
-             "repeats": repeats, "corpus": {}}
+    sizes, repeats = [10_000, 50_000], 10
+  results = {"machine": common.machine(), "k": K, "events_per_user": EVENTS,
+             "repeats": repeats, "corpus": {}, "sweep_size": sizes[-1]}
   with tempfile.TemporaryDirectory() as work_dir:
-    for size in sizes:
-      results["corpus"][str(size)] = bench_corpus(trained, size, repeats,
-                                                  work_dir)
-  results["sweep_size"] = sizes[-1]
-  results["sweep"] = recall_sweep(sizes[-1], dim, sweep)
-  plot = os.path.join(args.results_dir, "serving_recall_latency.png")
+    for size, workload in workloads(args.model_dir, args.item_model_dir,
+                                    work_dir, sizes):
+      measured = bench_corpus(workload, repeats, work_dir)
+      indexes = measured.pop("indexes")
+      results["corpus"][str(size)] = measured
+      if size == sizes[-1]:
+        results["source"] = workload.source
+        results["queries"] = len(workload.queries)
+        results["query_source"] = (
+            "eval histories through the trained user tower"
+            if workload.source == TRAINED_ITEMS else SYNTHETIC_CLUSTERS)
+        results["sweep"] = recall_sweep(workload, indexes["partitioned"],
+                                        SWEEP_FRACTIONS)
+  results["advertiser_corpus"] = advertiser_corpus_recall(
+      model_lib.load_trained(args.model_dir))
   os.makedirs(args.results_dir, exist_ok=True)
-  plot_sweep(results["sweep"], sizes[-1], plot)
-  rows = []
-  for size, kinds in results["corpus"].items():
-    brute = kinds["brute_force"]
-    for kind, row in kinds.items():
-      rows.append([f"{int(size):,}", kind, row["index_build_s"],
-                   row["savedmodel_mib"], row["b1_p50_ms"], row["b1_p99_ms"],
-                   row["b32_p50_ms"], row["b32_p99_ms"],
-                   f"{row['b32_p50_ms'] / brute['b32_p50_ms']:.2f}x"])
-  markdown = "\n\n".join([
-      f"Serving, in-process `serving_default`, {EVENTS} events per user, "
-      f"top-{K}, {repeats} calls each ({common.machine_line(info)}):",
-      common.markdown_table(
-          ["candidates", "index", "build s", "SavedModel MiB", "b1 p50 ms",
-           "b1 p99 ms", "b32 p50 ms", "b32 p99 ms", "b32 p50 vs brute"],
-          rows),
-      f"ScaNN recall@{K} against exact top-{K} over {sizes[-1]:,} "
-      f"candidates by leaves searched, on blurred clusters (spread "
-      f"{SWEEP_SPREAD}, close to uniform: the hard case; the latency table's "
-      "corpus has spread 0.6, where 8 leaves already give 0.99). Search "
-      "only, 200 queries per batch:",
-      common.markdown_table(
-          ["leaves_to_search", "fraction", "recall@100", "ms/query"],
-          [[p["leaves_to_search"], p["fraction_searched"], p["recall@100"],
-            p["ms_per_query"]] for p in results["sweep"]]),
-      "![ScaNN recall vs latency](serving_recall_latency.png)"])
-  common.write_results(args.results_dir, "serving", results, markdown)
-  print(markdown)
+  plot_sweep(results["sweep"],
+             f"{int(sizes[-1]):,} candidates, {results['source']}",
+             os.path.join(args.results_dir, "serving_recall_latency.png"))
+  text = markdown(results)
+  common.write_results(args.results_dir, "serving", results, text)
+  print(text)
   return results
 
 

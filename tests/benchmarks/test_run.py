@@ -125,7 +125,8 @@ def test_run_speed_writes_into_the_results_dir(trained_model_dir, tmp_path):
   assert list(seconds) == ["serving"]
   with open(os.path.join(results_dir, "serving.json"), encoding="utf-8") as f:
     serving = json.load(f)
-  assert set(serving["corpus"]["2000"]) == {"scann", "brute_force"}
+  assert set(serving["corpus"]["2000"]) == {"scann", "partitioned",
+                                            "brute_force"}
   for point in serving["sweep"]:
     assert 0.0 <= point["recall@100"] <= 1.0
   assert os.path.exists(os.path.join(results_dir,
