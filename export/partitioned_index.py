@@ -224,8 +224,9 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
         leaf_of_row]
     source = np.full(partitions.num_leaves * rows, num_candidates, np.int64)
     source[slots] = order  # Padding slots point one past the last row.
-    padded = np.concatenate(
-        [embeddings, np.zeros((1, embeddings.shape[1]), np.float32)])
+    blocks = np.zeros((partitions.num_leaves * rows, embeddings.shape[1]),
+                      np.float32)
+    blocks[slots] = embeddings[order]
     if identifiers is None:
       identifiers = tf.range(num_candidates)
       padding_id = tf.constant([-1], identifiers.dtype)
@@ -234,8 +235,8 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
     self._centroids = tf.Variable(partitions.centroids, trainable=False,
                                   name="centroids")
     self._blocks = tf.Variable(
-        padded[source].reshape(partitions.num_leaves, rows, -1),
-        trainable=False, name="blocks")
+        blocks.reshape(partitions.num_leaves, rows, -1), trainable=False,
+        name="blocks")
     self._leaf_sizes = tf.Variable(sizes.astype(np.int32), trainable=False,
                                    name="leaf_sizes")
     self._identifiers = tf.Variable(
