@@ -39,6 +39,7 @@ from beam import counts
 from beam import events as events_lib
 from beam import examples
 from beam import inference
+from beam import logs
 from beam import manifest as manifest_lib
 from beam import output_dir
 from beam import preprocess
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "for the other (default: the model's task).")
   parser.add_argument("--overwrite", action="store_true",
                       help="Replace existing candidates in --output.")
+  logs.add_flags(parser)
   return parser
 
 
@@ -207,7 +209,7 @@ def parse_args(argv: Optional[Sequence[str]]
   Raises:
     ValueError: for a bad flag or a ``--model`` that is no exported version.
   """
-  args, beam_args = build_parser().parse_known_args(argv)
+  args, beam_args = preprocess_config.parse_command_line(build_parser(), argv)
   try:
     model = inference.ModelInfo.read(args.model)
   except FileNotFoundError as e:
@@ -654,6 +656,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-  logging.basicConfig(level=logging.INFO,
-                      format="%(asctime)s %(levelname)s %(message)s")
-  main()
+  logs.run_command(main, "beam.batch_candidates")

@@ -58,7 +58,8 @@ class _ParseAdvertiserFn(beam.DoFn):
   def start_bundle(self):
     self._counts = counts.BundleCounts()
 
-  def process(self, batch):
+  def process(self, row_batch):
+    _, batch = row_batch  # Every file has the columns of the first.
     for raw in batch:
       self._counts.add(CATALOG_ROWS_READ)
       reason, values = self._validate(raw)
@@ -125,7 +126,14 @@ class ReadAdvertiserCatalog(beam.PTransform):
     super().__init__()
     paths = rows.match_files(pattern, flag)
     self._format = rows.infer_format(pattern)
+    headers = rows.read_headers(paths, self._format,
+                                [schema.CATALOG_ADVERTISER_ID])
     columns = rows.read_columns(paths[0], self._format)
+    for path, other in headers.items():
+      if other != columns:
+        raise rows.InputError(
+            f"{path} has the columns {other}, {paths[0]} {columns}: the "
+            f"files of {flag} must share one header.")
     rows.require_columns(columns, [schema.CATALOG_ADVERTISER_ID], paths[0])
     rows.require_rows(paths, self._format, flag)
     self._has_category = schema.CATALOG_CATEGORY in columns

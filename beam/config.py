@@ -1,7 +1,8 @@
 """The configuration of ``beam.preprocess``: one dataclass, parsed from argv.
 
-Flags this module does not know are returned untouched; they are Beam's
-pipeline options (``--runner``, ``--direct_num_workers``, ``--project``, ...).
+Flags this module does not know are returned untouched if they are Beam's
+pipeline options (``--runner``, ``--direct_num_workers``, ``--project``, ...);
+any other argument is an error that names it (``parse_command_line``).
 """
 
 import argparse
@@ -9,6 +10,9 @@ import dataclasses
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from apache_beam.options import pipeline_options
+
+from beam import logs
 from beam import rows
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
@@ -55,6 +59,8 @@ class PreprocessConfig:
     num_shards: TFRecord shards per split; 0 lets the runner decide.
     gzip_level: zlib level of the TFRecord shards, 1 (fastest) to 9.
     overwrite: Replace the data already in ``output``.
+    timestamp_unit: How epoch numbers in the timestamp column count
+      (``timestamps.TIMESTAMP_UNITS``); ``auto`` tells by their magnitude.
   """
   input: str
   output: str
@@ -75,6 +81,7 @@ class PreprocessConfig:
   num_shards: int = 0
   gzip_level: int = 1
   overwrite: bool = False
+  timestamp_unit: str = timestamps.AUTO
 
   def __post_init__(self):
     for name in ("max_seq_len", "label_window_days", "train_stride_days",
@@ -91,6 +98,10 @@ class PreprocessConfig:
     if self.input_format not in rows.FORMATS:
       raise ValueError(f"--input_format must be one of {rows.FORMATS}, got "
                        f"{self.input_format!r}.")
+    if self.timestamp_unit not in timestamps.TIMESTAMP_UNITS:
+      raise ValueError(f"--timestamp_unit must be one of "
+                       f"{timestamps.TIMESTAMP_UNITS}, got "
+                       f"{self.timestamp_unit!r}.")
     if self.split not in SPLIT_MODES:
       raise ValueError(f"--split must be one of {SPLIT_MODES}, got "
                        f"{self.split!r}.")
@@ -192,13 +203,54 @@ def build_parser() -> argparse.ArgumentParser:
       help="zlib level of the TFRecord shards: 1 is fastest, 9 smallest.")
   parser.add_argument("--overwrite", action="store_true",
                       help="Replace existing data in --output.")
+  add_timestamp_unit_flag(parser)
+  logs.add_flags(parser)
   return parser
+
+
+def add_timestamp_unit_flag(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument(
+      "--timestamp_unit", choices=timestamps.TIMESTAMP_UNITS,
+      default=timestamps.AUTO,
+      help="Epoch numbers in the timestamp column are seconds, "
+      "milliseconds or microseconds; iso refuses them; auto (default) "
+      "tells by their magnitude and logs its choice.")
+
+
+def unknown_pipeline_args(args: Sequence[str]) -> List[str]:
+  """The arguments among ``args`` that are no Beam pipeline option (those
+  Beam would drop with a "Discarding unparseable args" warning)."""
+  parser = pipeline_options._BeamArgumentParser(  # pylint: disable=protected-access
+      add_help=False)
+  for options_class in set(pipeline_options.PipelineOptions.__subclasses__()):
+    options_class._add_argparse_args(parser)  # pylint: disable=protected-access
+  return parser.parse_known_args(list(args))[1]
+
+
+def parse_command_line(
+    parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]
+) -> Tuple[argparse.Namespace, List[str]]:
+  """Parses a command's own flags and returns the rest, Beam's options.
+
+  Exits with the usage (``parser.error``) on an argument that is neither,
+  naming it: a misspelled flag is an error, not a default silently kept.
+  """
+  args, beam_args = parser.parse_known_args(argv)
+  unknown = unknown_pipeline_args(beam_args)
+  if unknown:
+    parser.error(f"unrecognized arguments: {' '.join(unknown)} (neither a "
+                 f"flag of {parser.prog} nor a Beam pipeline option)")
+  return args, beam_args
 
 
 def parse_args(
     argv: Optional[Sequence[str]]) -> Tuple[PreprocessConfig, List[str]]:
-  """Parses argv into the config and the remaining Beam pipeline options."""
-  args, beam_args = build_parser().parse_known_args(argv)
+  """Parses argv into the config and the remaining Beam pipeline options.
+
+  Exits with the usage on an argument that is neither
+  (``parse_command_line``).
+  """
+  args, beam_args = parse_command_line(build_parser(), argv)
   max_time = args.max_time
   if max_time is None:
     max_time = int(time.time()) + DAY_SECONDS
@@ -221,5 +273,6 @@ def parse_args(
       dedup_shards=args.dedup_shards,
       num_shards=args.num_shards,
       gzip_level=args.gzip_level,
-      overwrite=args.overwrite)
+      overwrite=args.overwrite,
+      timestamp_unit=args.timestamp_unit)
   return config, beam_args

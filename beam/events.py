@@ -3,18 +3,23 @@
 ``ReadEvents`` is the one way the pipelines of this package read an event
 log. Its output is every valid, distinct event keyed by user,
 ``(user_id, (timestamp, event_type, item_id, advertiser_id))`` with the
-timestamp in UTC epoch seconds; the value tuple sorts events in time order
-with ties broken by type, item and advertiser. Every input row is either such
-an event or a dead letter ``(reason, raw row)``, and per-bundle counts say
-how many rows were read, so that
-``events_read == distinct events + dead letters``. On the way, the ids of
-the distinct events are counted for the vocabularies.
+timestamp in UTC epoch seconds (``timestamps.event_time``: a time with a
+fraction of a second is an ``Instant``, which orders by its milliseconds);
+the value tuple sorts events in time order with ties broken by type, item
+and advertiser. Every input row is either such an event or a dead letter
+``(reason, raw row)``, whatever the row holds, and per-bundle counts say how
+many rows were read, so that ``events_read == distinct events + dead
+letters``. On the way, the ids of the distinct events are counted for the
+vocabularies.
 """
 
 import collections
 import datetime
+import logging
+import math
 import operator
 import re
+import time
 import zlib
 from typing import (Any, Dict, Iterable, List, NamedTuple, Optional, Sequence,
                     Tuple)
@@ -33,11 +38,14 @@ from tfrs_adcg import timestamps
 # The dead-letter reasons of event rows, spelled once in the schema.
 from tfrs_adcg.schema import BAD_TIMESTAMP
 from tfrs_adcg.schema import DUPLICATE
+from tfrs_adcg.schema import INVALID_ID
 from tfrs_adcg.schema import MALFORMED_ROW
 from tfrs_adcg.schema import MISSING_ADVERTISER_ID
 from tfrs_adcg.schema import MISSING_USER_ID
 from tfrs_adcg.schema import TIMESTAMP_OUT_OF_RANGE
 from tfrs_adcg.schema import UNKNOWN_EVENT_TYPE
+
+_LOGGER = logging.getLogger(__name__)
 
 # An event without its user: sorts by time, then type, item, advertiser.
 Event = Tuple[int, str, str, str]
@@ -65,21 +73,34 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_OF_DAY = re.compile(r"[T ][0-9]{2}:[0-9]{2}:[0-9]{2}Z?")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _EPOCH_ORDINAL = _EPOCH.date().toordinal()
+_MILLISECOND = datetime.timedelta(milliseconds=1)
 _DAY_SECONDS = 86400
 _MAX_CACHED = 100_000
 _UINT32 = 1 << 32
+# Characters no id may hold: the vocabulary files are tab-separated lines.
+_ID_BREAKERS = ("\t", "\n", "\r")
+# Parsing logs the rows read so far at most this often (per process).
+PROGRESS_SECONDS = 30.0
+# The driver detects the timestamp unit from this many rows of as many files.
+_UNIT_SAMPLE_ROWS = 100
+_UNIT_SAMPLE_FILES = 10
 
 
 class TimestampParser:
-  """``timestamps.parse_timestamp`` with a fast path for log timestamps.
+  """Raw times to event times (``timestamps.event_time``), fast for logs.
 
   Second-precision ISO times (``2026-01-01T00:10:42Z``, ``T`` or a space,
   ``Z`` optional) are split into date and time of day, each parsed once and
-  cached; anything else (epoch seconds, fractions, zone offsets, Parquet
-  datetimes) follows ``parse_timestamp``'s rules.
+  cached; anything else (epoch numbers in ``unit``, fractions, zone offsets,
+  Parquet datetimes) follows ``timestamps.parse_timestamp_ms``'s rules.
+
+  Args:
+    unit: How epoch numbers count (``timestamps.TIMESTAMP_UNITS``, not
+      AUTO, which reads them as seconds).
   """
 
-  def __init__(self):
+  def __init__(self, unit: str = timestamps.SECONDS):
+    self._unit = unit
     self._dates: Dict[str, int] = {}  # "2026-01-01": its midnight.
     # Seconds after midnight of "T00:10:42Z" and, apart, the other forms.
     self._times: Dict[str, int] = {}
@@ -111,7 +132,7 @@ class TimestampParser:
     return date, time_of_day
 
   def __call__(self, value: Any) -> int:
-    """UTC epoch seconds of ``value``.
+    """The event time (UTC epoch seconds, maybe an ``Instant``) of ``value``.
 
     Raises:
       ValueError: if ``value`` is not a time.
@@ -123,12 +144,13 @@ class TimestampParser:
     elif isinstance(value, datetime.datetime):
       if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
-      return int((value - _EPOCH).total_seconds())
+      return timestamps.event_time((value - _EPOCH) // _MILLISECOND)
     elif value is None:
       raise ValueError("No timestamp.")
     try:
-      return timestamps.parse_timestamp(value)
-    except OverflowError as e:  # float("inf") and friends
+      return timestamps.event_time(
+          timestamps.parse_timestamp_ms(value, self._unit))
+    except OverflowError as e:  # A date beyond datetime's.
       raise ValueError(str(e)) from None
 
   def _date(self, text: str) -> Optional[int]:
@@ -178,11 +200,37 @@ def dedup_shard(user_id: str, timestamp: int, num_shards: int) -> int:
   return (zlib.crc32(user_id.encode()) + timestamp) % num_shards
 
 
-def _text(value: Any) -> str:
-  """An id field as text: None is empty, numbers (JSON, Parquet) as str."""
+def _id_text(value: Any) -> Optional[str]:
+  """A typed id field (JSON Lines, Parquet) as text, None if it is no id.
+
+  None is empty; an integral number is its integer (``678`` and ``678.0``
+  are one id), another finite number its repr; a bool, a nested value, a
+  non-finite number or a string that is no UTF-8 (a lone surrogate) is no
+  id.
+  """
   if value is None:
     return ""
-  return value if isinstance(value, str) else str(value)
+  if isinstance(value, str):
+    if not value.isascii():
+      try:
+        value.encode("utf-8")
+      except UnicodeEncodeError:  # A lone surrogate of a JSON escape.
+        return None
+    return value
+  if isinstance(value, bool):
+    return None
+  if isinstance(value, int):
+    return str(value)
+  if isinstance(value, float):
+    if not math.isfinite(value):
+      return None
+    return str(int(value)) if value.is_integer() else repr(value)
+  return None
+
+
+def _breaks_lines(*ids: str) -> bool:
+  """Whether an id holds a tab or line break."""
+  return any(breaker in id_ for id_ in ids for breaker in _ID_BREAKERS)
 
 
 def plain_csv_row(user_event: UserEvent) -> str:
@@ -193,53 +241,74 @@ def plain_csv_row(user_event: UserEvent) -> str:
 
 
 class _ParseEventsFn(beam.DoFn):
-  """Validates batches of raw rows: ``(shard, [(user event, raw), ...])`` per
-  shard of the batch, and dead letters ``(reason, raw)``.
+  """Validates batches of raw rows (``rows.RowBatch``): ``(shard, [(user
+  event, raw), ...])`` per shard of the batch, and dead letters ``(reason,
+  raw)``.
 
   ``raw`` is None in place of a plain CSV row with its time in the canonical
   form, the common row: ``plain_csv_row`` rebuilds it from the event, so
   duplicate detection need not carry it. Counts the rows it reads and the
   time range of the valid events per bundle, emitted when the bundle
-  finishes.
+  finishes; logs the rows read so far every ``PROGRESS_SECONDS``.
   """
 
-  def __init__(self, splitter: rows.RowSplitter, event_types: Sequence[str],
-               min_time: int, max_time: int, dedup_shards: int):
+  def __init__(self, file_format: str, event_types: Sequence[str],
+               min_time: int, max_time: int, dedup_shards: int,
+               timestamp_unit: str = timestamps.SECONDS):
     super().__init__()
-    self._split = splitter
-    self._typed_values = splitter.file_format != rows.CSV
+    self._format = file_format
+    self._typed_values = file_format != rows.CSV
     self._event_types = {event_type: event_type for event_type in event_types}
     self._min_time = min_time
     self._max_time = max_time
     self._shards = dedup_shards
-    self._parse_time = TimestampParser()
+    self._parse_time = TimestampParser(timestamp_unit)
+    self._splitters: Dict[Tuple[str, ...], rows.RowSplitter] = {}
     self._ids: Dict[str, str] = {}
     self._user_hashes: Dict[str, int] = {}  # For dedup_shard.
     self._read = 0
     self._earliest = None
     self._latest = None
+    self._read_in_process = 0
+    self._reported_at = 0.0
 
   def setup(self):
     collector.collect_less()
+    self._reported_at = time.monotonic()
 
   def start_bundle(self):
     self._read = 0
     self._earliest = None
     self._latest = None
 
-  def validate(self, raw: Any) -> Tuple[Optional[str], Optional[UserEvent]]:
+  def splitter(self, columns: Sequence[str]) -> rows.RowSplitter:
+    """The splitter of rows of a file with ``columns`` (see ``RowBatch``)."""
+    columns = tuple(columns)
+    split = self._splitters.get(columns)
+    if split is None:
+      split = self._splitters[columns] = rows.RowSplitter(
+          self._format, columns, schema.RAW_COLUMNS)
+    return split
+
+  def validate(self, raw: Any, split: rows.RowSplitter
+               ) -> Tuple[Optional[str], Optional[UserEvent]]:
     """(None, user event) of a valid row, else (dead-letter reason, None)."""
     try:
-      user, when, event_type, item, advertiser = self._split(raw)
+      user, when, event_type, item, advertiser = split(raw)
     except rows.MalformedRow:
       return MALFORMED_ROW, None
     if self._typed_values:  # JSON Lines and Parquet: None, numbers.
       user, event_type, item, advertiser = (
-          _text(user), _text(event_type), _text(item), _text(advertiser))
+          _id_text(user), _id_text(event_type), _id_text(item),
+          _id_text(advertiser))
+      if None in (user, event_type, item, advertiser):
+        return INVALID_ID, None
     if not user:
       return MISSING_USER_ID, None
     if not advertiser:
       return MISSING_ADVERTISER_ID, None
+    if _breaks_lines(user, item, advertiser):
+      return INVALID_ID, None
     try:
       timestamp = self._parse_time(when)
     except ValueError:
@@ -257,13 +326,17 @@ class _ParseEventsFn(beam.DoFn):
                    ids.setdefault(item, item),
                    ids.setdefault(advertiser, advertiser)))
 
-  def process(self, batch):
+  def process(self, row_batch):
+    columns, batch = row_batch
+    split = self.splitter(columns)
     self._read += len(batch)
+    self._report_progress(len(batch))
     earliest, latest = self._earliest, self._latest
     by_shard = collections.defaultdict(list)
     # A fast path for the common row: plain CSV (the raw columns in order,
-    # no quotes) and valid. Any other row goes through validate().
-    plain_csv = self._split.plain_csv
+    # no quotes, tabs or CRs) and valid. Any other row goes through
+    # validate().
+    plain_csv = split.plain_csv
     width = len(schema.RAW_COLUMNS)
     event_types, min_time, max_time = (self._event_types, self._min_time,
                                        self._max_time)
@@ -276,7 +349,8 @@ class _ParseEventsFn(beam.DoFn):
       user_hashes.clear()
     for raw in batch:
       event = None
-      if plain_csv and '"' not in raw:
+      if (plain_csv and '"' not in raw and "\t" not in raw
+          and "\r" not in raw):
         fields = raw.split(",")
         if len(fields) == width:
           user, when, event_type, item, advertiser = fields
@@ -299,7 +373,7 @@ class _ParseEventsFn(beam.DoFn):
                      (timestamp, event_type, ids.setdefault(item, item),
                       ids.setdefault(advertiser, advertiser)))
       if event is None:
-        reason, event = self.validate(raw)
+        reason, event = self.validate(raw, split)
         if reason is not None:
           yield pvalue.TaggedOutput(DEAD_LETTERS, (reason, raw))
           continue
@@ -316,6 +390,14 @@ class _ParseEventsFn(beam.DoFn):
     self._earliest, self._latest = earliest, latest
     yield from by_shard.items()
 
+  def _report_progress(self, rows_read: int) -> None:
+    self._read_in_process += rows_read
+    now = time.monotonic()
+    if now - self._reported_at >= PROGRESS_SECONDS:
+      self._reported_at = now
+      _LOGGER.info("%s event rows read so far (in this process).",
+                   f"{self._read_in_process:,}")
+
   def finish_bundle(self):
     yield pvalue.TaggedOutput(
         counts.COUNTS,
@@ -323,25 +405,28 @@ class _ParseEventsFn(beam.DoFn):
     if self._latest is not None:
       yield pvalue.TaggedOutput(
           TIME_RANGE,
-          window.GlobalWindows.windowed_value((self._earliest, self._latest)))
+          window.GlobalWindows.windowed_value(
+              (int(self._earliest), int(self._latest))))
 
 
 class ParseEvents(beam.PTransform):
   """Batches of raw rows to events, dead letters, row counts and time range.
 
-  Outputs (a ``DoOutputsTuple``): the main output is
-  ``(shard, [(user event, raw row), ...])`` for ``DeduplicateEvents``, the
-  valid rows of a batch grouped by their shard, with None for a raw row that
-  ``plain_csv_row`` gives back; ``DEAD_LETTERS`` holds ``(reason, raw row)``;
-  ``counts.COUNTS`` holds ``(EVENTS_READ, n)`` per bundle; ``TIME_RANGE``
-  holds (earliest, latest) valid timestamps per bundle.
+  Takes ``rows.RowBatch`` elements (``rows.ReadRows``). Outputs (a
+  ``DoOutputsTuple``): the main output is ``(shard, [(user event, raw row),
+  ...])`` for ``DeduplicateEvents``, the valid rows of a batch grouped by
+  their shard, with None for a raw row that ``plain_csv_row`` gives back;
+  ``DEAD_LETTERS`` holds ``(reason, raw row)``; ``counts.COUNTS`` holds
+  ``(EVENTS_READ, n)`` per bundle; ``TIME_RANGE`` holds (earliest, latest)
+  valid timestamps per bundle, in whole seconds.
   """
 
-  def __init__(self, splitter: rows.RowSplitter, event_types: Sequence[str],
-               min_time: int, max_time: int, dedup_shards: int):
+  def __init__(self, file_format: str, event_types: Sequence[str],
+               min_time: int, max_time: int, dedup_shards: int,
+               timestamp_unit: str = timestamps.SECONDS):
     super().__init__()
-    self._fn = _ParseEventsFn(splitter, event_types, min_time, max_time,
-                              dedup_shards)
+    self._fn = _ParseEventsFn(file_format, event_types, min_time, max_time,
+                              dedup_shards, timestamp_unit)
 
   def expand(self, raw_rows):
     return raw_rows | "Validate" >> beam.ParDo(self._fn).with_output_types(
@@ -519,12 +604,51 @@ def _dead_letter_count(dead_letter: DeadLetter) -> Tuple[str, int]:
   return f"{EVENTS_DROPPED}/{dead_letter[0]}", 1
 
 
+def resolve_timestamp_unit(paths: Sequence[str], file_format: str,
+                           unit: str) -> str:
+  """``unit``, or for AUTO the unit of the epoch numbers in the first rows
+  of (the first few of) ``paths``, by magnitude; SECONDS if they hold none.
+
+  Raises:
+    rows.InputError: if two files' numbers are in different units.
+  """
+  if unit != timestamps.AUTO:
+    return unit
+  detected, example = None, None
+  for path in paths[:_UNIT_SAMPLE_FILES]:
+    values = rows.sample_values(path, file_format, schema.RAW_TIMESTAMP,
+                                _UNIT_SAMPLE_ROWS)
+    file_unit = timestamps.detect_unit(values)
+    if file_unit is None:
+      continue
+    if detected not in (None, file_unit):
+      raise rows.InputError(
+          f"{path} has timestamps in {timestamps.UNIT_NAMES[file_unit]}, "
+          f"{example[0]} in {timestamps.UNIT_NAMES[detected]}: pass "
+          "--timestamp_unit, or preprocess them apart.")
+    detected = file_unit
+    if example is None:
+      example = path, next(value for value in values
+                           if timestamps.detect_unit([value]))
+  if detected is None:
+    _LOGGER.info("Timestamps: ISO-8601 (no epoch number in the first rows; "
+                 "--timestamp_unit sets the unit of epoch numbers).")
+    return timestamps.SECONDS
+  _LOGGER.info("Timestamps: %s, by their magnitude (%r in %s); "
+               "--timestamp_unit sets the unit.",
+               timestamps.UNIT_NAMES[detected], example[1], example[0])
+  return detected
+
+
 class ReadEvents(beam.PTransform):
   """Reads an event log into distinct valid events, dead letters and counts.
 
-  Construction checks the input (it must match files, the first must have
-  the raw columns, and some file a data row) and raises ``rows.InputError``
-  with a sentence otherwise; that reads the first file's header only.
+  Construction checks the input (it must match files, each CSV or Parquet
+  file must have the raw columns, and some file a data row), and raises
+  ``rows.InputError`` with a sentence naming the file otherwise; that reads
+  the header of each file, and the first rows of a few to tell the
+  timestamp unit (``resolve_timestamp_unit``; ``timestamp_unit`` is then
+  the one chosen).
 
   Args:
     pattern: File pattern of the event log.
@@ -540,26 +664,27 @@ class ReadEvents(beam.PTransform):
       ``EventsRead.events``): far fewer elements for a combiner per user.
     parallelism: The bundles the runner runs at once; automatic shards and
       the initial chunks of text files come in a multiple of it.
+    timestamp_unit: How epoch numbers count, ``timestamps.TIMESTAMP_UNITS``.
   """
 
   def __init__(self, pattern: str, file_format: str,
                event_types: Iterable[str], min_time: int, max_time: int,
                dedup_shards: int = 0, flag: str = "--input",
-               grouped: bool = False, parallelism: int = 1):
+               grouped: bool = False, parallelism: int = 1,
+               timestamp_unit: str = timestamps.AUTO):
     super().__init__()
     paths = rows.match_files(pattern, flag)
     if not dedup_shards:
       dedup_shards = automatic_dedup_shards(rows.total_bytes(pattern),
                                             parallelism)
-    columns = rows.read_columns(paths[0], file_format)
-    rows.require_columns(columns, schema.RAW_COLUMNS, paths[0])
+    rows.read_headers(paths, file_format, schema.RAW_COLUMNS)
     rows.require_rows(paths, file_format, flag)
+    self.timestamp_unit = resolve_timestamp_unit(paths, file_format,
+                                                 timestamp_unit)
     self._pattern = pattern
     self._format = file_format
-    # Parquet rows hold only the raw columns, in schema order.
-    file_columns = (schema.RAW_COLUMNS
-                    if file_format == rows.PARQUET else columns)
-    self._splitter = rows.RowSplitter(file_format, file_columns,
+    # Dead letters of Parquet rows become objects of the raw columns.
+    self._splitter = rows.RowSplitter(file_format, schema.RAW_COLUMNS,
                                       schema.RAW_COLUMNS)
     self._event_types = tuple(event_types)
     self._min_time = min_time
@@ -573,8 +698,8 @@ class ReadEvents(beam.PTransform):
         self._pattern, self._format, schema.RAW_COLUMNS,
         parallelism=self._parallelism)
     parsed = raw_rows | "ParseEvents" >> ParseEvents(
-        self._splitter, self._event_types, self._min_time, self._max_time,
-        self._dedup_shards)
+        self._format, self._event_types, self._min_time, self._max_time,
+        self._dedup_shards, self.timestamp_unit)
     distinct = parsed.events | "Deduplicate" >> DeduplicateEvents(
         self._grouped)
     dead_letters = (

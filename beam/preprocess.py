@@ -11,12 +11,16 @@ last, ``manifest.json``. The pipeline is built only from Beam IOs,
 combiners and GroupByKey, so it runs unchanged on any runner. On the
 DirectRunner, an input of 24 MiB or more runs in one worker process per core
 unless the Beam options say otherwise (``beam.direct_runner``).
+
+A run whose every event row is dropped fails, naming the likely cause, and
+writes no manifest; a run that fails leaves no ``beam-temp-*`` folders.
 """
 
+import dataclasses
 import json
 import logging
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -29,12 +33,14 @@ from beam import counts
 from beam import direct_runner
 from beam import events
 from beam import examples as examples_lib
+from beam import logs
 from beam import manifest as manifest_lib
 from beam import output_dir
 from beam import rows
 from beam import tfrecords
 from beam import vocabulary
 from tfrs_adcg import schema
+from tfrs_adcg import timestamps
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,9 +68,14 @@ class WriteDeadLetters(beam.PTransform):
                                              file_name_suffix=".jsonl"))
 
 
-def build_pipeline(pipeline: beam.Pipeline,
-                   config: config_lib.PreprocessConfig) -> None:
+def build_pipeline(
+    pipeline: beam.Pipeline,
+    config: config_lib.PreprocessConfig) -> config_lib.PreprocessConfig:
   """Adds the whole preprocessing to ``pipeline``.
+
+  Returns:
+    ``config`` with the timestamp unit the input was read in (see
+    ``events.resolve_timestamp_unit``).
 
   Raises:
     rows.InputError: if an input is missing, empty or lacks columns.
@@ -73,10 +84,11 @@ def build_pipeline(pipeline: beam.Pipeline,
   # Inputs.
   parallelism = direct_runner.parallelism(pipeline.options,
                                          direct_runner.available_cores())
-  read = pipeline | "ReadEvents" >> events.ReadEvents(
+  read_events = events.ReadEvents(
       config.input, config.input_format, config.event_types, config.min_time,
       config.max_time, config.dedup_shards, grouped=True,
-      parallelism=parallelism)
+      parallelism=parallelism, timestamp_unit=config.timestamp_unit)
+  read = pipeline | "ReadEvents" >> read_events
   catalog = None
   if config.advertiser_catalog:
     read_catalog = catalog_lib.ReadAdvertiserCatalog(config.advertiser_catalog)
@@ -128,6 +140,73 @@ def build_pipeline(pipeline: beam.Pipeline,
   _ = (all_counts
        | "FlattenCounts" >> beam.Flatten()
        | "WriteSummary" >> manifest_lib.WriteSummary(output, singletons))
+  return dataclasses.replace(config,
+                             timestamp_unit=read_events.timestamp_unit)
+
+
+def _likely_cause(reason: str, config: config_lib.PreprocessConfig) -> str:
+  """What usually makes every row fail for ``reason``."""
+  unit = timestamps.UNIT_NAMES[config.timestamp_unit]
+  causes = {
+      schema.TIMESTAMP_OUT_OF_RANGE: (
+          f"no time is within --min_time {timestamps.to_iso(config.min_time)}"
+          f" and --max_time {timestamps.to_iso(config.max_time)}; epoch "
+          f"numbers were read as {unit}: if that is the wrong unit, pass "
+          f"--timestamp_unit {'|'.join(timestamps.TIMESTAMP_UNITS[1:4])}"),
+      schema.BAD_TIMESTAMP: (
+          f"no timestamp is an ISO-8601 time or an epoch number "
+          f"(--timestamp_unit {config.timestamp_unit})"),
+      schema.UNKNOWN_EVENT_TYPE: (
+          f"no event type is one of --event_types "
+          f"{','.join(config.event_types)}"),
+      schema.MALFORMED_ROW: (
+          f"no row splits into the header's columns: is the input "
+          f"{config.input_format} (--input_format), comma-separated?"),
+      schema.MISSING_USER_ID: f"the {schema.RAW_USER_ID} column is empty",
+      schema.MISSING_ADVERTISER_ID: (
+          f"the {schema.RAW_ADVERTISER_ID} column is empty"),
+      schema.INVALID_ID: "the ids are no text (nested values, booleans) or "
+                         "hold tabs or line breaks",
+  }
+  return causes.get(reason, reason)
+
+
+def check_some_used(manifest_counts: Mapping[str, Any],
+                    config: config_lib.PreprocessConfig) -> None:
+  """Raises ``rows.InputError`` if rows were read and every one dropped:
+  the drop counts and the likely cause of the most common reason."""
+  read = manifest_counts[events.EVENTS_READ]
+  dropped = {reason: n for reason, n in
+             manifest_counts[events.EVENTS_DROPPED].items() if n}
+  if not read or sum(dropped.values()) < read:
+    return
+  top = max(dropped, key=dropped.get)
+  raise rows.InputError(
+      f"every one of the {read} event rows of --input {config.input} was "
+      f"dropped ({', '.join(f'{r}={n}' for r, n in dropped.items())}): "
+      f"{_likely_cause(top, config)}. The rows and reasons are in "
+      f"{os.path.join(config.output, schema.DEAD_LETTER_DIR)}; no manifest "
+      "was written (re-run with --overwrite).")
+
+
+def remove_temporary_files(output: str) -> None:
+  """Deletes the ``beam-temp-*`` folders Beam's file sinks leave in
+  ``output`` (and its subfolders) when a pipeline fails."""
+  patterns = [os.path.join(output, "beam-temp-*", "**"),
+              os.path.join(output, "*", "beam-temp-*", "**")]
+  files = [metadata.path for result in FileSystems.match(patterns)
+           for metadata in result.metadata_list]
+  folders = set()
+  for path in files:
+    head, name = FileSystems.split(path)
+    while name and not name.startswith("beam-temp-"):
+      head, name = FileSystems.split(head)
+    folders.add(FileSystems.join(head, name))
+  if files:
+    FileSystems.delete(files)
+  # Object stores have no folders: only local ones are left to delete.
+  FileSystems.delete([folder for folder in sorted(folders)
+                      if FileSystems.exists(folder)])
 
 
 def _existing_outputs(output: str) -> List[str]:
@@ -162,15 +241,23 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
   options = PipelineOptions(direct_runner.parallel_options(
       beam_args, input_bytes, direct_runner.available_cores()))
   pipeline = beam.Pipeline(options=options)
-  build_pipeline(pipeline, config)
+  config = build_pipeline(pipeline, config)
   prepare_output(config)
   _LOGGER.info("Preprocessing %s into %s (%s split).", config.input,
                config.output, config.split)
-  result = pipeline.run()
-  result.wait_until_finish()
+  try:
+    pipeline.run().wait_until_finish()
+  except BaseException:
+    remove_temporary_files(config.output)
+    raise
   manifest = manifest_lib.build_manifest(
       config, manifest_lib.read_summary(config.output),
       has_catalog=config.advertiser_catalog is not None)
+  try:
+    check_some_used(manifest["counts"], config)
+  except rows.InputError:
+    FileSystems.delete([os.path.join(config.output, manifest_lib.SUMMARY)])
+    raise
   path = manifest_lib.write_manifest(config.output, manifest)
   line = manifest_lib.summary_line(manifest)
   _LOGGER.info("Wrote %s: %s", path, line)
@@ -191,6 +278,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-  logging.basicConfig(level=logging.INFO,
-                      format="%(asctime)s %(levelname)s %(message)s")
-  main()
+  logs.run_command(main, "beam.preprocess")

@@ -1,20 +1,25 @@
 """Input rows: CSV, JSON Lines or Parquet files as raw rows and their fields.
 
 A raw row is what a dead letter shows: the text line of CSV and JSON Lines
-files, the tuple of (the wanted) column values of Parquet files. ``ReadRows``
-reads them in batches with Beam sources (a splittable ``FileBasedSource`` of
-line batches for text, ``ReadFromParquetBatched``), so a file is split
-across workers and never read whole into the driver, and Beam's per-element
-cost is paid per batch, not per row. ``RowSplitter`` turns a raw row into
-the values of the wanted columns. The driver only opens the first file, for
-its column names, and stops reading at the first data row when checking for
-empty input.
+files (a CSV row whose quoted field holds a newline spans lines), the tuple
+of (the wanted) column values of Parquet files. ``ReadRows`` reads them in
+batches with Beam sources (a splittable ``FileBasedSource`` of line batches
+for text, ``ReadFromParquetBatched``), so a file is split across workers and
+never read whole into the driver, and Beam's per-element cost is paid per
+batch, not per row. Each batch comes with the columns of its file: every CSV
+file has its own header, which may order the columns its own way.
+``RowSplitter`` turns a raw row into the values of the wanted columns, or
+raises ``MalformedRow``, whatever the row holds. The driver reads only the
+header of each file (``read_headers``), the first rows of a few
+(``sample_values``), and stops at the first data row when checking for empty
+input.
 """
 
 import csv
 import io
+import itertools
 import json
-from typing import Any, List, Sequence, Tuple
+from typing import Any, BinaryIO, Dict, List, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io import filebasedsource
@@ -31,6 +36,16 @@ _EXTENSIONS = {".csv": CSV, ".jsonl": JSONL, ".json": JSONL, ".ndjson": JSONL,
                ".parquet": PARQUET, ".pq": PARQUET}
 # Compressed text files, which Beam decompresses by their extension.
 _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst")
+_BOM = "\ufeff"
+_BOM_BYTES = _BOM.encode("utf-8")
+# The most lines a CSV row spans: a line that leaves a quote open is joined
+# with the following ones up to the one that closes it, if that makes one
+# row of the header's width; otherwise each line is a row of its own.
+MAX_ROW_LINES = 100
+
+# A batch of raw rows and the columns of their file: the CSV header, the
+# wanted columns of Parquet, () for JSON Lines (whose values have names).
+RowBatch = Tuple[Tuple[str, ...], List[Any]]
 
 
 class InputError(ValueError):
@@ -92,11 +107,25 @@ def _open_text(path: str) -> io.TextIOWrapper:
                           newline="")
 
 
-def read_columns(path: str, file_format: str) -> List[str]:
-  """The column names of a file: CSV header, first JSON object, Parquet schema.
+def header_columns(line: str, path: str) -> Tuple[str, ...]:
+  """The column names of a CSV header line.
 
   Raises:
-    InputError: if the file has no header (CSV) or no row (JSON Lines).
+    InputError: if the line is no CSV row.
+  """
+  try:
+    names = next(csv.reader([line.rstrip("\r\n").lstrip(_BOM)]), [])
+  except csv.Error as e:
+    raise InputError(f"{path}: its header is no CSV row: {e}") from None
+  return tuple(name.strip() for name in names)
+
+
+def read_columns(path: str, file_format: str) -> List[str]:
+  """The column names of a file: CSV header (its first line), first JSON
+  object, Parquet schema.
+
+  Raises:
+    InputError: if the file is empty, or its first JSON line no object.
   """
   if file_format == PARQUET:
     import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
@@ -104,11 +133,14 @@ def read_columns(path: str, file_format: str) -> List[str]:
     with FileSystems.open(path) as f:
       return list(pq.read_schema(f).names)
   with _open_text(path) as f:
+    if file_format == CSV:
+      line = f.readline()
+      if not line:
+        raise InputError(f"{path} is empty.")
+      return list(header_columns(line, path))
     for line in f:
       if not line.strip():
         continue
-      if file_format == CSV:
-        return [name.strip() for name in next(csv.reader([line]))]
       try:
         record = json.loads(line)
       except ValueError as e:
@@ -117,6 +149,56 @@ def read_columns(path: str, file_format: str) -> List[str]:
         raise InputError(f"{path}: the first line is not a JSON object.")
       return list(record)
   raise InputError(f"{path} is empty.")
+
+
+def read_headers(paths: Sequence[str], file_format: str,
+                 wanted: Sequence[str]) -> Dict[str, List[str]]:
+  """The columns of every CSV or Parquet file, each checked for ``wanted``.
+
+  JSON Lines files have no header: their values are found by name, and a
+  row without one is a dead letter. Returns {} for them.
+
+  Raises:
+    InputError: naming the first file that is empty or lacks a wanted
+      column (a CSV file without a header row, for one).
+  """
+  if file_format == JSONL:
+    return {}
+  headers = {}
+  for path in paths:
+    columns = read_columns(path, file_format)
+    if file_format == CSV and not set(wanted) & set(columns):
+      raise InputError(
+          f"{path} has no column(s) {list(wanted)}: its first line "
+          f"{','.join(columns)!r} is no header row. Every CSV file of the "
+          "input starts with its own header row.")
+    require_columns(columns, wanted, path)
+    headers[path] = columns
+  return headers
+
+
+def sample_values(path: str, file_format: str, column: str,
+                  num_rows: int) -> List[Any]:
+  """The values of ``column`` in (at most) the first ``num_rows`` rows of a
+  file; rows that do not split are left out."""
+  if file_format == PARQUET:
+    import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
+
+    with FileSystems.open(path) as f:
+      batches = pq.ParquetFile(f).iter_batches(batch_size=num_rows,
+                                               columns=[column])
+      batch = next(batches, None)
+      return [] if batch is None else batch.column(0).to_pylist()
+  with _open_text(path) as f:
+    columns = header_columns(f.readline(), path) if file_format == CSV else ()
+    splitter = RowSplitter(file_format, columns, [column])
+    values = []
+    for line in itertools.islice(f, num_rows):
+      try:
+        values.append(splitter(line.rstrip("\r\n"))[0])
+      except MalformedRow:
+        pass
+    return values
 
 
 def has_rows(path: str, file_format: str) -> bool:
@@ -158,7 +240,9 @@ class RowSplitter:
   CSV values are strings, found by the position of their column in the
   header (``file_columns``); JSON Lines values are found by name, Parquet
   rows hold the wanted columns already. JSON Lines and Parquet values keep
-  their types (a missing value is None).
+  their types (a missing value is None). Any row that is not one of the
+  format (a CSV line that does not parse, of another width; a JSON line that
+  is no object) raises ``MalformedRow``, never another error.
   """
 
   def __init__(self, file_format: str, file_columns: Sequence[str],
@@ -187,7 +271,7 @@ class RowSplitter:
       MalformedRow: if ``raw`` is not a row of this format.
     """
     if self._format == CSV:
-      fields = raw.split(",") if '"' not in raw else next(csv.reader([raw]))
+      fields = raw.split(",") if '"' not in raw else _csv_fields(raw)
       if len(fields) != self._width:
         raise MalformedRow(f"{len(fields)} fields, expected {self._width}")
       if self._all_in_order:
@@ -210,6 +294,19 @@ class RowSplitter:
     return raw
 
 
+def _csv_fields(raw: str) -> List[str]:
+  """The fields of a CSV row with quotes.
+
+  Raises:
+    MalformedRow: if it does not parse (an unquoted CR, a field over the csv
+      module's size limit).
+  """
+  try:
+    return next(csv.reader([raw]), [])
+  except csv.Error as e:
+    raise MalformedRow(str(e)) from None
+
+
 def json_dead_letter(dead_letter: Tuple[str, Any],
                      splitter: RowSplitter) -> Tuple[str, Any]:
   """(reason, raw row) with the row in a form ``json.dumps`` takes."""
@@ -218,12 +315,20 @@ def json_dead_letter(dead_letter: Tuple[str, Any],
 
 
 class _LineBatchSource(filebasedsource.FileBasedSource):
-  """Text files as batches of lines: a list of str per element.
+  """Text files as batches of rows: a ``RowBatch`` per element.
 
-  Batches keep Beam's per-element cost off each line. A line belongs to the
-  byte range its first byte is in, as with ``ReadFromText``; each batch
-  claims the start of its last line, so a split never lands inside a batch
-  already emitted. Compressed files (by extension) are read whole.
+  Batches keep Beam's per-element cost off each line. A row belongs to the
+  byte range its first byte is in, as a line does with ``ReadFromText``;
+  each batch claims the start of its last row, so a split never lands inside
+  a batch already emitted. Compressed files (by extension) are read whole.
+  With ``header``, each file's first line is its header, read by every range
+  of the file: its columns come with each batch, and a line that leaves a
+  quote open may be joined with the next ones into one row (``_join_row``).
+  A UTF-8 byte order mark at the start of a file is dropped.
+
+  A row whose quoted newline is exactly where a file is split is read as
+  its lines by the range after the split (each a malformed row, counted), as
+  line-based readers do; the range where it starts reads it whole.
 
   The initial split cuts a file into chunks of equal size, as many as a
   multiple of ``parallelism`` (the bundles the runner runs at once; with
@@ -233,10 +338,10 @@ class _LineBatchSource(filebasedsource.FileBasedSource):
   worker 30 MB to read and the other 27.
   """
 
-  def __init__(self, pattern: str, skip_header_lines: int, batch_size: int,
+  def __init__(self, pattern: str, header: bool, batch_size: int,
                parallelism: int = 1):
     super().__init__(pattern, compression_type=CompressionTypes.AUTO)
-    self._skip_header_lines = skip_header_lines
+    self._header = header
     self._batch_size = batch_size
     self._parallelism = parallelism
 
@@ -252,34 +357,68 @@ class _LineBatchSource(filebasedsource.FileBasedSource):
   def read_records(self, file_name, range_tracker):
     start = range_tracker.start_position()
     with self.open_file(file_name) as f:
-      if start > 0:
+      columns, width, position = (), 0, 0
+      if self._header:
+        header = f.readline()
+        position = len(header)
+        columns = header_columns(header.decode("utf-8", "replace"), file_name)
+        width = len(columns)
+      if start > position:
         # The line holding byte start - 1 belongs to the previous range.
         f.seek(start - 1)
         position = start - 1 + len(f.readline())
-      else:
-        position = 0
-        for _ in range(self._skip_header_lines):
-          position += len(f.readline())
       while True:
         stop = range_tracker.stop_position()
         lines, starts = [], []
+        joined = False
         while len(lines) < self._batch_size and position < stop:
           line = f.readline()
           if not line:
             break
-          lines.append(line)
           starts.append(position)
           position += len(line)
+          if position == len(line) and line.startswith(_BOM_BYTES):
+            line = line[len(_BOM_BYTES):]
+          if width and b'"' in line and line.count(b'"') % 2:
+            row = _join_row(f, line, width)
+            if row is not line:
+              position += len(row) - len(line)
+              line, joined = row, True
+          lines.append(line)
         if not lines:
           return
         claimed = range_tracker.try_claim(starts[-1])
-        if not claimed:  # Split meanwhile: keep the lines before the split.
+        if not claimed:  # Split meanwhile: keep the rows before the split.
           stop = range_tracker.stop_position()
           lines = [line for line, at in zip(lines, starts) if at < stop]
         if lines:
-          yield _decode_lines(lines)
+          yield columns, (_decode_rows(lines) if joined
+                          else _decode_lines(lines))
         if not claimed:
           return
+
+
+def _join_row(f: BinaryIO, line: bytes, width: int) -> bytes:
+  """``line`` and the lines after it up to the one that closes its open
+  quote, if they make one CSV row of ``width`` fields; else ``line`` itself
+  (and ``f`` is back where it was)."""
+  mark = f.tell()
+  row = line
+  for _ in range(MAX_ROW_LINES - 1):
+    more = f.readline()
+    if not more:
+      break
+    row += more
+    if more.count(b'"') % 2:  # Closes the quote.
+      text = row.decode("utf-8", "replace").removesuffix("\n")
+      try:
+        if len(next(csv.reader([text.removesuffix("\r")]), [])) == width:
+          return row
+      except csv.Error:
+        pass
+      break
+  f.seek(mark)
+  return line
 
 
 def _decode_lines(lines: List[bytes]) -> List[str]:
@@ -299,17 +438,28 @@ def _decode_lines(lines: List[bytes]) -> List[str]:
   return decoded
 
 
-def _parquet_rows(table) -> List[Tuple[Any, ...]]:
-  """The rows of a pyarrow Table as tuples."""
-  return list(zip(*(column.to_pylist() for column in table.columns)))
+def _decode_rows(rows: List[bytes]) -> List[str]:
+  """Rows, some spanning lines, without their line ends; invalid UTF-8
+  becomes U+FFFD."""
+  decoded = []
+  for row in rows:
+    text = row.decode("utf-8", "replace").removesuffix("\n")
+    decoded.append(text.removesuffix("\r"))
+  return decoded
+
+
+def _parquet_batch(table, columns: Tuple[str, ...]) -> RowBatch:
+  """A pyarrow Table of ``columns`` as a ``RowBatch`` of tuples."""
+  return columns, list(zip(*(column.to_pylist() for column in table.columns)))
 
 
 class ReadRows(beam.PTransform):
   """Reads the raw rows of every file matching a pattern, in batches.
 
-  Each element is a list of raw rows (up to ``batch_size`` lines of a text
-  file; a Parquet record batch). CSV files each start with a header row,
-  which is skipped. For Parquet only ``columns`` are read, and rows are
+  Each element is a ``RowBatch``: the columns of the rows' file and a list
+  of raw rows (up to ``batch_size`` rows of a text file; a Parquet record
+  batch). CSV files each start with their header row, whose columns come
+  with their rows. For Parquet only ``columns`` are read, and rows are
   tuples of their values in that order. Text files are first cut into
   equal chunks, as many as a multiple of ``parallelism``.
   """
@@ -328,7 +478,7 @@ class ReadRows(beam.PTransform):
       return (pbegin
               | "ReadParquet" >> beam.io.ReadFromParquetBatched(
                   self._pattern, columns=self._columns)
-              | "TableRows" >> beam.Map(_parquet_rows))
+              | "TableRows" >> beam.Map(_parquet_batch, tuple(self._columns)))
     return pbegin | "ReadLines" >> beam.io.Read(
-        _LineBatchSource(self._pattern, 1 if self._format == CSV else 0,
+        _LineBatchSource(self._pattern, self._format == CSV,
                          self._batch_size, self._parallelism))

@@ -1,7 +1,8 @@
 """Per-user timelines that keep only what the examples can still use.
 
 Two bounded summaries of a user's events (``events.Event`` tuples, which
-sort in time order with ties broken by type, item and advertiser):
+sort in time order, to the millisecond, with ties broken by type, item and
+advertiser):
 
 * ``DayTimelineFn``, a CombineFn for the time split. Days are aligned with
   the eval cutoff, so every cutoff and label window boundary is a day
@@ -25,12 +26,14 @@ import apache_beam as beam
 
 from beam import collector
 from beam import events
+from tfrs_adcg import timestamps
 
 DAY_SECONDS = 86400
 
 # A conversion of a timeline: (day, at_day_start, advertiser_id, item_id).
-# at_day_start marks a conversion at exactly the first second of its day,
-# which a label window starting there excludes and one ending there includes.
+# at_day_start marks a conversion at exactly the start of its day (its first
+# millisecond), which a label window starting there excludes and one ending
+# there includes.
 Conversion = Tuple[int, bool, str, str]
 # (number of events, the last L events of each day in time order,
 #  {day: [(at_day_start, advertiser_id, item_id), ...]}).
@@ -77,7 +80,9 @@ class DayTimelineFn(beam.CombineFn):
     for timestamp, _, item, advertiser in [
         event for event in user_events if event[1] in conversion_types]:
       day, second = divmod(timestamp - self._offset, DAY_SECONDS)
-      accumulator[2].add((day, second == 0, advertiser, item))
+      at_day_start = second == 0 and not isinstance(timestamp,
+                                                    timestamps.Instant)
+      accumulator[2].add((day, at_day_start, advertiser, item))
     accumulator[0] += len(user_events)
     if len(day_events) >= accumulator[3]:
       self._trim(accumulator)
@@ -141,7 +146,8 @@ def last_conversion_histories(
 
   Returns:
     (number of events, [(conversion, history)]) with the conversions oldest
-    first; a history holds the events with an earlier timestamp, oldest first.
+    first; a history holds the events with an earlier timestamp (to the
+    millisecond: an event earlier in the same second is in it), oldest first.
   """
   conversion_types = frozenset(conversion_types)
   count = 0

@@ -2,13 +2,23 @@
 
 Importing this package selects tf-keras (Keras 2) for TensorFlow, which
 TensorFlow Recommenders requires. It is the one place that does so: ``beam``
-and ``export`` import this package before anything imports TensorFlow.
+and ``export`` import this package before anything imports TensorFlow. It
+also quiets what every process would print before doing anything: the C++
+log of TensorFlow below errors that stop it (its CUDA, oneDNN and CPU
+banners; ``TF_CPP_MIN_LOG_LEVEL`` in the environment wins), and the
+FutureWarnings about Python and grpcio versions that google-api-core and
+google-auth (Beam's GCP extra) print at import (``-W`` or ``PYTHONWARNINGS``
+win).
 """
 
 import os
 import sys
+import warnings
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if not sys.warnoptions:
+  warnings.filterwarnings("ignore", category=FutureWarning, module="google")
 
 if "tensorflow" in sys.modules:  # pragma: no cover - depends on import order
   import tensorflow as _tf

@@ -100,9 +100,12 @@ BAD_TIMESTAMP = "bad_timestamp"
 TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
 DUPLICATE = "duplicate"
+# An id that is no text or number (a JSON bool, object or list), or holds a
+# tab or line break, which the vocabulary files cannot hold.
+INVALID_ID = "invalid_id"
 DROP_REASONS = (MALFORMED_ROW, MISSING_USER_ID, MISSING_ADVERTISER_ID,
                 BAD_TIMESTAMP, TIMESTAMP_OUT_OF_RANGE, UNKNOWN_EVENT_TYPE,
-                DUPLICATE)
+                DUPLICATE, INVALID_ID)
 
 
 # Serializes examples; its caches of encoded ids and times live as long as

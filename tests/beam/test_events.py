@@ -53,7 +53,7 @@ DISTINCT = [("u1", (T1, "view", "i1", "a1")),
 def test_timestamp_parser_agrees_with_parse_timestamp(value):
   parser = events.TimestampParser()
   try:
-    expected = timestamps.parse_timestamp(value)
+    expected = timestamps.event_time(timestamps.parse_timestamp_ms(value))
   except ValueError:
     expected = None
   for _ in range(2):  # Uncached, then cached.
@@ -93,12 +93,17 @@ def _splitter():
   return rows.RowSplitter(rows.CSV, schema.RAW_COLUMNS, schema.RAW_COLUMNS)
 
 
+def _batch(raw_rows):
+  """A ``rows.RowBatch`` of CSV rows under the raw columns' header."""
+  return schema.RAW_COLUMNS, list(raw_rows)
+
+
 def test_parse_events_routes_each_row():
   raw_rows = [raw for raw, _ in ROWS]
   with test_pipeline.TestPipeline() as pipeline:
     parsed = (pipeline
-              | beam.Create([raw_rows[:6], raw_rows[6:]])
-              | events.ParseEvents(_splitter(), EVENT_TYPES, MIN_TIME,
+              | beam.Create([_batch(raw_rows[:6]), _batch(raw_rows[6:])])
+              | events.ParseEvents(rows.CSV, EVENT_TYPES, MIN_TIME,
                                    MAX_TIME, dedup_shards=8))
     expected_dead = [(reason, raw) for raw, reason in ROWS
                      if reason not in (None, events.DUPLICATE)]
@@ -195,12 +200,12 @@ MIXED_ROWS = [raw for raw, _ in ROWS] + [
 
 
 def test_parse_events_fast_path_agrees_with_validate():
-  fn = events._ParseEventsFn(_splitter(), EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
-  reference = events._ParseEventsFn(_splitter(), EVENT_TYPES, MIN_TIME,
+  fn = events._ParseEventsFn(rows.CSV, EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
+  reference = events._ParseEventsFn(rows.CSV, EVENT_TYPES, MIN_TIME,
                                     MAX_TIME, 4)
   expected_dead, expected_events = [], {}
   for raw in MIXED_ROWS:
-    reason, event = reference.validate(raw)
+    reason, event = reference.validate(raw, _splitter())
     if reason is None:
       shard = events.dedup_shard(event[0], event[1][0], 4)
       expected_events.setdefault(shard, []).append((event, raw))
@@ -209,7 +214,7 @@ def test_parse_events_fast_path_agrees_with_validate():
   fn.start_bundle()
   for _ in range(2):  # Times seen first, then cached.
     dead, by_shard = [], {}
-    for output in fn.process(MIXED_ROWS):
+    for output in fn.process(_batch(MIXED_ROWS)):
       if isinstance(output, beam.pvalue.TaggedOutput):
         dead.append(output.value)
       else:
@@ -229,11 +234,12 @@ def test_parse_events_fast_path_agrees_with_validate():
 
 def test_parse_events_turns_json_values_into_text():
   splitter = rows.RowSplitter(rows.JSONL, [], schema.RAW_COLUMNS)
-  fn = events._ParseEventsFn(splitter, EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
+  fn = events._ParseEventsFn(rows.JSONL, EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
   raw = json.dumps({"user_id": 7, "timestamp": T1, "event_type": "checkout",
                     "item_id": None, "advertiser_id": 12})
-  assert fn.validate(raw) == (None, ("7", (T1, "checkout", "", "12")))
-  assert fn.validate(json.dumps({"user_id": "u"}))[0] == (
+  assert fn.validate(raw, splitter) == (None,
+                                        ("7", (T1, "checkout", "", "12")))
+  assert fn.validate(json.dumps({"user_id": "u"}), splitter)[0] == (
       events.MISSING_ADVERTISER_ID)
 
 

@@ -83,7 +83,9 @@ def _write_lines(tmp_path):
 
 
 def _flatten(batches):
-  return [line for batch in batches for line in batch]
+  """The rows of ``RowBatch`` elements; their columns are the header's."""
+  assert all(columns == ("user_id", "timestamp") for columns, _ in batches)
+  return [line for _, batch in batches for line in batch]
 
 
 def _data_lines():
@@ -93,7 +95,7 @@ def _data_lines():
 @pytest.mark.parametrize("bundle_size", [1, 3, 7, 1000])
 def test_line_batches_cover_every_line_once_whatever_the_splits(
     tmp_path, bundle_size):
-  source = rows._LineBatchSource(_write_lines(tmp_path), 1, batch_size=2)
+  source = rows._LineBatchSource(_write_lines(tmp_path), True, batch_size=2)
   bundles = list(source.split(desired_bundle_size=bundle_size))
   read = []
   for bundle in bundles:
@@ -109,7 +111,7 @@ def test_initial_chunks_are_equal_and_a_multiple_of_parallelism(
     tmp_path, parallelism):
   path = tmp_path / "lines.csv"
   path.write_bytes(b"x\n" * 5000)  # 10,000 bytes.
-  source = rows._LineBatchSource(str(path), 1, batch_size=100,
+  source = rows._LineBatchSource(str(path), False, batch_size=100,
                                  parallelism=parallelism)
   # Beam's own cut: 2,600, 2,600, 2,600 and a short 2,200.
   sizes = [bundle.stop_position - bundle.start_position
@@ -118,9 +120,10 @@ def test_initial_chunks_are_equal_and_a_multiple_of_parallelism(
   assert len(sizes) % parallelism == 0 and len(sizes) >= 4
   assert max(sizes) - min(sizes) <= len(sizes)
   read = [line for bundle in source.split(desired_bundle_size=2600)
-          for line in _flatten(source_test_utils.read_from_source(
-              bundle.source, bundle.start_position, bundle.stop_position))]
-  assert read == ["x"] * 4999
+          for _, batch in source_test_utils.read_from_source(
+              bundle.source, bundle.start_position, bundle.stop_position)
+          for line in batch]
+  assert read == ["x"] * 5000
 
 
 def test_line_batches_survive_a_dynamic_split(tmp_path):
@@ -128,7 +131,7 @@ def test_line_batches_survive_a_dynamic_split(tmp_path):
   size = len("\n".join(LINES).encode("utf-8"))
   accepted = 0
   for split_at in range(1, size):
-    source = rows._LineBatchSource(path, 1, batch_size=2)
+    source = rows._LineBatchSource(path, True, batch_size=2)
     bundle = list(source.split(desired_bundle_size=10 * size))[0]
     tracker = bundle.source.get_range_tracker(bundle.start_position,
                                               bundle.stop_position)
@@ -158,5 +161,6 @@ def test_read_rows_in_each_format(tmp_path):
         (rows.PARQUET, [(1, "x"), (2, "y")])):
       read = pipeline | f"Read_{file_format}" >> rows.ReadRows(
           str(tmp_path / f"e.{file_format}"), file_format, ["a", "b"])
-      assert_that(read | f"Flatten_{file_format}" >> beam.FlatMap(list),
+      assert_that(read | f"Flatten_{file_format}" >> beam.FlatMapTuple(
+          lambda columns, batch: batch),
                   equal_to(expected), label=f"Check_{file_format}")
