@@ -208,11 +208,11 @@ def bench_corpus(workload: Workload, repeats: int, work_dir: str) -> dict:
 
 
 def _search_point(search, queries: np.ndarray, exact: np.ndarray,
-                  ids: np.ndarray, **point) -> dict:
-  """Recall and ms per query of ``search(queries) -> row numbers [Q, K]``."""
+                  **point) -> dict:
+  """Recall and ms per query of ``search() -> candidate ids [Q, K]``."""
   seconds = common.timings(search, repeats=5, warmup=1)
   point.update({
-      "recall@100": round(recall(ids[search()], exact), 4),
+      "recall@100": round(recall(search(), exact), 4),
       "ms_per_query": round(1000 * common.median(seconds) / len(queries), 3)})
   print(f"sweep {point}", flush=True)
   return point
@@ -226,9 +226,8 @@ def recall_sweep(workload: Workload, partitioned_index,
   index each at ``fractions`` of their leaves; brute force once. Search
   only, all queries in one batch.
   """
-  corpus, queries = workload.embeddings, workload.queries
-  rows = np.arange(len(corpus))
-  exact = exact_top_k(queries, corpus, K)
+  corpus, queries, ids = workload.embeddings, workload.queries, workload.ids
+  exact = ids[exact_top_k(queries, corpus, K)]
   params = index_lib.ScannParameters.for_corpus(len(corpus), K)
   searcher = scann_ops.builder(corpus, K, "dot_product").tree(
       num_leaves=params.num_leaves,
@@ -239,9 +238,9 @@ def recall_sweep(workload: Workload, partitioned_index,
   for fraction in fractions:
     leaves = max(1, round(fraction * params.num_leaves))
     points.append(_search_point(
-        lambda l=leaves: searcher.search_batched(  # noqa: E731
-            queries, leaves_to_search=l)[0].numpy(),
-        queries, exact, rows, index="scann", leaves_to_search=leaves,
+        lambda l=leaves: ids[searcher.search_batched(  # noqa: E731
+            queries, leaves_to_search=l)[0].numpy()],
+        queries, exact, index="scann", leaves_to_search=leaves,
         num_leaves=params.num_leaves))
   query_tensor = tf.constant(queries)
   num_leaves = partitioned_index.parameters.num_leaves
@@ -250,13 +249,13 @@ def recall_sweep(workload: Workload, partitioned_index,
     search = tf.function(lambda q, l=leaves: partitioned_index(
         q, k=K, leaves_to_search=l)[1])
     points.append(_search_point(
-        lambda s=search: s(query_tensor).numpy(), queries, exact, rows,
+        lambda s=search: s(query_tensor).numpy(), queries, exact,
         index="partitioned", leaves_to_search=leaves, num_leaves=num_leaves))
-  brute_force = index_lib.build_index("brute_force", tf.constant(rows),
+  brute_force = index_lib.build_index("brute_force", tf.constant(ids),
                                       tf.constant(corpus), K)
   search = tf.function(lambda q: brute_force(q, k=K)[1])
   points.append(_search_point(lambda: search(query_tensor).numpy(), queries,
-                              exact, rows, index="brute_force",
+                              exact, index="brute_force",
                               leaves_to_search=None, num_leaves=None))
   return points
 
