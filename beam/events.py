@@ -334,7 +334,7 @@ class _ParseEventsFn(beam.DoFn):
     earliest, latest = self._earliest, self._latest
     by_shard = collections.defaultdict(list)
     # A fast path for the common row: plain CSV (the raw columns in order,
-    # no quotes, tabs or CRs) and valid. Any other row goes through
+    # no quotes, tabs or line breaks) and valid. Any other row goes through
     # validate().
     plain_csv = split.plain_csv
     width = len(schema.RAW_COLUMNS)
@@ -350,7 +350,7 @@ class _ParseEventsFn(beam.DoFn):
     for raw in batch:
       event = None
       if (plain_csv and '"' not in raw and "\t" not in raw
-          and "\r" not in raw):
+          and "\r" not in raw and "\n" not in raw):
         fields = raw.split(",")
         if len(fields) == width:
           user, when, event_type, item, advertiser = fields

@@ -89,11 +89,6 @@ def event_time(milliseconds: int) -> int:
   return milliseconds // 1000
 
 
-def time_in_milliseconds(time: int) -> int:
-  """The epoch milliseconds of an ``event_time``."""
-  return _millis(time)
-
-
 def _number_ms(value: Union[int, float], unit: str, original: Any) -> int:
   if unit == ISO:
     raise ValueError(f"An epoch number, but the timestamps are ISO-8601: "

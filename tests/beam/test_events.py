@@ -4,6 +4,7 @@ import collections
 import csv
 import datetime
 import json
+import random
 
 import apache_beam as beam
 from apache_beam.testing import test_pipeline
@@ -344,3 +345,156 @@ def test_read_events_fails_fast_on_bad_inputs(tmp_path):
   with pytest.raises(rows.InputError, match="no column"):
     events.ReadEvents(str(tmp_path / "other.csv"), rows.CSV, EVENT_TYPES,
                       MIN_TIME, MAX_TIME)
+
+
+@pytest.mark.parametrize("record, reason", [
+    ({"user_id": {"x": 1}}, events.INVALID_ID),
+    ({"advertiser_id": True}, events.INVALID_ID),
+    ({"item_id": [1]}, events.INVALID_ID),
+    ({"item_id": float("nan")}, events.INVALID_ID),
+    ({"user_id": "\ud800"}, events.INVALID_ID),
+    ({"user_id": "u\t1"}, events.INVALID_ID),
+    ({"item_id": "i\n1"}, events.INVALID_ID),
+    ({"advertiser_id": "a\r1"}, events.INVALID_ID),
+    ({"timestamp": {"s": 1}}, events.BAD_TIMESTAMP),
+    ({"timestamp": True}, events.BAD_TIMESTAMP),
+    ({"advertiser_id": 678.0}, None),
+    ({"advertiser_id": 678.5}, None)])
+def test_json_values_that_are_no_ids_are_dead_letters(record, reason):
+  fn = events._ParseEventsFn(rows.JSONL, EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
+  splitter = rows.RowSplitter(rows.JSONL, [], schema.RAW_COLUMNS)
+  row = {"user_id": "u", "timestamp": T1, "event_type": "view",
+         "item_id": "i", "advertiser_id": 678, **record}
+  found, event = fn.validate(json.dumps(row), splitter)
+  assert found == reason
+  if reason is None:
+    assert event[1][3] == ("678" if row["advertiser_id"] == 678 else "678.5")
+
+
+def test_csv_ids_with_tabs_or_breaks_are_dead_letters():
+  fn = events._ParseEventsFn(rows.CSV, EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
+  batch = ["u\t1,2026-01-01T00:10:42Z,view,i1,a1",
+           "u1,2026-01-01T00:10:42Z,view,i\r1,a1",
+           'u1,2026-01-01T00:10:42Z,view,i1,"a\n1"',
+           "u1,2026-01-01T00:10:42Z,view,i1,a1"]
+  outputs = list(fn.process(_batch(batch)))
+  dead = [output.value for output in outputs
+          if isinstance(output, beam.pvalue.TaggedOutput)]
+  assert dead == [(events.INVALID_ID, raw) for raw in batch[:3]]
+
+
+def test_events_within_a_second_keep_their_order(tmp_path):
+  (tmp_path / "e.csv").write_text(
+      "user_id,timestamp,event_type,item_id,advertiser_id\n"
+      "u1,1767226242900,view,i1,a1\n"
+      "u1,1767226242100,checkout,i1,a1\n"
+      "u1,1767226242100,checkout,i1,a1\n"
+      "u1,1767226243000,view,i2,a1\n")
+  read_events = events.ReadEvents(
+      str(tmp_path / "e.csv"), rows.CSV, EVENT_TYPES, MIN_TIME, MAX_TIME,
+      dedup_shards=1, grouped=True)
+  assert read_events.timestamp_unit == timestamps.MILLISECONDS
+  with test_pipeline.TestPipeline() as pipeline:
+    read = pipeline | read_events
+
+    def check(user_lists):
+      (user, user_events), = user_lists
+      ordered = sorted(user_events)
+      # The view sorted first when times were whole seconds.
+      assert user == "u1" and ordered == [
+          (timestamps.event_time(1767226242100), "checkout", "i1", "a1"),
+          (timestamps.event_time(1767226242900), "view", "i1", "a1"),
+          (T1 + 1, "view", "i2", "a1")]
+      assert [type(event[0]) for event in ordered] == [
+          timestamps.Instant, timestamps.Instant, int]
+
+    assert_that(read.events, check)
+    assert_that(read.time_range, equal_to([(T1, T1 + 1)]), label="Range")
+
+
+def test_resolve_timestamp_unit(tmp_path, caplog):
+  header = ",".join(schema.RAW_COLUMNS) + "\n"
+  (tmp_path / "s.csv").write_text(header + "u,1767226242,view,,a\n")
+  (tmp_path / "us.csv").write_text(header + "u,1767226242000000,view,,a\n")
+  (tmp_path / "iso.csv").write_text(header + "u,2026-01-01T00:10:42Z,view,,a\n")
+  path = lambda name: str(tmp_path / name)
+  with caplog.at_level("INFO"):
+    assert events.resolve_timestamp_unit(
+        [path("iso.csv"), path("us.csv")], rows.CSV,
+        timestamps.AUTO) == timestamps.MICROSECONDS
+  assert "epoch microseconds, by their magnitude" in caplog.text
+  assert events.resolve_timestamp_unit(
+      [path("iso.csv")], rows.CSV, timestamps.AUTO) == timestamps.SECONDS
+  assert events.resolve_timestamp_unit(
+      [path("us.csv")], rows.CSV, timestamps.MILLISECONDS) == (
+          timestamps.MILLISECONDS)
+  with pytest.raises(rows.InputError, match=r"us\.csv has timestamps in "
+                     r"epoch microseconds, .*s\.csv in epoch seconds"):
+    events.resolve_timestamp_unit([path("s.csv"), path("us.csv")], rows.CSV,
+                                  timestamps.AUTO)
+
+
+def test_read_events_refuses_each_headerless_csv_file(tmp_path):
+  header = ",".join(schema.RAW_COLUMNS) + "\n"
+  (tmp_path / "a.csv").write_text(header + "u,2026-01-01T00:10:42Z,view,,a\n")
+  (tmp_path / "b.csv").write_text("u,2026-01-01T00:10:43Z,view,,a\n")
+  with pytest.raises(rows.InputError, match=r"b\.csv has no column"):
+    events.ReadEvents(str(tmp_path / "*.csv"), rows.CSV, EVENT_TYPES,
+                      MIN_TIME, MAX_TIME)
+
+
+def _fuzz_rows(rng):
+  """Random raw rows: bytes decoded as the line reader does, CSV and JSON
+  fragments, unicode, valid rows with one field spoiled."""
+  valid = ["u1", "2026-01-01T00:10:42Z", "view", "i1", "a1"]
+  pieces = [",", '"', '""', "\t", "\r", "\n", "{", "}", "[", "]", ":", "\\",
+            "null", "true", "1e999", "NaN", "-1", "678.0", "\ufeff", "é",
+            "\u2028", "\x00", "💥", "2026-01-01T00:10:42.5Z", "1767226242123",
+            '"user_id"', '"timestamp"', "view", "checkout", " "]
+  kind = rng.randrange(5)
+  if kind == 0:
+    data = bytes(rng.randrange(256) for _ in range(rng.randrange(80)))
+    return data.decode("utf-8", "replace")
+  if kind == 1:
+    return "".join(rng.choice(pieces) for _ in range(rng.randrange(30)))
+  if kind == 2:
+    return "".join(chr(rng.randrange(0x110000)) for _ in range(20)).encode(
+        "utf-8", "replace").decode("utf-8", "replace")
+  if kind == 3:
+    fields = list(valid)
+    fields[rng.randrange(5)] = "".join(
+        rng.choice(pieces) for _ in range(rng.randrange(4)))
+    return ",".join(fields)
+  record = dict(zip(schema.RAW_COLUMNS, valid))
+  record[rng.choice(schema.RAW_COLUMNS)] = rng.choice(
+      [None, True, 1.5, 678.0, {"x": 1}, [1], "a\tb", 1767226242123, -1e300,
+       "".join(rng.choice(pieces) for _ in range(5))])
+  text = json.dumps(record)
+  cut = rng.randrange(len(text) + 1)
+  return text if rng.random() < 0.5 else text[:cut] + rng.choice(pieces)
+
+
+@pytest.mark.parametrize("file_format", [rows.CSV, rows.JSONL])
+def test_parse_events_survives_random_rows(file_format):
+  rng = random.Random(16)
+  fn = events._ParseEventsFn(file_format, EVENT_TYPES, MIN_TIME, MAX_TIME, 8,
+                             timestamps.MILLISECONDS)
+  columns = schema.RAW_COLUMNS if file_format == rows.CSV else ()
+  batch = [_fuzz_rows(rng) for _ in range(3000)]
+  fn.start_bundle()
+  valid = dead = 0
+  for output in fn.process((columns, batch)):
+    if isinstance(output, beam.pvalue.TaggedOutput):
+      assert output.value[0] in schema.DROP_REASONS
+      json.dumps(output.value, ensure_ascii=False).encode("utf-8")
+      dead += 1
+    else:
+      for (user, (_, event_type, item, advertiser)), _ in output[1]:
+        for id_ in (user, item, advertiser):
+          assert not any(c in id_ for c in "\t\r\n")
+          id_.encode("utf-8")
+        assert event_type in EVENT_TYPES
+        valid += 1
+  finished = {output.value.value for output in fn.finish_bundle()}
+  assert (events.EVENTS_READ, len(batch)) in finished
+  assert valid + dead == len(batch) and valid and dead

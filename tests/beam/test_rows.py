@@ -164,3 +164,70 @@ def test_read_rows_in_each_format(tmp_path):
       assert_that(read | f"Flatten_{file_format}" >> beam.FlatMapTuple(
           lambda columns, batch: batch),
                   equal_to(expected), label=f"Check_{file_format}")
+
+
+def _read_all(source):
+  return [batch for bundle in source.split(desired_bundle_size=10**9)
+          for batch in source_test_utils.read_from_source(
+              bundle.source, bundle.start_position, bundle.stop_position)]
+
+
+def test_each_csv_file_brings_its_own_header(tmp_path):
+  (tmp_path / "a.csv").write_text("x,y\n1,2\n")
+  (tmp_path / "b.csv").write_bytes("\ufeffy,x\n3,4\n".encode("utf-8"))
+  batches = _read_all(rows._LineBatchSource(str(tmp_path / "*.csv"), True,
+                                            batch_size=10))
+  assert sorted(batches) == [(("x", "y"), ["1,2"]), (("y", "x"), ["3,4"])]
+  assert rows.read_headers(rows.match_files(str(tmp_path / "*.csv")),
+                           rows.CSV, ["x", "y"]) == {
+                               str(tmp_path / "a.csv"): ["x", "y"],
+                               str(tmp_path / "b.csv"): ["y", "x"]}
+
+
+def test_a_headerless_csv_file_is_refused_by_name(tmp_path):
+  (tmp_path / "a.csv").write_text("x,y\n1,2\n")
+  (tmp_path / "b.csv").write_text("3,4\n5,6\n")
+  paths = rows.match_files(str(tmp_path / "*.csv"))
+  with pytest.raises(rows.InputError,
+                     match=r"b\.csv has no column.*'3,4' is no header row"):
+    rows.read_headers(paths, rows.CSV, ["x", "y"])
+  assert rows.read_headers(paths, rows.JSONL, ["x"]) == {}
+
+
+def test_quoted_newlines_join_lines_into_one_row(tmp_path):
+  path = tmp_path / "e.csv"
+  path.write_bytes(b'a,b,c\n1,"two\nlines",3\n4,"x""\r\ny",5\r\n'
+                   b'6,"stray,7\n8,9,10\n11,"open\n')
+  batches = _read_all(rows._LineBatchSource(str(path), True, batch_size=2))
+  assert [row for _, batch in batches for row in batch] == [
+      '1,"two\nlines",3', '4,"x""\r\ny",5', '6,"stray,7', "8,9,10",
+      '11,"open']
+
+
+def test_a_bom_before_the_first_json_line_is_dropped(tmp_path):
+  path = tmp_path / "e.jsonl"
+  path.write_bytes('\ufeff{"a": 1}\n{"a": 2}\n'.encode("utf-8"))
+  batches = _read_all(rows._LineBatchSource(str(path), False, batch_size=5))
+  assert batches == [((), ['{"a": 1}', '{"a": 2}'])]
+
+
+@pytest.mark.parametrize("raw", [
+    '1,"' + "x" * 200_000 + '",3',  # Over the csv module's field limit.
+    '1,"2"\r3,4',  # A bare CR outside quotes.
+    '"'])
+def test_rows_the_csv_module_refuses_are_malformed(raw):
+  with pytest.raises(rows.MalformedRow):
+    rows.RowSplitter(rows.CSV, ["a", "b", "c"], ["a", "c"])(raw)
+
+
+def test_sample_values_reads_the_first_rows(tmp_path):
+  (tmp_path / "e.csv").write_text("t,u\n1,a\nbad\n3,c\n4,d\n")
+  (tmp_path / "e.jsonl").write_text('{"t": 1}\n[2]\n{"t": 3}\n')
+  pq.write_table(pa.table({"u": ["a", "b"], "t": [1, 2]}),
+                 tmp_path / "e.parquet")
+  assert rows.sample_values(str(tmp_path / "e.csv"), rows.CSV, "t", 3) == [
+      "1", "3"]
+  assert rows.sample_values(str(tmp_path / "e.jsonl"), rows.JSONL, "t",
+                            5) == [1, 3]
+  assert rows.sample_values(str(tmp_path / "e.parquet"), rows.PARQUET, "t",
+                            5) == [1, 2]
