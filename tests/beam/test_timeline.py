@@ -8,6 +8,7 @@ from apache_beam.testing.util import assert_that
 from apache_beam.testing.util import equal_to
 
 from beam import timeline
+from tfrs_adcg import timestamps
 
 DAY = timeline.DAY_SECONDS
 CONVERSIONS = ("checkout",)
@@ -127,3 +128,31 @@ def test_last_conversion_histories_match_a_full_sort():
 def test_last_conversion_histories_without_conversions():
   assert timeline.last_conversion_histories(
       [[(1, "view", "i", "a")]], 3, 2, CONVERSIONS) == (1, [])
+
+
+def _at(seconds, milliseconds=0):
+  return timestamps.event_time(seconds * 1000 + milliseconds)
+
+
+def test_day_timeline_orders_a_second_by_its_milliseconds():
+  fn = timeline.DayTimelineFn(3, CONVERSIONS)
+  accumulator = fn.create_accumulator()
+  fn.add_input(accumulator, [(_at(DAY, 900), "view", "i2", "a1"),
+                             (_at(DAY, 100), "checkout", "i9", "a2"),
+                             (_at(DAY), "view", "i1", "a1"),
+                             (_at(DAY + 1), "view", "i3", "a1")])
+  _, kept, conversions = fn.extract_output(accumulator)
+  # The view at .900 is the later one, whatever its type and ids say.
+  assert [event[2] for event in kept] == ["i9", "i2", "i3"]
+  # A conversion in the first second of a day, after its start: not at it.
+  assert conversions == {1: [(False, "a2", "i9")]}
+
+
+def test_last_conversion_histories_hold_earlier_events_of_the_same_second():
+  view = (_at(DAY, 100), "view", "i1", "a1")
+  checkout = (_at(DAY, 500), "checkout", "i1", "a1")
+  later_view = (_at(DAY, 900), "view", "i2", "a1")
+  _, histories = timeline.last_conversion_histories(
+      [[later_view, checkout], [view]], max_seq_len=5, num_targets=1,
+      conversion_types=CONVERSIONS)
+  assert histories == [(checkout, [view])]
