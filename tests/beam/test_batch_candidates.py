@@ -413,3 +413,11 @@ def test_task_flag_must_match_the_models_task(
     _run(synthetic_dir / "events.csv", item_dir, tmp_path, "--task",
          "advertiser")
   assert not os.listdir(tmp_path)
+
+
+def test_a_misspelled_flag_is_an_error_that_names_it(tmp_path, capsys):
+  with pytest.raises(SystemExit):
+    batch_candidates.parse_args(["--input", "e.csv", "--model",
+                                 str(tmp_path), "--output", str(tmp_path),
+                                 "--top_kk", "5"])
+  assert "unrecognized arguments: --top_kk 5" in capsys.readouterr().err

@@ -43,3 +43,32 @@ def test_bad_time_flag_exits_with_usage(capsys):
     config_lib.parse_args(["--input", "e.csv", "--output", "o",
                            "--eval_cutoff", "soon"])
   assert "--eval_cutoff" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--evel_cutoff", "-x", "stray"])
+def test_an_argument_neither_ours_nor_beams_is_an_error(flag, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    config_lib.parse_args(["--input", "e.csv", "--output", "o",
+                           "--max_seq_len", "5", flag, "2026-01-01"])
+  assert exit_info.value.code == 2
+  error = capsys.readouterr().err
+  assert f"unrecognized arguments: {flag}" in error
+  assert "nor a Beam pipeline option" in error
+
+
+def test_unknown_pipeline_args_are_those_beam_would_drop():
+  assert config_lib.unknown_pipeline_args(
+      ["--runner", "DirectRunner", "--direct_num_workers=2", "--project",
+       "p", "--default_sdk_harness_log_level", "WARNING", "--evel", "1"]) == [
+           "--evel", "1"]
+
+
+def test_timestamp_unit_flag():
+  config, _ = config_lib.parse_args(["--input", "e.csv", "--output", "o"])
+  assert config.timestamp_unit == timestamps.AUTO
+  config, _ = config_lib.parse_args(["--input", "e.csv", "--output", "o",
+                                     "--timestamp_unit", "ms"])
+  assert config.to_json()["timestamp_unit"] == timestamps.MILLISECONDS
+  with pytest.raises(ValueError, match="--timestamp_unit"):
+    config_lib.PreprocessConfig(input="e.csv", output="o", input_format="csv",
+                                timestamp_unit="minutes")
