@@ -3,7 +3,8 @@
 By default ``run_command`` shows the INFO lines of this package's loggers
 (``beam``, ``tfrs_adcg``, ``export``) and only the warnings and errors of
 the libraries under them: no Beam runner or worker-harness INFO lines (the
-worker processes log at ``WORKER_LOG_LEVEL``), no FutureWarnings that Beam's
+worker processes log at ``WORKER_LOG_LEVEL``, and of what the DirectRunner's
+worker processes log, only errors are shown), no FutureWarnings that Beam's
 GCP dependencies print in every process that imports them. ``--log_level``
 (``-v`` for INFO) sets the level of every logger and keeps the warnings.
 TensorFlow's C++ log is quiet unless ``TF_CPP_MIN_LOG_LEVEL`` says otherwise
@@ -22,6 +23,9 @@ from typing import Any, Callable, List, Optional, Sequence
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 OWN_LOGGERS = ("__main__", "beam", "tfrs_adcg", "export")
 WORKER_LOG_LEVEL = "WARNING"
+# Logs what the DirectRunner's worker processes log ("Worker: ..."), such as
+# a warning about their options in each process.
+_WORKER_RELAY_LOGGER = "apache_beam.runners.portability.local_job_service"
 _FORMAT = "%(asctime)s %(levelname)s %(message)s"
 _WORKER_LEVEL_OPTION = "--default_sdk_harness_log_level"
 
@@ -51,6 +55,7 @@ def configure(level: Optional[str]) -> None:
   if level is None:
     for name in OWN_LOGGERS:
       logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger(_WORKER_RELAY_LOGGER).setLevel(logging.ERROR)
     # Worker processes inherit it: Beam's GCP dependencies warn at import.
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
 

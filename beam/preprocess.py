@@ -17,12 +17,16 @@ writes no manifest; a run that fails leaves no ``beam-temp-*`` folders.
 """
 
 import dataclasses
+import glob
+import itertools
 import json
 import logging
 import os
+import shutil
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import apache_beam as beam
+from apache_beam.io import localfilesystem
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -192,21 +196,19 @@ def check_some_used(manifest_counts: Mapping[str, Any],
 def remove_temporary_files(output: str) -> None:
   """Deletes the ``beam-temp-*`` folders Beam's file sinks leave in
   ``output`` (and its subfolders) when a pipeline fails."""
-  patterns = [os.path.join(output, "beam-temp-*", "**"),
-              os.path.join(output, "*", "beam-temp-*", "**")]
-  files = [metadata.path for result in FileSystems.match(patterns)
+  patterns = [os.path.join(output, "beam-temp-*"),
+              os.path.join(output, "*", "beam-temp-*")]
+  if isinstance(FileSystems.get_filesystem(output),
+                localfilesystem.LocalFileSystem):
+    for folder in itertools.chain.from_iterable(map(glob.glob, patterns)):
+      shutil.rmtree(folder, ignore_errors=True)
+    return
+  # Object stores have no folders, only the files in them.
+  files = [metadata.path for result in FileSystems.match(
+      [os.path.join(pattern, "*") for pattern in patterns])
            for metadata in result.metadata_list]
-  folders = set()
-  for path in files:
-    head, name = FileSystems.split(path)
-    while name and not name.startswith("beam-temp-"):
-      head, name = FileSystems.split(head)
-    folders.add(FileSystems.join(head, name))
   if files:
     FileSystems.delete(files)
-  # Object stores have no folders: only local ones are left to delete.
-  FileSystems.delete([folder for folder in sorted(folders)
-                      if FileSystems.exists(folder)])
 
 
 def _existing_outputs(output: str) -> List[str]:

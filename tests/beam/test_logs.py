@@ -14,7 +14,7 @@ def _restore_logging(monkeypatch):
   root = logging.getLogger()
   handlers, level = root.handlers[:], root.level
   own_levels = {name: logging.getLogger(name).level
-                for name in logs.OWN_LOGGERS}
+                for name in logs.OWN_LOGGERS + (logs._WORKER_RELAY_LOGGER,)}  # pylint: disable=protected-access
   yield
   root.handlers[:] = handlers
   root.setLevel(level)

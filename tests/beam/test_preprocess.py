@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -11,8 +13,10 @@ from beam import events
 from beam import manifest as manifest_lib
 from beam import preprocess
 from beam import rows
+from beam import tfrecords
 from tfrs_adcg import schema
 from tfrs_adcg import synthetic
+from tfrs_adcg import timestamps
 from tfrs_adcg import vocabulary as vocabulary_lib
 
 EVENTS_CSV = """\
@@ -187,3 +191,145 @@ def test_preprocessed_dir_fixture(preprocessed_dir):
   vocabularies = vocabulary_lib.read_vocabularies(str(preprocessed_dir))
   assert vocabularies.catalog is not None
   assert set(vocabularies.positives) == set(vocabularies.advertiser_ids)
+
+
+def _epoch_ms(iso_time):
+  return str(timestamps.parse_timestamp(iso_time) * 1000)
+
+
+def _events_in_milliseconds():
+  """EVENTS_CSV with epoch-millisecond times (the "soon" row stays)."""
+  lines = EVENTS_CSV.splitlines()
+  converted = [lines[0]]
+  for line in lines[1:]:
+    fields = line.split(",")
+    if fields[1] != "soon":
+      fields[1] = _epoch_ms(fields[1])
+    converted.append(",".join(fields))
+  return "\n".join(converted) + "\n"
+
+
+def test_epoch_milliseconds_are_detected(tmp_path, caplog):
+  (tmp_path / "events.csv").write_text(_events_in_milliseconds())
+  with caplog.at_level("INFO"):
+    manifest = preprocess.main([
+        "--input", str(tmp_path / "events.csv"), "--output",
+        str(tmp_path / "data"), "--eval_cutoff", "2026-01-05T00:00:00Z",
+        "--label_window_days", "1"])
+  assert "epoch milliseconds, by their magnitude" in caplog.text
+  assert manifest["config"]["timestamp_unit"] == timestamps.MILLISECONDS
+  counts = manifest["counts"]
+  assert counts["events_used"] == 6 and counts["examples"]["train"] == 2
+  _check_accounting(manifest)
+
+
+@pytest.mark.parametrize("flags, cause", [
+    (["--timestamp_unit", "s"],
+     r"timestamp_out_of_range=9.*read as epoch seconds.*--timestamp_unit"),
+    (["--event_types", "click,checkout", "--conversion_types", "checkout",
+      "--timestamp_unit", "ms", "--max_time", "2026-01-01T00:00:00Z"],
+     r"timestamp_out_of_range=9.*--max_time 2026-01-01T00:00:00Z"),
+    (["--event_types", "click", "--conversion_types", "click"],
+     r"unknown_event_type=9.*one of --event_types click"),
+])
+def test_a_run_that_drops_every_row_fails_with_the_cause(tmp_path, flags,
+                                                         cause):
+  (tmp_path / "events.csv").write_text(
+      _events_in_milliseconds().replace("soon", "1767226242000"))
+  out = tmp_path / "data"
+  with pytest.raises(rows.InputError,
+                     match=r"every one of the 9 event rows .* dropped"):
+    preprocess.main(["--input", str(tmp_path / "events.csv"), "--output",
+                     str(out)] + flags)
+  with pytest.raises(rows.InputError, match=cause):
+    preprocess.main(["--input", str(tmp_path / "events.csv"), "--output",
+                     str(out), "--overwrite"] + flags)
+  assert not os.path.exists(out / schema.MANIFEST)
+  assert not os.path.exists(out / manifest_lib.SUMMARY)
+
+
+def test_each_file_of_a_glob_has_its_own_header(tmp_path):
+  lines = EVENTS_CSV.splitlines()
+  (tmp_path / "a.csv").write_text("\n".join(lines[:5]) + "\n")
+  reordered = ["advertiser_id,item_id,event_type,timestamp,user_id"] + [
+      ",".join(reversed(line.split(","))) for line in lines[5:]]
+  (tmp_path / "b.csv").write_text("\n".join(reordered) + "\n")
+  manifest = preprocess.main([
+      "--input", str(tmp_path / "*.csv"), "--output", str(tmp_path / "data"),
+      "--eval_cutoff", "2026-01-05T00:00:00Z"])
+  assert manifest["counts"]["events_read"] == 9
+  assert manifest["counts"]["events_used"] == 6
+  vocabularies = vocabulary_lib.read_vocabularies(str(tmp_path / "data"))
+  assert vocabularies.advertiser_ids == ["a1", "a2", "a3"]
+  assert sorted(vocabularies.item_ids) == ["i1", "i2", "i3"]
+
+
+def test_rows_the_csv_module_chokes_on_are_counted_dead_letters(tmp_path):
+  rows_ = [
+      'u9,2026-01-02T10:00:00Z,view,"' + "x" * 200_000 + '",a1',
+      'u9,2026-01-02T10:00:01Z,view,"i1"\r,a1',
+      'u9,2026-01-02T10:00:02Z,view,"two\nlines",a1',
+      'u9,2026-01-02T10:00:03Z,view,"i\t1",a1',
+  ]
+  (tmp_path / "events.csv").write_text(EVENTS_CSV + "\n".join(rows_) + "\n")
+  out = tmp_path / "data"
+  manifest = preprocess.main([
+      "--input", str(tmp_path / "events.csv"), "--output", str(out),
+      "--eval_cutoff", "2026-01-05T00:00:00Z"])
+  counts = manifest["counts"]
+  assert counts["events_read"] == 13  # Rows, not lines.
+  assert counts["events_dropped"][events.MALFORMED_ROW] == 2
+  assert counts["events_dropped"][events.INVALID_ID] == 2
+  _check_accounting(manifest)
+  vocabularies = vocabulary_lib.read_vocabularies(str(out))
+  assert "two\nlines" not in vocabularies.item_ids
+
+
+def test_a_failed_run_leaves_no_temporary_folders(tmp_path, monkeypatch):
+  (tmp_path / "events.csv").write_text(EVENTS_CSV)
+  out = tmp_path / "data"
+
+  def fail(*unused_args):
+    raise OSError("disk full")
+
+  monkeypatch.setattr(tfrecords._GzipTFRecordSink, "write_record", fail)  # pylint: disable=protected-access
+  with pytest.raises(Exception, match="disk full"):
+    preprocess.main(["--input", str(tmp_path / "events.csv"), "--output",
+                     str(out), "--eval_cutoff", "2026-01-05T00:00:00Z",
+                     "--label_window_days", "1", "--direct_num_workers", "1"])
+  left = [os.path.join(root, name) for root, dirs, files in os.walk(out)
+          for name in dirs + files]
+  assert not [path for path in left if "beam-temp-" in path]
+
+
+def _run_command(*args):
+  return subprocess.run(
+      [sys.executable, "-m", "beam.preprocess", *args], capture_output=True,
+      text=True, check=False, timeout=300,
+      env={key: value for key, value in os.environ.items()
+           if key not in ("PYTHONWARNINGS", "TF_CPP_MIN_LOG_LEVEL")})
+
+
+def test_the_command_prints_our_lines_only(tmp_path):
+  (tmp_path / "events.csv").write_text(EVENTS_CSV)
+  done = _run_command("--input", str(tmp_path / "events.csv"), "--output",
+                      str(tmp_path / "data"), "--eval_cutoff",
+                      "2026-01-05T00:00:00Z", "--direct_num_workers", "2",
+                      "--direct_running_mode", "multi_processing")
+  assert done.returncode == 0, done.stderr
+  lines = (done.stdout + done.stderr).splitlines()
+  assert len(lines) <= 10, lines
+  assert any(line.startswith("beam.preprocess: events read=9 ")
+             for line in lines)
+  for noise in ("Warning", "Worker", "harness", "cuda", "oneDNN"):
+    assert noise not in done.stdout + done.stderr
+
+
+def test_the_command_ends_a_bad_input_with_one_error_line(tmp_path):
+  (tmp_path / "events.csv").write_text("user,time\nu1,1\n")
+  done = _run_command("--input", str(tmp_path / "events.csv"), "--output",
+                      str(tmp_path / "data"))
+  assert done.returncode == 2
+  assert done.stderr.splitlines()[-1].startswith(
+      f"beam.preprocess: error: {tmp_path / 'events.csv'} has no column")
+  assert "Traceback" not in done.stderr
