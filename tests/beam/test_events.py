@@ -498,3 +498,33 @@ def test_parse_events_survives_random_rows(file_format):
   finished = {output.value.value for output in fn.finish_bundle()}
   assert (events.EVENTS_READ, len(batch)) in finished
   assert valid + dead == len(batch) and valid and dead
+
+
+def test_json_lines_with_a_bom_and_a_first_line_that_is_no_object(tmp_path):
+  good = {"user_id": "u1", "timestamp": "2026-01-01T00:10:42Z",
+          "event_type": "view", "item_id": 5, "advertiser_id": 678}
+  lines = [json.dumps(good), "[1, 2]",
+           json.dumps(good | {"advertiser_id": 678.0}),
+           json.dumps(good | {"event_type": "checkout", "item_id": True})]
+  (tmp_path / "e.jsonl").write_bytes(("\ufeff[0]\n" + "\n".join(lines) +
+                                      "\n").encode("utf-8"))
+  with test_pipeline.TestPipeline() as pipeline:
+    read = pipeline | events.ReadEvents(str(tmp_path / "e.jsonl"), rows.JSONL,
+                                        EVENT_TYPES, MIN_TIME, MAX_TIME)
+    assert_that(read.events, equal_to([("u1", (T1, "view", "5", "678"))]))
+    assert_that(read.counts | beam.CombinePerKey(sum), equal_to([
+        (events.EVENTS_READ, 5),
+        (f"{events.EVENTS_DROPPED}/{events.MALFORMED_ROW}", 2),
+        (f"{events.EVENTS_DROPPED}/{events.DUPLICATE}", 1),
+        (f"{events.EVENTS_DROPPED}/{events.INVALID_ID}", 1)]), label="Counts")
+
+
+def test_parsing_logs_the_rows_read_so_far(monkeypatch, caplog):
+  monkeypatch.setattr(events, "PROGRESS_SECONDS", 0.0)
+  fn = events._ParseEventsFn(rows.CSV, EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
+  fn.setup()
+  fn.start_bundle()
+  with caplog.at_level("INFO", logger="beam.events"):
+    for _ in range(2):
+      list(fn.process(_batch([raw for raw, _ in ROWS])))
+  assert f"{2 * len(ROWS)} event rows read so far" in caplog.text
