@@ -7,6 +7,7 @@ import json
 import random
 
 import apache_beam as beam
+from apache_beam.io import source_test_utils
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that
 from apache_beam.testing.util import equal_to
@@ -528,3 +529,26 @@ def test_parsing_logs_the_rows_read_so_far(monkeypatch, caplog):
     for _ in range(2):
       list(fn.process(_batch([raw for raw, _ in ROWS])))
   assert f"{2 * len(ROWS)} event rows read so far" in caplog.text
+
+
+def test_random_files_read_and_parse_without_losing_a_row(tmp_path):
+  rng = random.Random(61)
+  fn = events._ParseEventsFn(rows.CSV, EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
+  fn.start_bundle()
+  read = parsed = 0
+  for case in range(300):
+    path = tmp_path / f"{case}.csv"
+    lines = [_fuzz_rows(rng) for _ in range(rng.randrange(1, 12))]
+    path.write_bytes(("\ufeff" * rng.randrange(2) + ",".join(
+        schema.RAW_COLUMNS) + "\n" + "\n".join(lines)).encode(
+            "utf-8", "surrogatepass"))
+    source = rows._LineBatchSource(str(path), True, batch_size=3)
+    for bundle in source.split(desired_bundle_size=rng.randrange(1, 200)):
+      for row_batch in source_test_utils.read_from_source(
+          bundle.source, bundle.start_position, bundle.stop_position):
+        assert row_batch[0] == schema.RAW_COLUMNS
+        read += len(row_batch[1])
+        for output in fn.process(row_batch):
+          parsed += (1 if isinstance(output, beam.pvalue.TaggedOutput)
+                     else len(output[1]))
+  assert read == parsed > 300
