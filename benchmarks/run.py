@@ -47,6 +47,7 @@ from tfrs_adcg import metrics
 from tfrs_adcg import schema
 from tfrs_adcg import synthetic
 from tfrs_adcg import train
+from tfrs_adcg import user_vectors
 from tfrs_adcg import vocabulary
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.model import ASSETS_DIR
@@ -204,8 +205,8 @@ def head_tail_recall(model_dir: str, data_dir: str,
 
   @tf.function(autograph=False)
   def top_k(history):
-    scores = tf.linalg.matmul(model.user_tower(history, training=False),
-                              embeddings, transpose_b=True)
+    scores = user_vectors.scores(model.user_tower(history, training=False),
+                                 embeddings)
     return tf.math.top_k(scores, k=k).indices
 
   sums = {(ranker, part, cutoff): 0.0 for ranker in ("model", "popularity")

@@ -93,7 +93,8 @@ def event_batch(batch_size: int, advertisers: List[str],
 
 
 def eval_queries(trained, count: int = EVAL_QUERIES) -> np.ndarray:
-  """User embeddings float32 [count, D] of the model's eval histories."""
+  """User embeddings float32 [count, D] of the model's eval histories; a
+  model of several vectors per user gives each of them (count * H rows)."""
   files = sorted(glob.glob(schema.split_pattern(trained.config.data,
                                                 schema.EVAL)))
   if not files:
@@ -106,7 +107,8 @@ def eval_queries(trained, count: int = EVAL_QUERIES) -> np.ndarray:
            for name in schema.STRING_SEQUENCE_FEATURES}
   batch[schema.TIMESTAMP] = parsed[schema.TIMESTAMP].to_tensor(
       schema.INT_PAD)
-  return trained.user_tower(batch, training=False).numpy()
+  embeddings = trained.user_tower(batch, training=False).numpy()
+  return embeddings.reshape(-1, embeddings.shape[-1])
 
 
 def trained_item_embeddings(item_model_dir: str, size: int, work_dir: str

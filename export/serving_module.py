@@ -15,6 +15,7 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 import tensorflow_recommenders as tfrs
 
 from tfrs_adcg import schema
+from tfrs_adcg import user_vectors
 
 SERVING_DEFAULT = "serving_default"
 USER_EMBEDDING = "user_embedding"
@@ -38,7 +39,9 @@ class ServingModule(tf.Module):
   * ``serving_default``: events -> ``candidate_ids`` [B, K] (string) and
     ``scores`` [B, K] (float32), best first. Should an approximate index
     find fewer than K, the rest is id "" with the lowest float32 score.
-  * ``user_embedding``: events -> ``embedding`` [B, D] (float32).
+  * ``user_embedding``: events -> ``embedding`` [B, D] (float32), or
+    [B, H, D] for a model of ``num_user_vectors`` H > 1, whose candidates
+    are the best of the H vectors' (see ``tfrs_adcg.user_vectors``).
 
   The four event inputs are [B, T] tensors of one shape; T may be 0 (no
   history) or longer than the model's sequence length (the most recent
@@ -83,7 +86,16 @@ class ServingModule(tf.Module):
 
   def _top_k(self, events: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     embedding = self.user_tower(self._checked(events), training=False)
-    scores, ids = self.index(embedding, k=self.k)
+    if embedding.shape.rank == 3:  # [B, H, D]: search each, keep the best.
+      batch_size = tf.shape(embedding)[0]
+      scores, ids = self.index(
+          tf.reshape(embedding, [-1, embedding.shape[-1]]), k=self.k)
+      scores = tf.reshape(scores, [batch_size, -1])
+      scores, ids = user_vectors.merge_top_k(
+          scores, tf.reshape(ids, [batch_size, -1]),
+          tf.minimum(self.k, tf.shape(scores)[1]))
+    else:
+      scores, ids = self.index(embedding, k=self.k)
     # An approximate search may find fewer than k; pad so the output is
     # always [B, k], missing slots with id "" and the lowest float score.
     missing = [[0, 0], [0, self.k - tf.shape(ids)[1]]]

@@ -26,7 +26,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 ARCHITECTURE_FIELDS = (
     "max_seq_len", "num_layers", "num_heads", "embedding_dim",
     "feed_forward_dim", "pooling", "num_oov_buckets", "num_time_buckets",
-    "task", "pretrained", "num_price_buckets")
+    "task", "pretrained", "num_price_buckets", "num_user_vectors")
 
 
 @dataclasses.dataclass
@@ -68,6 +68,10 @@ class TrainConfig:
     num_sampled_negatives: Uniform corpus samples per step (mixed).
     pooling: How the user tower summarises the sequence: ``cls`` (a learned
       token prepended), ``mean`` (over real events) or ``last`` (the newest).
+    num_user_vectors: H, the vectors that describe a user: the pooled one,
+      and with H > 1 also H - 1 learned interest tokens' outputs. A
+      candidate's score is its best dot product with any of them (see
+      ``user_vectors``).
     num_oov_buckets: Hash buckets for ids missing from the vocabularies.
     num_time_buckets: Log-scale buckets of an event's age relative to the
       newest event in the sequence.
@@ -114,6 +118,7 @@ class TrainConfig:
   negatives: str = "in_batch"
   num_sampled_negatives: int = 256
   pooling: str = "last"
+  num_user_vectors: int = 1
   num_oov_buckets: int = 2
   num_time_buckets: int = 24
   patience: int = 2
@@ -151,7 +156,7 @@ class TrainConfig:
       raise ValueError(f"embedding_dim ({self.embedding_dim}) must be a "
                        f"multiple of num_heads ({self.num_heads}).")
     for name in ("epochs", "batch_size", "max_seq_len", "num_heads",
-                 "embedding_dim", "num_oov_buckets"):
+                 "embedding_dim", "num_oov_buckets", "num_user_vectors"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be positive, not {getattr(self, name)}.")
     if self.num_time_buckets < 2:

@@ -24,6 +24,7 @@ from tfrs_adcg import data
 from tfrs_adcg import item_catalog
 from tfrs_adcg import metrics
 from tfrs_adcg import schema
+from tfrs_adcg import user_vectors
 from tfrs_adcg.model import RetrievalModel
 
 Results = Dict[str, Dict[str, float]]
@@ -87,8 +88,8 @@ class Evaluator:
 
   @staticmethod
   def _top_k_indices(user_tower, history, candidate_embeddings, k: int):
-    scores = tf.linalg.matmul(user_tower(history, training=False),
-                              candidate_embeddings, transpose_b=True)
+    scores = user_vectors.scores(user_tower(history, training=False),
+                                 candidate_embeddings)
     return tf.math.top_k(scores, k=k).indices
 
   def _mean_metrics(self) -> metrics.MeanMetrics:

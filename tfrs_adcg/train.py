@@ -130,6 +130,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
                       "full: a softmax over the whole corpus.")
   parser.add_argument("--num_sampled_negatives", type=int,
                       default=defaults["num_sampled_negatives"])
+  parser.add_argument("--num_user_vectors", type=int,
+                      default=defaults["num_user_vectors"])
   parser.add_argument("--pooling", choices=POOLINGS,
                       default=defaults["pooling"])
   parser.add_argument("--num_oov_buckets", type=int,

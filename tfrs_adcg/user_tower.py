@@ -100,17 +100,21 @@ def time_gap_buckets(timestamps: tf.Tensor, mask: tf.Tensor,
 
 
 class UserTower(tf.keras.Model):
-  """A user's raw recent events -> one L2-normalised vector.
+  """A user's raw recent events -> one or several L2-normalised vectors.
 
   Embeds each of the last L events as the sum of its advertiser, item, event
   type, time-gap bucket and recency-position (0 = newest) embeddings; runs
   ``num_layers`` bidirectional encoder blocks with a padding mask; pools
-  (``cls``, ``mean`` or ``last``); projects; L2-normalises. A history without
-  real events yields a finite vector.
+  (``cls``, ``mean`` or ``last``); projects; L2-normalises. With
+  ``num_user_vectors`` H > 1, H - 1 learned interest tokens are prepended
+  to the sequence as well, and their outputs, projected and normalised the
+  same way, follow the pooled vector. A history without real events yields
+  finite vectors.
 
   Call: dict of ``SEQUENCE_FEATURES``, [B, T] each (tf.string ids with
   ``schema.STRING_PAD`` as padding in ``ADVERTISER_ID``, int64 epoch-second
-  ``TIMESTAMP``) -> float32 [B, embedding_dim].
+  ``TIMESTAMP``) -> float32 [B, embedding_dim], or [B, H, embedding_dim]
+  for H > 1.
   """
 
   def __init__(self, config: TrainConfig, vocabularies: Vocabularies,
@@ -135,6 +139,11 @@ class UserTower(tf.keras.Model):
     if config.pooling == "cls":
       self.cls_token = self.add_weight(
           name="cls_token", shape=(1, 1, dim),
+          initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
+    self._num_interest_tokens = config.num_user_vectors - 1
+    if self._num_interest_tokens:
+      self.interest_tokens = self.add_weight(
+          name="interest_tokens", shape=(1, self._num_interest_tokens, dim),
           initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
     self.input_dropout = tf.keras.layers.Dropout(config.dropout)
     self.blocks = [
@@ -167,10 +176,20 @@ class UserTower(tf.keras.Model):
       x = tf.concat([cls, x], axis=1)
       mask = tf.concat([tf.ones([batch_size, 1], tf.bool), mask], axis=1)
 
+    heads = self._num_interest_tokens
+    if heads:
+      batch_size = tf.shape(x)[0]
+      tokens = tf.tile(tf.cast(self.interest_tokens, x.dtype),
+                       [batch_size, 1, 1])
+      x = tf.concat([tokens, x], axis=1)
+      mask = tf.concat([tf.ones([batch_size, heads], tf.bool), mask], axis=1)
+
     x = self.input_dropout(x, training=training)
     for block in self.blocks:
       x = block(x, mask, training=training)
     x = self.output_norm(x)
+    if heads:
+      interests, x, mask = x[:, :heads], x[:, heads:], mask[:, heads:]
 
     if self._pooling == "cls":
       pooled = x[:, 0]
@@ -180,4 +199,6 @@ class UserTower(tf.keras.Model):
           tf.reduce_sum(weights, axis=1), 1.0)
     else:  # The newest real event (slot 0 when there is none).
       pooled = tf.gather(x, tf.maximum(num_kept - 1, 0), batch_dims=1)
+    if heads:
+      pooled = tf.concat([pooled[:, tf.newaxis], interests], axis=1)
     return tf.math.l2_normalize(self.projection(pooled), axis=-1)

@@ -86,6 +86,16 @@ def test_output_shape_and_unit_norm(tiny_vocabularies, pooling):
   np.testing.assert_allclose(tf.norm(output, axis=1).numpy(), 1.0, rtol=1e-5)
 
 
+def test_several_user_vectors(tiny_vocabularies):
+  tower = make_tower(tiny_vocabularies, "last", num_user_vectors=3)
+  output = tower(events([HISTORY, HISTORY[:2], []]))
+  assert output.shape == (3, 3, DIM)
+  np.testing.assert_allclose(tf.norm(output, axis=-1).numpy(), 1.0,
+                             rtol=1e-5)
+  # The interest vectors are not copies of the pooled one.
+  assert not np.allclose(output[0, 0], output[0, 1], atol=1e-3)
+
+
 @pytest.mark.parametrize("pooling", ["cls", "mean", "last"])
 def test_padding_and_input_order_do_not_change_the_embedding(
     tiny_vocabularies, pooling):
