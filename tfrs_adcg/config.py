@@ -82,6 +82,8 @@ class TrainConfig:
       (``TF_CONFIG``).
     seed: Seeds Python, NumPy and TensorFlow, and the input shuffle.
     export_dir: If set, export a serving model there after training.
+    export_index: The index of that export: ``scann``, ``partitioned`` or
+      ``brute_force`` (see ``export.index``).
     task: ``advertiser`` or ``item``: what the candidates are. ``None``
       means the task the data was preprocessed for (its manifest); training
       refuses data of another task, and saves the resolved task.
@@ -126,6 +128,7 @@ class TrainConfig:
   strategy: str = "default"
   seed: int = 42
   export_dir: Optional[str] = None
+  export_index: str = "scann"
   task: Optional[str] = None
   item_catalog: Optional[str] = None
   pretrained: bool = True

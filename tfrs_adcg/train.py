@@ -146,6 +146,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
   parser.add_argument("--strategy", choices=STRATEGIES,
                       default=defaults["strategy"])
   parser.add_argument("--seed", type=int, default=defaults["seed"])
+  from export import index  # pylint: disable=g-import-not-at-top
+  parser.add_argument("--export_index", choices=index.INDEX_KINDS,
+                      default=defaults["export_index"],
+                      help="The index of the --export_dir export: scann "
+                      "needs a TF Serving build with ScaNN's ops; "
+                      "partitioned and brute_force load in a stock one.")
   parser.add_argument("--export_dir", default=None,
                       help="Export a serving model here after training.")
   parser.add_argument("--task", choices=schema.TASKS, default=None,
@@ -241,7 +247,8 @@ def train(config: TrainConfig) -> TrainResult:
     if config.export_dir:
       from export import savedmodel  # pylint: disable=g-import-not-at-top
       savedmodel.export(model_dir=config.model_dir,
-                        export_dir=config.export_dir, index="scann", k=100)
+                        export_dir=config.export_dir,
+                        index=config.export_index, k=100)
   else:
     shutil.rmtree(write_dir, ignore_errors=True)
   return TrainResult(metrics=results, initial_epoch=initial_epoch,
