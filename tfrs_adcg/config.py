@@ -8,7 +8,7 @@ trained model from.
 import dataclasses
 import json
 import os
-from typing import Optional, Tuple
+from typing import Optional
 
 import tensorflow as tf
 
@@ -19,6 +19,10 @@ CONFIG_FILE = "config.json"
 
 POOLINGS = ("cls", "mean", "last")
 LEARNING_RATE_SCHEDULES = ("constant", "warmup_cosine")
+POOLED = "pooled"
+DENSE = "dense"
+OBJECTIVES = (POOLED, DENSE)
+DENSE_TARGETS = ("window", "next")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 # The fields that shape the model's variables or its data: a run can only be
@@ -26,7 +30,15 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 ARCHITECTURE_FIELDS = (
     "max_seq_len", "num_layers", "num_heads", "embedding_dim",
     "feed_forward_dim", "pooling", "num_oov_buckets", "num_time_buckets",
-    "task", "pretrained", "num_price_buckets", "num_user_vectors")
+    "task", "pretrained", "num_price_buckets", "num_user_vectors",
+    "objective")
+# What a resumed run must keep besides the architecture to continue the run
+# it resumes: its data, objective, optimisation and input stream.
+RESUME_FIELDS = ARCHITECTURE_FIELDS + (
+    "data", "negatives", "num_sampled_negatives", "dense_target", "logq",
+    "temperature", "dropout", "item_id_dropout", "learning_rate",
+    "learning_rate_schedule", "warmup_steps", "batch_size", "steps_per_epoch",
+    "shuffle_buffer", "seed")
 
 
 @dataclasses.dataclass
@@ -66,6 +78,14 @@ class TrainConfig:
       samples; ``full``, the whole corpus (an exact softmax, for corpora of
       up to some ten thousand candidates).
     num_sampled_negatives: Uniform corpus samples per step (mixed).
+    objective: ``pooled``: each training pair is one example's history,
+      encoded bidirectionally and pooled, and one of its labels. ``dense``:
+      a causal encoder makes every event of a history a query, whose
+      positives are the conversions that follow it within the label window
+      (and for the newest event, the example's labels); ``batch_size``
+      histories a step, at most ``batch_size`` of their positions scored.
+    dense_target: ``window``: one of a position's positives at random each
+      step; ``next``: the first of them.
     pooling: How the user tower summarises the sequence: ``cls`` (a learned
       token prepended), ``mean`` (over real events) or ``last`` (the newest).
     num_user_vectors: H, the vectors that describe a user: the pooled one,
@@ -118,6 +138,8 @@ class TrainConfig:
   temperature: float = 0.05
   logq: bool = True
   negatives: str = "in_batch"
+  objective: str = "pooled"
+  dense_target: str = "window"
   num_sampled_negatives: int = 256
   pooling: str = "last"
   num_user_vectors: int = 1
@@ -152,6 +174,17 @@ class TrainConfig:
                        "warmup_steps not negative, not "
                        f"{self.num_sampled_negatives} and "
                        f"{self.warmup_steps}.")
+    if self.objective not in OBJECTIVES:
+      raise ValueError(f"objective must be one of {OBJECTIVES}, not "
+                       f"{self.objective!r}.")
+    if self.dense_target not in DENSE_TARGETS:
+      raise ValueError(f"dense_target must be one of {DENSE_TARGETS}, not "
+                       f"{self.dense_target!r}.")
+    if self.objective == DENSE and (self.pooling != "last"
+                                    or self.num_user_vectors != 1):
+      raise ValueError("The dense objective reads the newest event's vector: "
+                       "it needs pooling 'last' and one user vector, not "
+                       f"{self.pooling!r} and {self.num_user_vectors}.")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"strategy must be one of {STRATEGIES}, not "
                        f"{self.strategy!r}.")
@@ -193,14 +226,14 @@ class TrainConfig:
     """The feed-forward width of the encoder blocks."""
     return self.feed_forward_dim or 4 * self.embedding_dim
 
-  def architecture(self) -> Tuple:
-    """The values of ``ARCHITECTURE_FIELDS``."""
-    return tuple(getattr(self, name) for name in ARCHITECTURE_FIELDS)
-
   def save(self, directory: str) -> None:
-    """Writes the configuration as ``directory/config.json``."""
-    with tf.io.gfile.GFile(os.path.join(directory, CONFIG_FILE), "w") as f:
+    """Writes the configuration as ``directory/config.json``, atomically:
+    the workers of a resumed multi-worker run read the chief's as it writes
+    it."""
+    path = os.path.join(directory, CONFIG_FILE)
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
       json.dump(dataclasses.asdict(self), f, indent=2, sort_keys=True)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
 
   @classmethod
   def load(cls, directory: str) -> "TrainConfig":

@@ -17,15 +17,54 @@ Paths go through ``tf.io.gfile``, so ``gs://`` works, and ``s3://`` once
 ``tensorflow_io`` is imported.
 """
 
-from typing import Dict, List, Tuple
+import dataclasses
+import contextlib
+import re
+from typing import Dict, Iterator, List, Tuple
 
 import tensorflow as tf
 
+from tfrs_adcg import dense_targets
 from tfrs_adcg import schema
 
 Features = Dict[str, tf.Tensor]
 
 _PARSE_BATCH = 256
+
+
+class CorruptShardError(schema.SchemaError):
+  """A data dir with a TFRecord shard that cannot be read to its end."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseTargets:
+  """What the dense objective's positives are (see ``dense_targets``).
+
+  Attributes:
+    label_feature: The examples' labels of the task.
+    candidate_feature: The history feature of a conversion's candidate id.
+    conversion_types: Event types that are conversions (preprocessing's).
+    window_seconds: The label window (preprocessing's).
+    first_only: The first positive of a position, not a random one.
+  """
+  label_feature: str
+  candidate_feature: str
+  conversion_types: Tuple[str, ...]
+  window_seconds: int
+  first_only: bool
+
+  @classmethod
+  def from_manifest(cls, manifest: dict, task: str,
+                    first_only: bool) -> "DenseTargets":
+    """The conversion types and label window preprocessing used."""
+    config = manifest["config"]
+    return cls(
+        label_feature=schema.label_feature(task),
+        candidate_feature=(schema.ITEM_ID if task == schema.ITEM_TASK
+                           else schema.ADVERTISER_ID),
+        conversion_types=tuple(config["conversion_types"]),
+        window_seconds=int(config["label_window_days"]) * 86_400,
+        first_only=first_only)
 
 
 def shard_paths(data_dir: str, split: str) -> List[str]:
@@ -63,6 +102,46 @@ def check_data_dir(data_dir: str) -> dict:
           f"({schema.split_pattern(data_dir, split)}): the preprocessing run "
           "produced no examples for this split.")
   return manifest
+
+
+def corrupt_shards(data_dir: str) -> List[Tuple[str, str]]:
+  """Reads every shard of every split to its end.
+
+  Returns:
+    (path, reason) of each shard that is truncated or corrupted, e.g.
+    ``"truncated record at 215784"``.
+  """
+  found = []
+  for split in schema.SPLITS:
+    for path in shard_paths(data_dir, split):
+      records = tf.data.TFRecordDataset(path, compression_type="GZIP")
+      try:
+        records.reduce(0, lambda count, _: count + 1)
+      except tf.errors.DataLossError as e:
+        reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", e.message).strip()
+        found.append((path, reason))
+  return found
+
+
+@contextlib.contextmanager
+def naming_corrupt_shards(data_dir: str) -> Iterator[None]:
+  """Turns a ``tf.errors.DataLossError`` inside into a ``CorruptShardError``
+  that names the shards of ``data_dir`` that cannot be read.
+
+  TensorFlow's error names no file; on one, every shard is read once to find
+  the culprits. An error that no shard explains is raised as it is.
+  """
+  try:
+    yield
+  except tf.errors.DataLossError:
+    found = corrupt_shards(data_dir)
+    if not found:
+      raise
+    shards = "; ".join(f"{path}: {reason}" for path, reason in found)
+    raise CorruptShardError(
+        f"{len(found)} shard(s) of {data_dir!r} cannot be read to the end "
+        f"(truncated or corrupted): {shards}. Write the data dir again with "
+        "`python -m beam.preprocess`.") from None
 
 
 def parse(serialized: tf.Tensor) -> Features:
@@ -152,6 +231,53 @@ def training_dataset(paths: List[str], batch_size: int, max_seq_len: int,
   options = tf.data.Options()
   # Workers read every shard and keep every n-th batch: preprocessing may
   # write fewer shards than there are workers.
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  return dataset.with_options(options)
+
+
+def dense_training_dataset(paths: List[str], batch_size: int,
+                           max_seq_len: int, shuffle_buffer: int, seed: int,
+                           targets: DenseTargets) -> tf.data.Dataset:
+  """An endless, shuffled stream of batches of histories for the dense
+  objective (see ``dense_targets``).
+
+  Args:
+    paths: Training shards.
+    batch_size: Histories per batch (global); the last partial batch of a
+      pass is dropped.
+    max_seq_len: History length L.
+    shuffle_buffer: Histories in the shuffle buffer.
+    seed: Seeds the shuffles.
+    targets: What the positives of a position are.
+
+  Returns:
+    Elements ``(history, positives, conversions)``: ``SEQUENCE_FEATURES``
+    as [B, L] dense tensors; tf.string [B, L], each position's positive
+    ("" for none), drawn anew each pass; and tf.string [B, W], each
+    history's conversions and labels, padded with "".
+  """
+
+  def to_histories(serialized):
+    features = parse(serialized)
+    history = recent_history(features, max_seq_len)
+    positives, conversions = dense_targets.position_positives(
+        history, features[targets.label_feature], targets.candidate_feature,
+        targets.conversion_types, targets.window_seconds, targets.first_only)
+    return history, positives, conversions
+
+  dataset = (
+      _records(paths, shuffle_seed=seed)
+      .batch(_PARSE_BATCH)
+      .unbatch()
+      .shuffle(shuffle_buffer, seed=seed)
+      .repeat()
+      .batch(batch_size, drop_remainder=True)
+      .map(to_histories, num_parallel_calls=tf.data.AUTOTUNE,
+           deterministic=True)
+      .map(_pad_labels)
+      .prefetch(tf.data.AUTOTUNE))
+  options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = (
       tf.data.experimental.AutoShardPolicy.DATA)
   return dataset.with_options(options)

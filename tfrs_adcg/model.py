@@ -13,7 +13,7 @@ goes down by more, and the softmax approximates one over the whole corpus.
 """
 
 import os
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -24,7 +24,7 @@ from tfrs_adcg import checkpoints
 from tfrs_adcg import item_catalog
 from tfrs_adcg import negatives
 from tfrs_adcg.candidate_tower import CandidateTower
-from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.config import DENSE, TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.item_catalog import ItemContent
 from tfrs_adcg.item_tower import ItemTower
@@ -217,14 +217,39 @@ class RetrievalModel(tfrs.Model):
         score_mask=mask)
 
   def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
-    """Inputs: (history [B, L] features, positive ids [B], example labels
-    [B, W] padded with "")."""
-    history, positive_ids, example_labels = inputs
+    """The loss of a batch of ``data.training_dataset`` (pooled objective)
+    or ``data.dense_training_dataset`` (dense)."""
+    if self.config.objective == DENSE:
+      queries, positive_ids, example_labels = self._dense_queries(
+          *inputs, training=training)
+    else:
+      history, positive_ids, example_labels = inputs
+      queries = self.user_tower(history, training=training)
     column_ids = self.column_ids(positive_ids)
     return self.retrieval_loss(
-        self.user_tower(history, training=training),
-        self.embed_candidates(column_ids, training=training),
+        queries, self.embed_candidates(column_ids, training=training),
         column_ids, example_labels)
+
+  def _dense_queries(self, history: Dict[str, tf.Tensor],
+                     positives: tf.Tensor, conversions: tf.Tensor,
+                     training: bool
+                     ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The positions of a dense batch that are scored, at most B of them.
+
+    Args:
+      history: [B, L] features, oldest first.
+      positives: tf.string [B, L], each position's positive or "".
+      conversions: tf.string [B, W], each history's conversions and labels.
+
+    Returns:
+      ``(queries [Q, D], positive ids [Q], labels to mask [Q, W])``, for Q
+      positions with a positive drawn at random, Q <= B.
+    """
+    vectors = self.user_tower.sequence_embeddings(history, training=training)
+    where = tf.random.shuffle(tf.where(positives != schema.STRING_PAD))
+    where = where[:tf.shape(positives)[0]]  # [Q, 2]: (history, position).
+    return (tf.gather_nd(vectors, where), tf.gather_nd(positives, where),
+            tf.gather(conversions, where[:, 0]))
 
   def build_towers(self) -> None:
     """Creates every variable by running both towers once."""

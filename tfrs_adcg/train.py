@@ -8,11 +8,26 @@
         [--advertiser_model_dir runs/x]
 
 Writes into ``--model_dir``: ``config.json``, ``assets/`` (the vocabularies,
-so the directory is self-contained), ``checkpoints/`` (one per epoch; running
-the same command again resumes after the last one), ``best/`` (the weights of
-the best validation epoch), ``tensorboard/``, ``training_log.csv`` and
-``metrics.json`` (Recall@10/50/100 and NDCG@10 on the valid and the eval
-split for the model and both baselines; the eval table is also printed).
+so the directory is self-contained), ``checkpoints/`` (one per epoch), ``best/``
+(the weights of the best validation epoch), ``tensorboard/``,
+``training_log.csv`` (one row per epoch) and ``metrics.json``
+(Recall@10/50/100 and NDCG@10 on the valid and the eval split for the model
+and both baselines; the eval table is also printed).
+
+Running the same command again (after a kill, or with more ``--epochs``)
+resumes after the last checkpoint and ends as an uninterrupted run would:
+the input stream continues after the batches the checkpoint's epochs read,
+and early stopping keeps its state. A resumed run must keep the settings of
+``config.RESUME_FIELDS`` (the data, the architecture, the objective, the
+learning rate, the batch size, the seed); it is refused, naming the fields,
+if it does not.
+
+``--max_seq_len`` may not exceed the history length the data was
+preprocessed with (its manifest's ``config.max_seq_len``): longer histories
+are not in the data, so such a run is refused.
+
+A truncated or corrupted shard of ``--data`` ends the run with an error that
+names it (``data.CorruptShardError``).
 
 Validation (early stopping, the best epoch) uses the ``valid`` split; the
 ``eval`` split is read once, at the end, by the chosen weights.
@@ -25,10 +40,14 @@ exported index; ``metrics.json`` then also holds cold-start recall and the
 item baselines.
 
 ``--strategy multi_worker`` reads the cluster from ``TF_CONFIG``; start the
-same command on every worker. Worker 0 (or the chief) writes the model dir.
+same command on every worker. Worker 0 (or the chief) writes the model dir;
+every worker must be able to read it (a shared filesystem or bucket), as
+every worker resumes from its checkpoints. After a kill, start every worker
+again.
 """
 
 import argparse
+import csv
 import dataclasses
 import json
 import logging
@@ -49,8 +68,9 @@ from tfrs_adcg import model as model_lib
 from tfrs_adcg import schema
 from tfrs_adcg import vocabulary
 from tfrs_adcg import negatives
-from tfrs_adcg.config import ARCHITECTURE_FIELDS, LEARNING_RATE_SCHEDULES
-from tfrs_adcg.config import POOLINGS, STRATEGIES
+from tfrs_adcg.config import LEARNING_RATE_SCHEDULES, RESUME_FIELDS
+from tfrs_adcg.config import DENSE, DENSE_TARGETS, OBJECTIVES, POOLINGS
+from tfrs_adcg.config import STRATEGIES
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.evaluation import Evaluator, ItemBaselines
 from tfrs_adcg.item_catalog import ItemContent
@@ -130,6 +150,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
                       "full: a softmax over the whole corpus.")
   parser.add_argument("--num_sampled_negatives", type=int,
                       default=defaults["num_sampled_negatives"])
+  parser.add_argument("--objective", choices=OBJECTIVES,
+                      default=defaults["objective"],
+                      help="pooled: one query per history; dense: every "
+                      "event of a causally encoded history is a query for "
+                      "the conversions after it (PinnerFormer).")
+  parser.add_argument("--dense_target", choices=DENSE_TARGETS,
+                      default=defaults["dense_target"],
+                      help="dense: a random positive of a position's window, "
+                      "or the next one.")
   parser.add_argument("--num_user_vectors", type=int,
                       default=defaults["num_user_vectors"])
   parser.add_argument("--pooling", choices=POOLINGS,
@@ -187,7 +216,10 @@ def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
 
 def train(config: TrainConfig) -> TrainResult:
   """Trains, validates each epoch, evaluates the best epoch, exports."""
-  config = _resolve_task(config, data.check_data_dir(config.data))
+  manifest = data.check_data_dir(config.data)
+  config = _resolve_task(config, manifest)
+  _check_history_length(config, manifest)
+  config = dataclasses.replace(config, data=_absolute(config.data))
   # A multi-worker strategy must exist before TensorFlow runs any op.
   strategy = _make_strategy(config.strategy)
   if config.batch_size % strategy.num_replicas_in_sync:
@@ -211,9 +243,11 @@ def train(config: TrainConfig) -> TrainResult:
     optimizer.build(model.trainable_variables)
     model.compile(optimizer=optimizer)
     state = checkpoints.TrainingState()
-  epoch_checkpoints = checkpoints.EpochCheckpoints(model, optimizer, state,
-                                                   write_dir)
+  epoch_checkpoints = checkpoints.EpochCheckpoints(
+      model, optimizer, state, write_dir, restore_directory=config.model_dir)
   initial_epoch = epoch_checkpoints.restore_latest()
+  if chief:
+    _trim_training_log(os.path.join(write_dir, TRAINING_LOG), initial_epoch)
 
   popularity = (vocabularies.trained_candidates() if config.item_task
                 else vocabularies.popularity_ranking())
@@ -227,23 +261,25 @@ def train(config: TrainConfig) -> TrainResult:
 
   history = {}
   if _should_train(config, state, initial_epoch):
-    dataset = data.training_dataset(
-        data.shard_paths(config.data, schema.TRAIN), config.batch_size,
-        config.max_seq_len, config.shuffle_buffer, config.seed,
-        schema.label_feature(config.task))
-    history = model.fit(
-        dataset,
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=_callbacks(config, validation, state, epoch_checkpoints,
-                             write_dir),
-        verbose=1 if chief else 0).history
+    # The stream is deterministic: skipping the batches of the epochs done
+    # continues it where the run that saved the checkpoint was.
+    dataset = _training_dataset(config, manifest).skip(
+        initial_epoch * steps_per_epoch)
+    with data.naming_corrupt_shards(config.data):
+      history = model.fit(
+          dataset,
+          epochs=config.epochs,
+          initial_epoch=initial_epoch,
+          steps_per_epoch=steps_per_epoch,
+          callbacks=_callbacks(config, validation, state, epoch_checkpoints,
+                               write_dir),
+          verbose=1 if chief else 0).history
 
   results = {}
   if chief:
-    results = _evaluate_best(model, config, vocabularies, validation,
-                             popularity, state)
+    with data.naming_corrupt_shards(config.data):
+      results = _evaluate_best(model, config, vocabularies, validation,
+                               popularity, state)
     if config.export_dir:
       from export import savedmodel  # pylint: disable=g-import-not-at-top
       savedmodel.export(model_dir=config.model_dir,
@@ -260,16 +296,30 @@ def _callbacks(config: TrainConfig, validation: Evaluator,
                state: checkpoints.TrainingState,
                epoch_checkpoints: checkpoints.EpochCheckpoints,
                write_dir: str) -> List[tf.keras.callbacks.Callback]:
-  """Validation first: the callbacks after it log its metrics."""
+  """Validation first: the callbacks after it log its metrics. The epoch
+  checkpoint last: a run killed before it redoes the epoch, and drops the
+  epoch's log row (``_trim_training_log``)."""
   return [
-      callbacks.ValidationEarlyStopping(validation, state, write_dir,
-                                        config.patience),
-      callbacks.EpochCheckpoint(epoch_checkpoints),
+      callbacks.ValidationEarlyStopping(validation, state, config.patience),
       tf.keras.callbacks.TensorBoard(os.path.join(write_dir, TENSORBOARD_DIR)),
       tf.keras.callbacks.CSVLogger(os.path.join(write_dir, TRAINING_LOG),
                                    append=True),
       tf.keras.callbacks.TerminateOnNaN(),
+      callbacks.EpochCheckpoint(epoch_checkpoints),
   ]
+
+
+def _training_dataset(config: TrainConfig, manifest: dict) -> tf.data.Dataset:
+  """The objective's endless stream of training batches."""
+  paths = data.shard_paths(config.data, schema.TRAIN)
+  if config.objective == DENSE:
+    return data.dense_training_dataset(
+        paths, config.batch_size, config.max_seq_len, config.shuffle_buffer,
+        config.seed, data.DenseTargets.from_manifest(
+            manifest, config.task, config.dense_target == "next"))
+  return data.training_dataset(
+      paths, config.batch_size, config.max_seq_len, config.shuffle_buffer,
+      config.seed, schema.label_feature(config.task))
 
 
 def _learning_rate(config: TrainConfig, steps_per_epoch: int
@@ -348,24 +398,27 @@ def _resolve_task(config: TrainConfig, manifest: dict) -> TrainConfig:
 def _prepare_model_dir(config: TrainConfig, write_dir: str
                        ) -> Tuple[vocabulary.Vocabularies,
                                   Optional[ItemContent]]:
-  """Writes config and assets for a new run; checks them for a resumed one.
+  """Writes config and assets for a new run; checks the config of a resumed
+  one.
+
+  Args:
+    config: The run's configuration.
+    write_dir: Where this process writes: the model dir, or a non-chief
+      worker's own folder. A run resumes when ``config.model_dir`` holds
+      checkpoints; every worker then reads the assets there.
 
   Returns:
     The vocabularies of the run, read from the model dir's own copy (a
     resumed run keeps the ids it was trained with), and for the item task
     the content of the training items, likewise.
   """
-  assets = os.path.join(write_dir, ASSETS_DIR)
-  resuming = tf.io.gfile.exists(os.path.join(write_dir,
+  resuming = tf.io.gfile.exists(os.path.join(config.model_dir,
                                              checkpoints.CHECKPOINT_DIR))
   if resuming:
-    previous = TrainConfig.load(write_dir)
-    if previous.architecture() != config.architecture():
-      raise ValueError(
-          f"{write_dir!r} holds a run with other model settings "
-          f"{dict(zip(ARCHITECTURE_FIELDS, previous.architecture()))}; "
-          "resume it with the same flags or use a new --model_dir.")
+    _check_resumable(config, TrainConfig.load(config.model_dir))
+    assets = os.path.join(config.model_dir, ASSETS_DIR)
   else:
+    assets = os.path.join(write_dir, ASSETS_DIR)
     tf.io.gfile.makedirs(write_dir)
     vocabulary.copy_assets(config.data, assets)
   vocabularies = vocabulary.read_vocabularies(assets)
@@ -382,6 +435,57 @@ def _prepare_model_dir(config: TrainConfig, write_dir: str
   config.save(write_dir)
   return vocabularies, item_catalog.read_training_items(
       training_items, item_ids, config.pretrained)
+
+
+def _check_resumable(config: TrainConfig, previous: TrainConfig) -> None:
+  """Refuses to resume ``previous``'s run with other ``RESUME_FIELDS``.
+
+  With the ``warmup_cosine`` schedule, whose length it sets, ``epochs`` must
+  be kept too.
+  """
+  names = list(RESUME_FIELDS)
+  if config.learning_rate_schedule == "warmup_cosine":
+    names.append("epochs")
+  changed = [f"{name} {getattr(previous, name)!r} (now "
+             f"{getattr(config, name)!r})" for name in names
+             if getattr(previous, name) != getattr(config, name)]
+  if changed:
+    raise ValueError(
+        f"{config.model_dir!r} holds a run trained with other settings: "
+        f"{'; '.join(changed)}. Resume it with the same flags, or train "
+        "into a new --model_dir.")
+
+
+def _check_history_length(config: TrainConfig, manifest: dict) -> None:
+  """Refuses a ``max_seq_len`` above the data's history length."""
+  kept = manifest.get("config", {}).get("max_seq_len")
+  if kept is not None and config.max_seq_len > kept:
+    raise ValueError(
+        f"--max_seq_len {config.max_seq_len} is beyond the data: "
+        f"beam.preprocess kept at most {kept} events of each history in "
+        f"{config.data!r} (config.max_seq_len of its {schema.MANIFEST}). "
+        f"Train with --max_seq_len {kept} or less, or preprocess again "
+        f"with --max_seq_len {config.max_seq_len}.")
+
+
+def _absolute(path: str) -> str:
+  """A local path made absolute (``config.json`` then names the data dir
+  wherever the run is resumed from); a URL as it is."""
+  return path if "://" in path else os.path.abspath(path)
+
+
+def _trim_training_log(path: str, epochs_done: int) -> None:
+  """Drops the log rows of epochs after ``epochs_done``: a killed run's,
+  which the resumed run does again."""
+  if not tf.io.gfile.exists(path):
+    return
+  with tf.io.gfile.GFile(path) as f:
+    rows = list(csv.reader(f))
+  kept = [row for row in rows[1:] if int(row[0]) < epochs_done]
+  if len(kept) == len(rows) - 1:
+    return
+  with tf.io.gfile.GFile(path, "w") as f:
+    csv.writer(f).writerows(rows[:1] + kept)
 
 
 def _should_train(config: TrainConfig, state: checkpoints.TrainingState,

@@ -1,4 +1,4 @@
-"""A bidirectional transformer encoder block over a padded event sequence."""
+"""A transformer encoder block over a padded event sequence."""
 
 import tensorflow as tf
 
@@ -7,17 +7,19 @@ class TransformerEncoderBlock(tf.keras.layers.Layer):
   """Self-attention and a feed-forward network, each a pre-norm residual.
 
   ``x + Dropout(MultiHeadAttention(LayerNorm(x)))`` then
-  ``x + Dropout(FeedForward(LayerNorm(x)))``. Attention is bidirectional (no
-  causal mask); padded positions are never attended to, so their content
-  does not change the real positions' outputs.
+  ``x + Dropout(FeedForward(LayerNorm(x)))``. Attention is bidirectional,
+  or with ``causal`` each position attends to itself and earlier positions
+  only; padded positions are never attended to, so their content does not
+  change the real positions' outputs.
 
   Call: ``(x, padding_mask)`` with x float32 [B, T, D] and padding_mask bool
   [B, T] (True for real positions) -> float32 [B, T, D].
   """
 
   def __init__(self, num_heads: int, hidden_dim: int, dropout: float,
-               **kwargs):
+               causal: bool = False, **kwargs):
     super().__init__(**kwargs)
+    self._causal = causal
     self._num_heads = num_heads
     self._hidden_dim = hidden_dim
     self._dropout_rate = dropout
@@ -40,8 +42,13 @@ class TransformerEncoderBlock(tf.keras.layers.Layer):
 
   def call(self, x: tf.Tensor, padding_mask: tf.Tensor,
            training: bool = False) -> tf.Tensor:
-    # [B, 1, T]: every query position may attend to every real position.
+    # [B, 1, T]: every query position may attend to every real position;
+    # with causal, [B, T, T]: to the real positions up to its own.
     attention_mask = padding_mask[:, tf.newaxis, :]
+    if self._causal:
+      length = tf.shape(x)[1]
+      earlier = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
+      attention_mask = tf.logical_and(attention_mask, earlier[tf.newaxis])
     normed = self.attention_norm(x)
     attended = self.attention(normed, normed, attention_mask=attention_mask,
                               training=training)

@@ -7,12 +7,12 @@ newest event of the sequence, not from a cutoff, which serving does not
 have). Its input is therefore the raw padded event tensors of any length.
 """
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
 
 from tfrs_adcg import schema
-from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.config import DENSE, TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.transformer import TransformerEncoderBlock
 from tfrs_adcg.vocabulary import Vocabularies
@@ -73,24 +73,33 @@ def select_recent_events(features: Features,
 
 
 def time_gap_buckets(timestamps: tf.Tensor, mask: tf.Tensor,
-                     num_buckets: int) -> tf.Tensor:
+                     num_buckets: int, since_previous: bool = False
+                     ) -> tf.Tensor:
   """Log-scale buckets of each event's age before the sequence's newest event.
 
   Bucket 0 is padding; a real event of age ``m`` minutes is in bucket
   ``1 + floor(log2(1 + m))`` (0 minutes: 1, 1-2: 2, 3-6: 3, ...), capped at
-  ``num_buckets - 1``. Computed with integer comparisons, exactly.
+  ``num_buckets - 1``. Computed with integer comparisons, exactly. With
+  ``since_previous`` the age is instead the time since the event before
+  (0 for the first), which depends on no later event.
 
   Args:
-    timestamps: int64 [B, L] epoch seconds.
+    timestamps: int64 [B, L] epoch seconds, oldest first where
+      ``since_previous``.
     mask: bool [B, L], True for real events.
     num_buckets: Number of buckets including the padding bucket.
+    since_previous: Measure from the previous event, not from the newest.
 
   Returns:
     int32 [B, L].
   """
-  newest = tf.reduce_max(
-      tf.where(mask, timestamps, tf.int64.min), axis=1, keepdims=True)
-  age = tf.maximum(newest - timestamps, 0)  # [B, L] seconds.
+  if since_previous:
+    previous = tf.concat([timestamps[:, :1], timestamps[:, :-1]], axis=1)
+    age = tf.maximum(timestamps - previous, 0)
+  else:
+    newest = tf.reduce_max(
+        tf.where(mask, timestamps, tf.int64.min), axis=1, keepdims=True)
+    age = tf.maximum(newest - timestamps, 0)  # [B, L] seconds.
   # Bucket 1 + k starts at an age of 2^k - 1 minutes.
   starts = tf.constant([(2**k - 1) * 60 for k in range(1, num_buckets - 1)],
                        tf.int64)
@@ -146,9 +155,11 @@ class UserTower(tf.keras.Model):
           name="interest_tokens", shape=(1, self._num_interest_tokens, dim),
           initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
     self.input_dropout = tf.keras.layers.Dropout(config.dropout)
+    self._causal = config.objective == DENSE
     self.blocks = [
         TransformerEncoderBlock(config.num_heads, config.hidden_dim,
-                                config.dropout, name=f"encoder_block_{i}")
+                                config.dropout, causal=self._causal,
+                                name=f"encoder_block_{i}")
         for i in range(config.num_layers)
     ]
     self.output_norm = tf.keras.layers.LayerNormalization(
@@ -157,40 +168,9 @@ class UserTower(tf.keras.Model):
 
   @tf.autograph.experimental.do_not_convert
   def call(self, features: Features, training: bool = False) -> tf.Tensor:
-    events, mask = select_recent_events(features, self._max_seq_len)
+    x, mask, interests = self._encode(
+        select_recent_events(features, self._max_seq_len), training)
     num_kept = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # [B]
-    slots = tf.range(self._max_seq_len)[tf.newaxis, :]
-    positions = tf.where(mask, num_kept[:, tf.newaxis] - 1 - slots,
-                         self._max_seq_len)
-    gaps = time_gap_buckets(events[schema.TIMESTAMP], mask,
-                            self._num_time_buckets)
-    x = (self.advertiser_embedding(events[schema.ADVERTISER_ID]) +
-         self.item_embedding(events[schema.ITEM_ID]) +
-         self.event_type_embedding(events[schema.EVENT_TYPE]) +
-         self.time_gap_embedding(gaps) +
-         self.position_embedding(positions))  # [B, L, D]
-
-    if self._pooling == "cls":
-      batch_size = tf.shape(x)[0]
-      cls = tf.tile(tf.cast(self.cls_token, x.dtype), [batch_size, 1, 1])
-      x = tf.concat([cls, x], axis=1)
-      mask = tf.concat([tf.ones([batch_size, 1], tf.bool), mask], axis=1)
-
-    heads = self._num_interest_tokens
-    if heads:
-      batch_size = tf.shape(x)[0]
-      tokens = tf.tile(tf.cast(self.interest_tokens, x.dtype),
-                       [batch_size, 1, 1])
-      x = tf.concat([tokens, x], axis=1)
-      mask = tf.concat([tf.ones([batch_size, heads], tf.bool), mask], axis=1)
-
-    x = self.input_dropout(x, training=training)
-    for block in self.blocks:
-      x = block(x, mask, training=training)
-    x = self.output_norm(x)
-    if heads:
-      interests, x, mask = x[:, :heads], x[:, heads:], mask[:, heads:]
-
     if self._pooling == "cls":
       pooled = x[:, 0]
     elif self._pooling == "mean":
@@ -199,6 +179,76 @@ class UserTower(tf.keras.Model):
           tf.reduce_sum(weights, axis=1), 1.0)
     else:  # The newest real event (slot 0 when there is none).
       pooled = tf.gather(x, tf.maximum(num_kept - 1, 0), batch_dims=1)
-    if heads:
+    if interests is not None:
       pooled = tf.concat([pooled[:, tf.newaxis], interests], axis=1)
     return tf.math.l2_normalize(self.projection(pooled), axis=-1)
+
+  @tf.autograph.experimental.do_not_convert
+  def sequence_embeddings(self, features: Features,
+                          training: bool = False) -> tf.Tensor:
+    """Every position's vector: what the user is at each event (causal).
+
+    Args:
+      features: ``SEQUENCE_FEATURES`` as [B, L] tensors, oldest first and
+        padded after the real events (as ``data.recent_history`` gives
+        them), so position t of the output is event t of the input.
+
+    Returns:
+      float32 [B, L, embedding_dim], L2-normalised; position t sees events
+      0..t only, and the newest real event's vector is ``call``'s output.
+    """
+    if not self._causal:
+      raise ValueError("Per-position vectors need the causal encoder of "
+                       "objective='dense'.")
+    x, _, _ = self._encode(
+        select_recent_events(features, self._max_seq_len), training)
+    return tf.math.l2_normalize(self.projection(x), axis=-1)
+
+  def _encode(self, selected: Tuple[Features, tf.Tensor], training: bool
+              ) -> Tuple[tf.Tensor, tf.Tensor, Optional[tf.Tensor]]:
+    """Selected events -> (encoded [B, T, D], its mask, interest outputs).
+
+    T is L, plus one for the ``cls`` token; the interest tokens' outputs
+    [B, H - 1, D] are split off (None for one user vector).
+    """
+    events, mask = selected
+    num_kept = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # [B]
+    slots = tf.range(self._max_seq_len)[tf.newaxis, :]
+    if self._causal:  # Nothing of an event may depend on later events.
+      positions = tf.where(mask, slots, self._max_seq_len)
+      gaps = time_gap_buckets(events[schema.TIMESTAMP], mask,
+                              self._num_time_buckets, since_previous=True)
+    else:
+      positions = tf.where(mask, num_kept[:, tf.newaxis] - 1 - slots,
+                           self._max_seq_len)
+      gaps = time_gap_buckets(events[schema.TIMESTAMP], mask,
+                              self._num_time_buckets)
+    x = (self.advertiser_embedding(events[schema.ADVERTISER_ID]) +
+         self.item_embedding(events[schema.ITEM_ID]) +
+         self.event_type_embedding(events[schema.EVENT_TYPE]) +
+         self.time_gap_embedding(gaps) +
+         self.position_embedding(positions))  # [B, L, D]
+
+    prefix = []
+    if self._pooling == "cls":
+      prefix.append(self.cls_token)
+    heads = self._num_interest_tokens
+    if heads:
+      prefix.append(self.interest_tokens)
+    if prefix:
+      tokens = tf.cast(tf.concat(prefix, axis=1), x.dtype)
+      batch_size, count = tf.shape(x)[0], tokens.shape[1]
+      x = tf.concat([tf.tile(tokens, [batch_size, 1, 1]), x], axis=1)
+      mask = tf.concat([tf.ones([batch_size, count], tf.bool), mask], axis=1)
+
+    x = self.input_dropout(x, training=training)
+    for block in self.blocks:
+      x = block(x, mask, training=training)
+    x = self.output_norm(x)
+    interests = None
+    if heads:  # After the cls token, if any; the events follow them.
+      first = 1 if self._pooling == "cls" else 0
+      interests = x[:, first:first + heads]
+      x = tf.concat([x[:, :first], x[:, first + heads:]], axis=1)
+      mask = tf.concat([mask[:, :first], mask[:, first + heads:]], axis=1)
+    return x, mask, interests

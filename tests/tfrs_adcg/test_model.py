@@ -156,3 +156,25 @@ def test_full_softmax_equals_in_batch_when_the_batch_is_the_corpus(
   np.testing.assert_allclose(
       float(full.compute_loss((history, positives, labels))),
       float(in_batch.compute_loss((history, positives, labels))), rtol=1e-5)
+
+
+def test_dense_loss_scores_the_positions_with_a_positive(tiny_vocabularies):
+  model = RetrievalModel(dataclasses.replace(CONFIG, objective="dense",
+                                             pooling="last"),
+                         tiny_vocabularies)
+  history = {
+      schema.ADVERTISER_ID: tf.constant([["a", "b", "c"], ["c", "", ""]]),
+      schema.ITEM_ID: tf.constant([["a1", "b1", ""], ["", "", ""]]),
+      schema.EVENT_TYPE: tf.constant([["view", "checkout", "view"],
+                                      ["signup", "", ""]]),
+      schema.TIMESTAMP: tf.constant([[10, 20, 30], [15, 0, 0]], tf.int64),
+  }
+  positives = tf.constant([["b", "", "a"], ["c", "", ""]])
+  conversions = tf.constant([["b", "a"], ["c", ""]])
+  queries, ids, labels = model._dense_queries(  # pylint: disable=protected-access
+      history, positives, conversions, training=False)
+  assert queries.shape == (2, 8)  # At most B = 2 of the 3 positions.
+  assert set(ids.numpy().tolist()) <= {b"b", b"a", b"c"}
+  assert labels.shape == (2, 2)
+  loss = model.compute_loss((history, positives, conversions))
+  assert loss.shape == () and np.isfinite(loss.numpy())

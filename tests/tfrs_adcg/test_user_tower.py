@@ -160,3 +160,27 @@ def test_dropout_only_in_training(tiny_vocabularies):
   np.testing.assert_allclose(tower(batch).numpy(), tower(batch).numpy())
   assert not np.allclose(tower(batch, training=True).numpy(),
                          tower(batch).numpy())
+
+
+def test_dense_tower_is_causal_and_ends_in_its_pooled_vector(
+    tiny_vocabularies):
+  tower = make_tower(tiny_vocabularies, "last", objective="dense")
+  recent = HISTORY[-MAX_SEQ_LEN:]
+  changed_newest = recent[:-1] + [(90060, "b", "b1", "checkout")]
+  vectors = tower.sequence_embeddings(events([recent, changed_newest]))
+  assert vectors.shape == (2, MAX_SEQ_LEN, DIM)
+  # Positions before the newest do not see it.
+  np.testing.assert_allclose(vectors[0, :-1].numpy(), vectors[1, :-1].numpy(),
+                             atol=1e-6)
+  assert not np.allclose(vectors[0, -1], vectors[1, -1], atol=1e-4)
+  np.testing.assert_allclose(tower(events([recent])).numpy()[0],
+                             vectors[0, -1].numpy(), atol=1e-6)
+
+
+def test_gaps_since_the_previous_event():
+  timestamps = tf.constant([[0, 60, 240, 240, 0]], tf.int64)
+  mask = tf.constant([[True, True, True, True, False]])
+  buckets = user_tower.time_gap_buckets(timestamps, mask, num_buckets=6,
+                                        since_previous=True)
+  # Gaps 0, 1, 3 and 0 minutes.
+  assert buckets.numpy().tolist() == [[1, 2, 3, 1, 0]]
