@@ -23,19 +23,18 @@ class ValidationEarlyStopping(tf.keras.callbacks.Callback):
 
   Adds ``val_recall_at_10`` ... ``val_ndcg_at_10`` and ``val_mean_recall``
   to the epoch logs (so the callbacks after it, TensorBoard and the CSV log,
-  record them), writes the weights as the best when the mean recall
-  improves, and stops training after
-  ``patience`` epochs without improvement. Its state lives in ``state``,
-  which the epoch checkpoints save, so a resumed run stops where an
+  record them), records the epoch as the best in ``state`` when the mean
+  recall improves (``EpochCheckpoint`` then saves its weights as the best),
+  and stops training after ``patience`` epochs without improvement. The
+  epoch checkpoints save ``state``, so a resumed run stops where an
   uninterrupted one would.
   """
 
   def __init__(self, evaluator: Evaluator, state: checkpoints.TrainingState,
-               directory: str, patience: int):
+               patience: int):
     super().__init__()
     self._evaluator = evaluator
     self._state = state
-    self._directory = directory
     self._patience = patience
 
   def on_epoch_end(self, epoch, logs=None):
@@ -48,7 +47,6 @@ class ValidationEarlyStopping(tf.keras.callbacks.Callback):
     if recall > self._state.best_recall.numpy():
       self._state.best_recall.assign(recall)
       self._state.best_epoch.assign(epoch)
-      checkpoints.save_best(self.model, self._directory)
     best_epoch = int(self._state.best_epoch.numpy())
     logging.info("Epoch %d: validation %s %.4f (best %.4f, epoch %d).",
                  epoch + 1, MONITOR, recall, self._state.best_recall.numpy(),
@@ -60,7 +58,9 @@ class ValidationEarlyStopping(tf.keras.callbacks.Callback):
 
 
 class EpochCheckpoint(tf.keras.callbacks.Callback):
-  """Saves model, optimizer and training state after every epoch."""
+  """Saves model, optimizer and training state after every epoch, then the
+  weights as the best if the epoch is; the last callback of an epoch, so
+  that everything the epoch logged precedes the checkpoint that ends it."""
 
   def __init__(self, epoch_checkpoints: checkpoints.EpochCheckpoints):
     super().__init__()

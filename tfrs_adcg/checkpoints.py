@@ -4,18 +4,25 @@
 state (epochs done, best validation recall so far) after each epoch; a run
 started again with the same ``--model_dir`` continues after the last of them.
 ``model_dir/best/`` holds the model weights of the epoch with the best
-validation recall (mean of Recall@10/50/100), which is what evaluation, export and
-``model.load_trained`` use.
+validation recall (mean of Recall@10/50/100), which is what evaluation, export
+and ``model.load_trained`` use.
+
+Both are written through ``tf.train.CheckpointManager``: the files of a
+checkpoint first, then the ``checkpoint`` file that points at them, replaced
+atomically. A killed run thus leaves each folder pointing at a complete
+checkpoint. The best weights are written after the epoch checkpoint whose
+state records them; a run killed between the two writes them when it resumes.
 """
 
 import logging
 import os
+from typing import Optional
 
 import tensorflow as tf
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_DIR = "best"
-_BEST_PREFIX = "weights"
+_BEST_NAME = "weights"
 
 
 class TrainingState(tf.Module):
@@ -34,46 +41,78 @@ class TrainingState(tf.Module):
     self.best_epoch = tf.Variable(-1, dtype=tf.int64, trainable=False)
 
 
+def best_epoch_saved(model_dir: str) -> Optional[int]:
+  """The epoch (from 1) whose weights ``model_dir/best/`` holds, if any."""
+  path = tf.train.latest_checkpoint(os.path.join(model_dir, BEST_DIR))
+  return None if path is None else int(path.rsplit("-", 1)[1])
+
+
 class EpochCheckpoints:
-  """Saves and restores the per-epoch training checkpoints.
+  """Saves and restores the per-epoch training checkpoints and the best.
 
   Under a multi-worker strategy every worker saves (saving may synchronise
-  the workers); only the chief's ``directory`` is the model directory.
+  the workers) into its own ``directory``, and every worker restores from
+  ``restore_directory``, the chief's model directory: all of them resume
+  from the same checkpoint.
+
+  Args:
+    model: The model; its weights are what ``best/`` holds.
+    optimizer: The optimizer, saved with the model in the epoch checkpoints.
+    state: The training state, likewise.
+    directory: Where this process writes ``checkpoints/`` and ``best/``.
+    restore_directory: The model directory to resume from; default
+      ``directory``.
+    max_to_keep: Epoch checkpoints kept.
   """
 
   def __init__(self, model: tf.keras.Model, optimizer, state: TrainingState,
-               directory: str, max_to_keep: int = 3):
+               directory: str, restore_directory: Optional[str] = None,
+               max_to_keep: int = 3):
     self._state = state
+    self._restore_directory = restore_directory or directory
     self._checkpoint = tf.train.Checkpoint(
         model=model, optimizer=optimizer, state=state)
     self._manager = tf.train.CheckpointManager(
         self._checkpoint, os.path.join(directory, CHECKPOINT_DIR),
         max_to_keep=max_to_keep)
+    self._best = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=model), os.path.join(directory, BEST_DIR),
+        max_to_keep=1, checkpoint_name=_BEST_NAME)
 
   def restore_latest(self) -> int:
-    """Restores the last checkpoint if there is one; returns epochs done."""
-    path = self._manager.latest_checkpoint
+    """Restores the last checkpoint if there is one; returns epochs done.
+
+    Writes the best weights if the run that saved the checkpoint was killed
+    before it wrote them.
+    """
+    path = tf.train.latest_checkpoint(
+        os.path.join(self._restore_directory, CHECKPOINT_DIR))
     if path is None:
       return 0
     self._checkpoint.restore(path).assert_existing_objects_matched()
     epochs_done = int(self._state.epochs_done.numpy())
     logging.info("Resuming after epoch %d from %s.", epochs_done, path)
+    best_epoch = int(self._state.best_epoch.numpy()) + 1
+    if (best_epoch == epochs_done and
+        best_epoch_saved(self._restore_directory) != best_epoch):
+      self._best.save(checkpoint_number=best_epoch)
     return epochs_done
 
   def save(self, epochs_done: int) -> str:
+    """Saves the epoch's checkpoint; then its weights as the best if they are.
+
+    Returns:
+      The path of the epoch checkpoint.
+    """
     self._state.epochs_done.assign(epochs_done)
-    return self._manager.save(checkpoint_number=epochs_done)
-
-
-def save_best(model: tf.keras.Model, directory: str) -> None:
-  """Writes the model weights as the best so far."""
-  tf.train.Checkpoint(model=model).write(
-      os.path.join(directory, BEST_DIR, _BEST_PREFIX))
+    path = self._manager.save(checkpoint_number=epochs_done)
+    if int(self._state.best_epoch.numpy()) + 1 == epochs_done:
+      self._best.save(checkpoint_number=epochs_done)
+    return path
 
 
 def has_best(model_dir: str) -> bool:
-  return tf.io.gfile.exists(
-      os.path.join(model_dir, BEST_DIR, _BEST_PREFIX + ".index"))
+  return best_epoch_saved(model_dir) is not None
 
 
 def restore_weights(model: tf.keras.Model, model_dir: str) -> str:
@@ -86,15 +125,12 @@ def restore_weights(model: tf.keras.Model, model_dir: str) -> str:
     FileNotFoundError: if ``model_dir`` holds no checkpoint.
   """
   checkpoint = tf.train.Checkpoint(model=model)
-  if has_best(model_dir):
-    path = os.path.join(model_dir, BEST_DIR, _BEST_PREFIX)
-    # The model tracks its optimizer, whose slots are not wanted here.
-    checkpoint.read(path).expect_partial().assert_existing_objects_matched()
-    return path
-  path = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
+  path = (tf.train.latest_checkpoint(os.path.join(model_dir, BEST_DIR)) or
+          tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR)))
   if path is None:
     raise FileNotFoundError(
         f"{model_dir!r} holds no checkpoint: train a model into it with "
         "`python -m tfrs_adcg.train --model_dir ...` first.")
+  # The model tracks its optimizer, whose slots are not wanted here.
   checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
   return path

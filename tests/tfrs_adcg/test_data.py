@@ -111,3 +111,42 @@ def test_item_labels_are_the_positives_of_the_item_task(tiny_data_dir):
       paths, batch_size=1, max_seq_len=4, shuffle_buffer=1, seed=0,
       label_feature=schema.LABEL_ITEM_IDS)))
   assert positives.numpy()[0].startswith(b"item-")
+
+
+def truncate(path, keep: float = 0.5) -> None:
+  """Cuts a file to ``keep`` of its bytes, as a killed copy leaves it."""
+  content = path.read_bytes()
+  path.write_bytes(content[:int(len(content) * keep)])
+
+
+def test_corrupt_shards_names_the_truncated_and_the_corrupted(tiny_data_dir):
+  assert not data.corrupt_shards(str(tiny_data_dir))
+  train_shard, = data.shard_paths(str(tiny_data_dir), schema.TRAIN)
+  eval_shard, = data.shard_paths(str(tiny_data_dir), schema.EVAL)
+  truncate(tiny_data_dir / train_shard)
+  flipped = bytearray((tiny_data_dir / eval_shard).read_bytes())
+  flipped[len(flipped) // 2] ^= 0xFF
+  (tiny_data_dir / eval_shard).write_bytes(bytes(flipped))
+  found = dict(data.corrupt_shards(str(tiny_data_dir)))
+  assert sorted(found) == sorted([train_shard, eval_shard])
+  assert "truncated" in found[train_shard]
+  assert "{{" not in found[train_shard] and "[Op:" not in found[train_shard]
+
+
+def test_a_data_loss_names_the_shard_and_the_remedy(tiny_data_dir):
+  shard, = data.shard_paths(str(tiny_data_dir), schema.TRAIN)
+  truncate(tiny_data_dir / shard)
+  dataset = data.training_dataset([shard], batch_size=2, max_seq_len=2,
+                                  shuffle_buffer=10, seed=0)
+  with pytest.raises(data.CorruptShardError) as raised:
+    with data.naming_corrupt_shards(str(tiny_data_dir)):
+      next(iter(dataset))
+  message = str(raised.value)
+  assert shard in message and "python -m beam.preprocess" in message
+  assert raised.value.__suppress_context__  # No TensorFlow trace under it.
+
+
+def test_a_data_loss_no_shard_explains_is_raised_as_it_is(tiny_data_dir):
+  with pytest.raises(tf.errors.DataLossError):
+    with data.naming_corrupt_shards(str(tiny_data_dir)):
+      raise tf.errors.DataLossError(None, None, "elsewhere")

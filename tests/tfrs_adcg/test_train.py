@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 
 import numpy as np
 import pytest
@@ -101,9 +102,88 @@ def test_resuming_with_another_architecture_is_refused(
     trained_model_dir, preprocessed_dir, tmp_path):
   copy = tmp_path / "copy"
   shutil.copytree(trained_model_dir, copy)
-  with pytest.raises(ValueError, match="other model settings"):
+  with pytest.raises(ValueError, match="other settings: embedding_dim 32 "
+                     r"\(now 16\)"):
     train.main(["--data", str(preprocessed_dir), "--model_dir", str(copy),
-                "--embedding_dim", "16", "--max_seq_len", "20"])
+                "--embedding_dim", "16", "--max_seq_len", "20"] + SMALL[:2])
+
+
+@pytest.mark.parametrize("flags,field", [
+    (["--negatives", "mixed"], "negatives"),
+    (["--no_logq"], "logq"),
+    (["--learning_rate", "0.01"], "learning_rate"),
+    (["--batch_size", "32"], "batch_size"),
+    (["--seed", "1"], "seed"),
+])
+def test_resuming_with_another_objective_or_optimisation_is_refused(
+    trained_model_dir, preprocessed_dir, tmp_path, flags, field):
+  copy = tmp_path / "copy"
+  shutil.copytree(trained_model_dir, copy)
+  argv = ["--data", str(preprocessed_dir), "--model_dir", str(copy),
+          "--epochs", "6", "--max_seq_len", "20"] + SMALL
+  with pytest.raises(ValueError, match=f"other settings: {field} "):
+    train.main(argv + flags)
+
+
+def test_resuming_with_other_data_is_refused(trained_model_dir,
+                                             preprocessed_dir, tmp_path):
+  copy, other = tmp_path / "copy", tmp_path / "other_data"
+  shutil.copytree(trained_model_dir, copy)
+  shutil.copytree(preprocessed_dir, other)
+  with pytest.raises(ValueError, match="other settings: data "):
+    train.main(["--data", str(other), "--model_dir", str(copy), "--epochs",
+                "6", "--max_seq_len", "20"] + SMALL)
+
+
+def test_max_seq_len_beyond_the_data_is_refused(preprocessed_dir, tmp_path):
+  model_dir = tmp_path / "model"
+  with pytest.raises(ValueError, match=(
+      "--max_seq_len 21 is beyond the data: beam.preprocess kept at most 20 "
+      "events")):
+    train.main(["--data", str(preprocessed_dir), "--model_dir",
+                str(model_dir), "--max_seq_len", "21"])
+  assert not model_dir.exists()
+
+
+# Tiny runs on tests/tfrs_adcg/conftest.py's hand-written data dir.
+TINY = ["--max_seq_len", "4", "--batch_size", "2", "--steps_per_epoch", "3",
+        "--embedding_dim", "8", "--num_heads", "2", "--shuffle_buffer", "10",
+        "--dropout", "0"]
+
+
+def test_a_truncated_shard_ends_training_with_an_error_naming_it(
+    tiny_data_dir, tmp_path):
+  shard, = data.shard_paths(str(tiny_data_dir), schema.TRAIN)
+  content = open(shard, "rb").read()
+  with open(shard, "wb") as f:
+    f.write(content[:len(content) // 2])
+  with pytest.raises(data.CorruptShardError) as raised:
+    train.main(["--data", str(tiny_data_dir), "--model_dir",
+                str(tmp_path / "model"), "--epochs", "1"] + TINY)
+  assert shard in str(raised.value)
+  assert "python -m beam.preprocess" in str(raised.value)
+  # What a user sees: our frames only, no Keras or TensorFlow trace.
+  frames = [frame.filename for frame in
+            traceback.extract_tb(raised.value.__traceback__)]
+  assert not [name for name in frames if "site-packages" in name], frames
+  assert raised.value.__suppress_context__
+
+
+def test_a_resumed_run_reads_the_batches_an_uninterrupted_one_would(
+    tiny_data_dir, tmp_path):
+  argv = ["--data", str(tiny_data_dir)] + TINY
+  train.main(argv + ["--model_dir", str(tmp_path / "whole"), "--epochs", "3"])
+  train.main(argv + ["--model_dir", str(tmp_path / "resumed"), "--epochs",
+                     "1"])
+  result = train.main(argv + ["--model_dir", str(tmp_path / "resumed"),
+                              "--epochs", "3"])
+  assert result.initial_epoch == 1 and result.epochs_done == 3
+  whole, resumed = (read_log(tmp_path / name) for name in ("whole", "resumed"))
+  assert [row["epoch"] for row in resumed] == ["0", "1", "2"]
+  # The same batches after the same weights: the same losses.
+  for row, resumed_row in zip(whole, resumed):
+    assert float(resumed_row["loss"]) == pytest.approx(float(row["loss"]),
+                                                       rel=1e-4)
 
 
 def test_a_finished_run_evaluates_and_exports_without_training(
