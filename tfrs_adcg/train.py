@@ -309,6 +309,14 @@ def _callbacks(config: TrainConfig, validation: Evaluator,
   ]
 
 
+def read_metrics(model_dir: str) -> Dict:
+  """``model_dir``'s metrics.json: the split and epoch it was selected on
+  (``SELECTED_ON``, ``BEST_EPOCH``) and the metrics per ranker of the valid
+  and the eval split."""
+  with tf.io.gfile.GFile(os.path.join(model_dir, METRICS_FILE)) as f:
+    return json.load(f)
+
+
 def _training_dataset(config: TrainConfig, manifest: dict) -> tf.data.Dataset:
   """The objective's endless stream of training batches."""
   paths = data.shard_paths(config.data, schema.TRAIN)
