@@ -159,8 +159,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
                       default=defaults["dense_target"],
                       help="dense: a random positive of a position's window, "
                       "or the next one.")
-  parser.add_argument("--num_user_vectors", type=int,
-                      default=defaults["num_user_vectors"])
+  parser.add_argument("--num_user_vectors", type=int, default=None,
+                      help="Vectors per user, a candidate scoring its best "
+                      "dot product with any (default: 4; 1 for the dense "
+                      "objective, which needs one).")
+  parser.add_argument("--history_item_ids", default=None,
+                      action=argparse.BooleanOptionalAction,
+                      help="Embed the item ids of the history's events; "
+                      "default: for the item task only.")
   parser.add_argument("--pooling", choices=POOLINGS,
                       default=defaults["pooling"])
   parser.add_argument("--num_oov_buckets", type=int,
@@ -400,7 +406,11 @@ def _resolve_task(config: TrainConfig, manifest: dict) -> TrainConfig:
     raise ValueError(
         "--item_catalog and --advertiser_model_dir are for item-level data; "
         f"{config.data!r} was preprocessed with --task {task}.")
-  return dataclasses.replace(config, task=task)
+  history_item_ids = config.history_item_ids
+  if history_item_ids is None:
+    history_item_ids = task == schema.ITEM_TASK
+  return dataclasses.replace(config, task=task,
+                             history_item_ids=history_item_ids)
 
 
 def _prepare_model_dir(config: TrainConfig, write_dir: str

@@ -111,8 +111,9 @@ def time_gap_buckets(timestamps: tf.Tensor, mask: tf.Tensor,
 class UserTower(tf.keras.Model):
   """A user's raw recent events -> one or several L2-normalised vectors.
 
-  Embeds each of the last L events as the sum of its advertiser, item, event
-  type, time-gap bucket and recency-position (0 = newest) embeddings; runs
+  Embeds each of the last L events as the sum of its advertiser, event type,
+  time-gap bucket and recency-position (0 = newest) embeddings, and its
+  item's unless ``history_item_ids`` is False; runs
   ``num_layers`` bidirectional encoder blocks with a padding mask; pools
   (``cls``, ``mean`` or ``last``); projects; L2-normalises. With
   ``num_user_vectors`` H > 1, H - 1 learned interest tokens are prepended
@@ -134,9 +135,11 @@ class UserTower(tf.keras.Model):
     self._pooling = config.pooling
     dim = config.embedding_dim
     self.advertiser_embedding = advertiser_embedding
-    self.item_embedding = IdEmbedding(
-        vocabularies.item_ids, config.num_oov_buckets, dim,
-        name="item_embedding")
+    self.item_embedding = None
+    if config.history_item_ids is not False:
+      self.item_embedding = IdEmbedding(
+          vocabularies.item_ids, config.num_oov_buckets, dim,
+          name="item_embedding")
     self.event_type_embedding = IdEmbedding(
         vocabularies.event_types, config.num_oov_buckets, dim,
         name="event_type_embedding")
@@ -224,10 +227,11 @@ class UserTower(tf.keras.Model):
       gaps = time_gap_buckets(events[schema.TIMESTAMP], mask,
                               self._num_time_buckets)
     x = (self.advertiser_embedding(events[schema.ADVERTISER_ID]) +
-         self.item_embedding(events[schema.ITEM_ID]) +
          self.event_type_embedding(events[schema.EVENT_TYPE]) +
          self.time_gap_embedding(gaps) +
          self.position_embedding(positions))  # [B, L, D]
+    if self.item_embedding is not None:
+      x += self.item_embedding(events[schema.ITEM_ID])
 
     prefix = []
     if self._pooling == "cls":

@@ -160,7 +160,8 @@ def test_full_softmax_equals_in_batch_when_the_batch_is_the_corpus(
 
 def test_dense_loss_scores_the_positions_with_a_positive(tiny_vocabularies):
   model = RetrievalModel(dataclasses.replace(CONFIG, objective="dense",
-                                             pooling="last"),
+                                             pooling="last",
+                                             num_user_vectors=1),
                          tiny_vocabularies)
   history = {
       schema.ADVERTISER_ID: tf.constant([["a", "b", "c"], ["c", "", ""]]),

@@ -40,6 +40,7 @@ HISTORY = [(100, "a", "a1", "view"), (700, "b", "b1", "view"),
 
 
 def make_tower(vocabularies, pooling="cls", **overrides):
+  overrides.setdefault("num_user_vectors", 1)
   config = TrainConfig(data="", model_dir="", max_seq_len=MAX_SEQ_LEN,
                        embedding_dim=DIM, num_heads=2, num_layers=2,
                        pooling=pooling, **overrides)
@@ -184,3 +185,12 @@ def test_gaps_since_the_previous_event():
                                         since_previous=True)
   # Gaps 0, 1, 3 and 0 minutes.
   assert buckets.numpy().tolist() == [[1, 2, 3, 1, 0]]
+
+
+def test_without_history_item_ids_items_do_not_matter(tiny_vocabularies):
+  tower = make_tower(tiny_vocabularies, "last", history_item_ids=False)
+  assert tower.item_embedding is None
+  other_items = [(t, a, "a2" if item else "", kind)
+                 for t, a, item, kind in HISTORY]
+  np.testing.assert_allclose(tower(events([HISTORY])).numpy(),
+                             tower(events([other_items])).numpy(), atol=1e-6)
