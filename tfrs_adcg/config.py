@@ -91,7 +91,11 @@ class TrainConfig:
     num_user_vectors: H, the vectors that describe a user: the pooled one,
       and with H > 1 also H - 1 learned interest tokens' outputs. A
       candidate's score is its best dot product with any of them (see
-      ``user_vectors``). ``None`` means 4, or 1 for the dense objective.
+      ``user_vectors``). ``None`` means the default training resolves and
+      saves: 4 for the advertiser task; 1 for the item task, whose corpus
+      may hold millions of items and whose serving cost grows with H, and
+      for the dense objective, which needs one. A tower built from an
+      unresolved config has one.
     history_item_ids: Whether the user tower embeds the item ids of the
       history's events. ``None`` means the task's default, which training
       resolves and saves: yes for the item task, whose candidates are
@@ -191,7 +195,7 @@ class TrainConfig:
       raise ValueError(f"dense_target must be one of {DENSE_TARGETS}, not "
                        f"{self.dense_target!r}.")
     if self.objective == DENSE and (self.pooling != "last"
-                                    or self.num_user_vectors != 1):
+                                    or self.num_user_vectors not in (None, 1)):
       raise ValueError("The dense objective reads the newest event's vector: "
                        "it needs pooling 'last' and one user vector, not "
                        f"{self.pooling!r} and {self.num_user_vectors}.")
@@ -201,10 +205,11 @@ class TrainConfig:
     if self.embedding_dim % self.num_heads:
       raise ValueError(f"embedding_dim ({self.embedding_dim}) must be a "
                        f"multiple of num_heads ({self.num_heads}).")
-    if self.num_user_vectors is None:
-      self.num_user_vectors = 1 if self.objective == DENSE else 4
+    if self.num_user_vectors is not None and self.num_user_vectors < 1:
+      raise ValueError("num_user_vectors must be positive, not "
+                       f"{self.num_user_vectors}.")
     for name in ("epochs", "batch_size", "max_seq_len", "num_heads",
-                 "embedding_dim", "num_oov_buckets", "num_user_vectors"):
+                 "embedding_dim", "num_oov_buckets"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be positive, not {getattr(self, name)}.")
     if self.num_time_buckets < 2:

@@ -161,8 +161,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
                       "or the next one.")
   parser.add_argument("--num_user_vectors", type=int, default=None,
                       help="Vectors per user, a candidate scoring its best "
-                      "dot product with any (default: 4; 1 for the dense "
-                      "objective, which needs one).")
+                      "dot product with any (default: 4 for the advertiser "
+                      "task; 1 for the item task and the dense objective).")
   parser.add_argument("--history_item_ids", default=None,
                       action=argparse.BooleanOptionalAction,
                       help="Embed the item ids of the history's events; "
@@ -406,11 +406,16 @@ def _resolve_task(config: TrainConfig, manifest: dict) -> TrainConfig:
     raise ValueError(
         "--item_catalog and --advertiser_model_dir are for item-level data; "
         f"{config.data!r} was preprocessed with --task {task}.")
+  item_task = task == schema.ITEM_TASK
   history_item_ids = config.history_item_ids
   if history_item_ids is None:
-    history_item_ids = task == schema.ITEM_TASK
+    history_item_ids = item_task
+  num_user_vectors = config.num_user_vectors
+  if num_user_vectors is None:
+    num_user_vectors = 1 if item_task or config.objective == DENSE else 4
   return dataclasses.replace(config, task=task,
-                             history_item_ids=history_item_ids)
+                             history_item_ids=history_item_ids,
+                             num_user_vectors=num_user_vectors)
 
 
 def _prepare_model_dir(config: TrainConfig, write_dir: str

@@ -152,7 +152,7 @@ class UserTower(tf.keras.Model):
       self.cls_token = self.add_weight(
           name="cls_token", shape=(1, 1, dim),
           initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
-    self._num_interest_tokens = config.num_user_vectors - 1
+    self._num_interest_tokens = (config.num_user_vectors or 1) - 1
     if self._num_interest_tokens:
       self.interest_tokens = self.add_weight(
           name="interest_tokens", shape=(1, self._num_interest_tokens, dim),

@@ -179,3 +179,18 @@ def test_dense_loss_scores_the_positions_with_a_positive(tiny_vocabularies):
   assert labels.shape == (2, 2)
   loss = model.compute_loss((history, positives, conversions))
   assert loss.shape == () and np.isfinite(loss.numpy())
+
+
+def test_several_user_vectors_score_by_their_best(tiny_vocabularies):
+  model = RetrievalModel(dataclasses.replace(CONFIG, num_user_vectors=3),
+                         tiny_vocabularies)
+  history = {
+      schema.ADVERTISER_ID: tf.constant([["a", "b"], ["c", ""]]),
+      schema.ITEM_ID: tf.constant([["a1", "b1"], ["", ""]]),
+      schema.EVENT_TYPE: tf.constant([["view", "checkout"], ["signup", ""]]),
+      schema.TIMESTAMP: tf.constant([[10, 20], [15, 0]], tf.int64),
+  }
+  assert model.user_tower(history).shape == (2, 3, 8)
+  loss = model.compute_loss((history, tf.constant(["a", "c"]),
+                             tf.constant([["a"], ["c"]])))
+  assert loss.shape == () and np.isfinite(loss.numpy())

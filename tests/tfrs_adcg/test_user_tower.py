@@ -40,7 +40,6 @@ HISTORY = [(100, "a", "a1", "view"), (700, "b", "b1", "view"),
 
 
 def make_tower(vocabularies, pooling="cls", **overrides):
-  overrides.setdefault("num_user_vectors", 1)
   config = TrainConfig(data="", model_dir="", max_seq_len=MAX_SEQ_LEN,
                        embedding_dim=DIM, num_heads=2, num_layers=2,
                        pooling=pooling, **overrides)
