@@ -177,7 +177,8 @@ class RetrievalModel(tfrs.Model):
     """The sampled softmax loss of a batch, summed over its queries.
 
     Args:
-      user_embeddings: [B, D] queries.
+      user_embeddings: [B, D] queries, or [B, H, D] for several vectors per
+        user (a column scores its best dot product with any of the H).
       column_embeddings: [C, D], the embeddings of ``column_ids``.
       column_ids: tf.string [C] from ``column_ids``: column i < B is the
         positive of query i. A column with the same id as the row's positive
