@@ -204,15 +204,17 @@ def parse_args(argv: Optional[Sequence[str]]
                ) -> Tuple[BatchCandidatesConfig, List[str]]:
   """Parses argv into the config and the remaining Beam pipeline options.
 
-  Reads the model's export info (to check ``--top_k`` against its k).
+  Reads the model's export info (to check ``--top_k`` against its k) and
+  checks that its SavedModel is complete, before any pipeline starts.
 
   Raises:
-    ValueError: for a bad flag or a ``--model`` that is no exported version.
+    ValueError: for a bad flag, or a ``--model`` that is no exported
+      version or whose graph or variables are missing or cut short.
   """
   args, beam_args = preprocess_config.parse_command_line(build_parser(), argv)
   try:
     model = inference.ModelInfo.read(args.model)
-  except FileNotFoundError as e:
+  except (FileNotFoundError, ValueError) as e:
     raise ValueError(f"--model: {e}") from None
   if args.task is not None and args.task != model.task:
     raise ValueError(f"--task {args.task} does not match --model "
@@ -630,9 +632,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
   """Runs the candidate generation; returns the manifest.
 
   Raises:
-    ValueError: for a bad flag, a ``--model`` that is no exported version,
-      ``--top_k`` above the model's k, or an input that is missing, empty or
-      lacks columns (``rows.InputError``), before any pipeline runs.
+    ValueError: for a bad flag, a ``--model`` that is no complete exported
+      version, ``--top_k`` above the model's k, or an input that is missing,
+      empty or lacks columns (``rows.InputError``), before any pipeline runs.
   """
   config, beam_args = parse_args(argv)
   generated_at = timestamps.to_iso(int(time.time()))

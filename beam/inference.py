@@ -59,11 +59,15 @@ class ModelInfo:
 
   @classmethod
   def read(cls, version_dir: str) -> "ModelInfo":
-    """Reads ``export_info.json`` of a version exported by export.savedmodel.
+    """Reads ``export_info.json`` of a version exported by export.savedmodel,
+    having checked that its SavedModel is complete.
 
     Raises:
-      FileNotFoundError: if ``version_dir`` is no such version.
+      ValueError: if ``version_dir`` is no such version, or its SavedModel
+        is incomplete (``savedmodel.check_saved_model``).
+      FileNotFoundError: if it is a SavedModel without export info.
     """
+    savedmodel.check_saved_model(version_dir)
     info = savedmodel.read_export_info(version_dir)
     return cls(path=version_dir, version=int(info["version"]),
                index=info["index"], k=int(info["k"]),

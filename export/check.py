@@ -82,8 +82,10 @@ def main(argv: Optional[Sequence[str]] = None) -> CheckReport:
   parser.add_argument("version_dir",
                       help="An export_dir/<version> written by export.")
   args = parser.parse_args(argv)
-  if not os.path.isdir(args.version_dir):
-    parser.error(f"{args.version_dir!r} is not a directory.")
+  try:
+    savedmodel.check_saved_model(args.version_dir)
+  except ValueError as e:
+    parser.error(str(e))
   report = check(args.version_dir)
   non_core = ", ".join(report.non_core_ops) or "none"
   print(f"{report.version_dir}: {len(report.ops)} op types, ops outside "

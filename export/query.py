@@ -16,6 +16,7 @@ import argparse
 import collections
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -91,20 +92,45 @@ def build_request(histories: Sequence[Sequence[Event]],
   return {"signature_name": "serving_default", "instances": instances}
 
 
+def rest_url(url: str) -> str:
+  """TF Serving's REST address with its scheme: ``http://`` if none is given.
+
+  Raises:
+    QueryError: for a scheme other than http and https, or no host.
+  """
+  if "://" not in url:
+    url = "http://" + url
+  parts = urllib.parse.urlsplit(url)
+  if parts.scheme not in ("http", "https") or not parts.netloc:
+    raise QueryError(
+        f"--url {url!r} is not TF Serving's REST address: expected "
+        "[http://]host:port, e.g. localhost:8501.")
+  return url.rstrip("/")
+
+
 def predict(url: str, model: str, request: Mapping,
             version: Optional[int] = None, timeout: float = 30.0
             ) -> List[dict]:
   """POSTs ``request`` to the model's REST predict endpoint.
+
+  Args:
+    url: TF Serving's REST address, e.g. ``localhost:8501`` (see
+      ``rest_url``).
+    model: The served model name.
+    request: The request body (``build_request``).
+    version: A specific version; default the server's latest.
+    timeout: Seconds to wait for the answer.
 
   Returns:
     One dict per instance, e.g. {"candidate_ids": [...], "scores": [...]}.
 
   Raises:
     QueryError: with the server's own message when it answers with an error,
-      or with the reason when it cannot be reached.
+      with the reason when it cannot be reached, or for a ``url`` that is no
+      http(s) address.
   """
   path = f"/v1/models/{model}" + (f"/versions/{version}" if version else "")
-  endpoint = url.rstrip("/") + path + ":predict"
+  endpoint = rest_url(url) + path + ":predict"
   body = json.dumps(request).encode()
   http_request = urllib.request.Request(
       endpoint, data=body, headers={"Content-Type": "application/json"})
@@ -142,7 +168,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
   parser = argparse.ArgumentParser(
       description="Ask a TF Serving tfrs-adcg model for users' candidates.")
   parser.add_argument("--url", default="http://localhost:8501",
-                      help="TF Serving's REST address.")
+                      help="TF Serving's REST address; http:// if no scheme "
+                      "is given.")
   parser.add_argument("--model", default="adcg", help="--model_name served.")
   parser.add_argument("--version", type=int, help="A specific version.")
   source = parser.add_mutually_exclusive_group(required=True)

@@ -7,8 +7,11 @@
 writes ``serving/adcg/<version>/`` in TF Serving's layout: the SavedModel
 (user tower + index, see ``serving_module``), warmup requests and
 ``assets.extra/export_info.json``. The version is assembled in a hidden
-temporary directory next to it and renamed into place, so a server polling
-``serving/adcg`` never sees half a model; earlier versions stay.
+staging directory next to it (``.staging-<version>-<host>-<pid>-<id>``) and
+renamed into place, so a server polling ``serving/adcg`` never sees half a
+model; earlier versions stay. An export removes the staging directories that
+killed exports of this host left; those of another host, or of an export
+still running, it names in a warning and leaves.
 
 An item-level model (``tfrs_adcg.train --task item``) indexes every item of
 its catalog (``--item_catalog``, default the one it was trained with; a newer
@@ -30,12 +33,16 @@ import json
 import logging
 import os
 import re
+import socket
 import time
 import uuid
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
+
+from google.protobuf import message
 
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
+from tensorflow.core.protobuf import saved_model_pb2
 
 from export import catalog_index
 from export import index as index_lib
@@ -45,6 +52,11 @@ from export import warmup
 from tfrs_adcg import schema
 
 EXPORT_INFO = "export_info.json"
+SAVED_MODEL = "saved_model.pb"
+STAGING_PREFIX = ".staging-"
+# .staging-<version>-<host>-<pid>-<id>
+_STAGING = re.compile(re.escape(STAGING_PREFIX) +
+                      r"\d+-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{32}/?")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +86,97 @@ def read_export_info(version_dir: str) -> dict:
         f"(no {warmup.ASSETS_EXTRA}/{EXPORT_INFO}).")
   with tf.io.gfile.GFile(path) as f:
     return json.load(f)
+
+
+def check_saved_model(version_dir: str) -> None:
+  """Checks that ``version_dir`` holds a complete SavedModel.
+
+  Reads ``saved_model.pb`` and every variable once, so that a copy cut
+  short fails here with the name of what is wrong, not later while loading.
+
+  Raises:
+    ValueError: if ``version_dir`` is missing, holds no ``saved_model.pb``
+      (an export dir instead of one of its versions, say), or its graph or
+      variables are truncated or corrupted.
+  """
+  if not tf.io.gfile.isdir(version_dir):
+    raise ValueError(f"{version_dir!r} is not a directory: pass a version "
+                     "directory written by export.savedmodel.")
+  graph = os.path.join(version_dir, SAVED_MODEL)
+  if not tf.io.gfile.exists(graph):
+    versions = sorted((name.rstrip("/") for name in
+                       tf.io.gfile.listdir(version_dir)
+                       if re.fullmatch(r"\d+/?", name)), key=int)
+    hint = (f"; it looks like an export dir: pass one of its versions, e.g. "
+            f"{os.path.join(version_dir, versions[-1])!r}" if versions else
+            "")
+    raise ValueError(f"{version_dir!r} holds no {SAVED_MODEL}: it is not a "
+                     f"version written by export.savedmodel{hint}.")
+  with tf.io.gfile.GFile(graph, "rb") as f:
+    content = f.read()
+  try:
+    meta_graphs = saved_model_pb2.SavedModel.FromString(content).meta_graphs
+  except message.DecodeError as e:
+    meta_graphs, reason = [], str(e)
+  else:
+    reason = "no graph in it"
+  if not meta_graphs:
+    raise ValueError(f"{graph!r} is truncated or corrupted ({reason}): "
+                     "export the model again.")
+  variables = os.path.join(version_dir, "variables", "variables")
+  try:
+    reader = tf.train.load_checkpoint(variables)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  # The reader raises IndexError for a data file cut short.
+  except (tf.errors.OpError, ValueError, IndexError) as e:
+    reason = e.message if isinstance(e, tf.errors.OpError) else str(e)
+    raise ValueError(f"The variables of {version_dir!r} are truncated or "
+                     f"corrupted ({reason.strip()}): export the model "
+                     "again.") from None
+
+
+def clean_staging(export_dir: str) -> List[str]:
+  """Removes the staging directories killed exports left in ``export_dir``.
+
+  A staging directory names the host and the process that writes it; the
+  ones of a process of this host that has ended are removed. The others (of
+  another host, of a running export, or unnamed) are left and logged.
+
+  Returns:
+    The directories removed.
+  """
+  removed = []
+  host = socket.gethostname()
+  for name in tf.io.gfile.listdir(export_dir):
+    if not name.startswith(STAGING_PREFIX):
+      continue
+    path = os.path.join(export_dir, name.rstrip("/"))
+    match = _STAGING.fullmatch(name)
+    if match and match["host"] == host and not _running(int(match["pid"])):
+      tf.io.gfile.rmtree(path)
+      removed.append(path)
+    else:
+      logging.warning(
+          "%s: the staging directory of an export that runs, or ran on "
+          "another host; remove it once no export into %s runs.", path,
+          export_dir)
+  if removed:
+    logging.info("Removed %d staging director%s of killed exports: %s",
+                 len(removed), "y" if len(removed) == 1 else "ies",
+                 ", ".join(removed))
+  return removed
+
+
+def _running(pid: int) -> bool:
+  """Whether a process ``pid`` runs on this host."""
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
 
 
 def next_version(export_dir: str) -> int:
@@ -172,9 +275,11 @@ def export_with_config(config: ExportConfig) -> str:
   module = serving_module.ServingModule(trained.user_tower, retrieval_index, k)
 
   tf.io.gfile.makedirs(config.export_dir)
+  clean_staging(config.export_dir)
   version = next_version(config.export_dir)
-  staging = os.path.join(config.export_dir,
-                         f".staging-{version}-{uuid.uuid4().hex}")
+  staging = os.path.join(
+      config.export_dir, f"{STAGING_PREFIX}{version}-{socket.gethostname()}-"
+      f"{os.getpid()}-{uuid.uuid4().hex}")
   options = tf.saved_model.SaveOptions(
       namespace_whitelist=["Scann"] if config.index == "scann" else None)
   tf.saved_model.save(module, staging, signatures=module.signatures(),

@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import pathlib
+import shutil
 from typing import Dict, List, Tuple
 
 import apache_beam as beam
@@ -304,8 +305,27 @@ def test_top_k_above_the_models_k_is_a_clear_error(
 
 
 def test_not_an_export_is_a_clear_error(synthetic_dir, tmp_path):
-  with pytest.raises(ValueError, match="--model.*export_info"):
+  with pytest.raises(ValueError, match="--model.*holds no saved_model.pb"):
     _run(synthetic_dir / "events.csv", tmp_path, tmp_path / "out")
+
+
+@pytest.mark.parametrize("damage,message", [
+    ("saved_model.pb", "holds no saved_model.pb"),
+    ("variables/variables.data-00000-of-00001",
+     "variables of .* are truncated or corrupted"),
+])
+def test_an_incomplete_model_is_refused_before_the_pipeline_starts(
+    synthetic_dir, exported_versions, tmp_path, damage, message):
+  version_dir = tmp_path / "1"
+  shutil.copytree(exported_versions["brute_force"], version_dir)
+  path = version_dir / damage
+  if damage == "saved_model.pb":
+    path.unlink()
+  else:
+    path.write_bytes(path.read_bytes()[:100])
+  with pytest.raises(ValueError, match=f"--model: .*{message}"):
+    _run(synthetic_dir / "events.csv", version_dir, tmp_path / "out")
+  assert not (tmp_path / "out").exists()
 
 
 def test_refuses_to_overwrite_without_the_flag(jsonl_run, dirty_input,

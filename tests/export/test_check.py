@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import shutil
 
 import pytest
@@ -86,6 +87,21 @@ def test_a_scann_variant_without_scann_ops_is_caught(tmp_path):
   assert report.warmup_requests == 1
   assert report.problems == [
       "the ScaNN variant has no ScaNN ops: the index is missing"]
+
+
+def test_cli_names_a_folder_without_a_saved_model(exported_versions,
+                                                  tmp_path, capsys):
+  export_dir, empty = tmp_path / "adcg", tmp_path / "empty"
+  shutil.copytree(exported_versions["brute_force"], export_dir / "12")
+  empty.mkdir()
+  for folder, message in (
+      (export_dir, f"no saved_model.pb.*versions, e.g. '{export_dir / '12'}'"),
+      (empty, "holds no saved_model.pb"),
+      (tmp_path / "missing", "is not a directory")):
+    with pytest.raises(SystemExit) as exited:
+      check.main([str(folder)])
+    assert exited.value.code == 2
+    assert re.search(message, capsys.readouterr().err.splitlines()[-1])
 
 
 def test_cli_exits_non_zero_on_problems(tmp_path, capsys):

@@ -156,6 +156,20 @@ def test_server_errors_come_back_as_clear_messages(fake_server):
     query.predict(url, "adcg", bad)
 
 
+def test_a_url_without_a_scheme_is_http(fake_server, capsys):
+  url, _ = fake_server
+  predictions = query.main(["--url", url[len("http://"):], "--user-events",
+                            "a1,,view,1700000000"])
+  assert len(predictions) == 1
+  assert capsys.readouterr().out.startswith("user: ")
+
+
+@pytest.mark.parametrize("url", ["ftp://localhost:8501", "http://"])
+def test_a_url_that_is_no_rest_address_is_a_clear_message(url):
+  with pytest.raises(SystemExit, match=r"expected \[http://\]host:port"):
+    query.main(["--url", url, "--user-events", "a1,,view,1700000000"])
+
+
 def test_unreachable_server_is_a_clear_message():
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))

@@ -2,8 +2,13 @@
 
 import glob
 import json
+import logging
 import os
 import pathlib
+import shutil
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -254,6 +259,82 @@ def test_cli_rejects_a_missing_model_dir(tmp_path):
     savedmodel.main(["--model_dir", str(tmp_path / "nope"), "--export_dir",
                      str(tmp_path / "out")])
   assert not os.path.exists(tmp_path / "out")
+
+
+def staging_dir(export_dir: pathlib.Path, host: str, pid: int
+                ) -> pathlib.Path:
+  """A half-written version as an export process leaves it."""
+  path = export_dir / f".staging-7-{host}-{pid}-{'0' * 32}"
+  (path / "variables").mkdir(parents=True)
+  (path / "saved_model.pb").write_bytes(b"\x08")
+  return path
+
+
+def ended_process() -> int:
+  process = subprocess.Popen([sys.executable, "-c", "pass"])
+  process.wait()
+  return process.pid
+
+
+def test_the_next_export_removes_what_killed_exports_left(
+    trained_model_dir, tmp_path, caplog):
+  host = socket.gethostname()
+  killed = staging_dir(tmp_path, host, ended_process())
+  running = staging_dir(tmp_path, host, os.getpid())
+  elsewhere = staging_dir(tmp_path, "another-host", ended_process())
+  with caplog.at_level(logging.INFO):
+    version = savedmodel.export(str(trained_model_dir), str(tmp_path),
+                                index="brute_force")
+  assert not killed.exists() and running.exists() and elsewhere.exists()
+  assert sorted(os.listdir(tmp_path)) == sorted(
+      [running.name, elsewhere.name, os.path.basename(version)])
+  warned = [r.getMessage() for r in caplog.records
+            if r.levelno == logging.WARNING and ".staging-" in r.getMessage()]
+  assert len(warned) == 2
+  assert any(m.startswith(f"{running}: ") for m in warned)
+  assert any(m.startswith(f"{elsewhere}: ") for m in warned)
+
+
+@pytest.fixture
+def version_copy(exported_versions, tmp_path) -> pathlib.Path:
+  copy = tmp_path / "adcg" / "1"
+  shutil.copytree(exported_versions["brute_force"], copy)
+  return copy
+
+
+def cut_short(path: pathlib.Path, keep: float = 0.5) -> None:
+  content = path.read_bytes()
+  path.write_bytes(content[:int(len(content) * keep)])
+
+
+def test_check_saved_model_accepts_an_export(version_copy):
+  savedmodel.check_saved_model(str(version_copy))
+
+
+@pytest.mark.parametrize("name,message", [
+    ("saved_model.pb", "saved_model.pb' is truncated or corrupted"),
+    ("variables/variables.index", "variables of .* are truncated"),
+    ("variables/variables.data-00000-of-00001",
+     "variables of .* are truncated"),
+])
+def test_check_saved_model_names_a_file_cut_short(version_copy, name,
+                                                  message):
+  cut_short(version_copy / name)
+  with pytest.raises(ValueError, match=message):
+    savedmodel.check_saved_model(str(version_copy))
+
+
+def test_check_saved_model_names_a_missing_graph(version_copy):
+  (version_copy / "saved_model.pb").unlink()
+  with pytest.raises(ValueError, match="holds no saved_model.pb"):
+    savedmodel.check_saved_model(str(version_copy))
+  # The export dir instead of a version: its versions are named.
+  with pytest.raises(ValueError, match=(
+      "holds no saved_model.pb.* export dir: pass one of its versions, e.g. "
+      f"'{version_copy}'")):
+    savedmodel.check_saved_model(str(version_copy.parent))
+  with pytest.raises(ValueError, match="is not a directory"):
+    savedmodel.check_saved_model(str(version_copy / "nothing"))
 
 
 # Item-level models (issue 7).
