@@ -266,30 +266,61 @@ def free_ports(count):
   return ports
 
 
-def test_two_workers_on_loopback_train_like_one(preprocessed_dir,
-                                                trained_model_dir, tmp_path):
-  """Two epochs on two workers against the single-process session model.
+# Two epochs on two workers: the session model's flags but for the epochs
+# (its best epoch is one of the first few), the same global batch, split in
+# two.
+TWO_WORKERS = ["--strategy", "multi_worker", "--epochs", "2",
+               "--max_seq_len", "20"] + SMALL
 
-  The flags equal the session model's but for the epochs (its best epoch is
-  one of the first few), and the global batch is the same, split in two.
-  """
-  model_dir = tmp_path / "multi_worker"
+
+def start_workers(data_dir, model_dir, log_prefix) -> list:
+  """Starts both workers of a loopback cluster; each logs to a file."""
   cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
   workers = []
   for index in range(2):
     env = dict(os.environ, TF_CONFIG=json.dumps(
         {"cluster": cluster, "task": {"type": "worker", "index": index}}))
-    workers.append(subprocess.Popen(
-        [sys.executable, "-m", "tfrs_adcg.train", "--data",
-         str(preprocessed_dir), "--model_dir", str(model_dir),
-         "--strategy", "multi_worker", "--epochs", "2",
-         "--max_seq_len", "20"] + SMALL,
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True))
-  errors = [worker.communicate(timeout=600)[1] for worker in workers]
-  for worker, error in zip(workers, errors):
-    assert worker.returncode == 0, error[-3000:]
+    with open(f"{log_prefix}-{index}.log", "w") as log:
+      workers.append(subprocess.Popen(
+          [sys.executable, "-m", "tfrs_adcg.train", "--data", str(data_dir),
+           "--model_dir", str(model_dir)] + TWO_WORKERS,
+          cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log))
+  return workers
 
+
+def finish_workers(workers, log_prefix, timeout: float = 300) -> list:
+  """Waits for the workers to succeed; returns their logs."""
+  deadline = time.time() + timeout
+  try:
+    for worker in workers:
+      worker.wait(timeout=max(1, deadline - time.time()))
+  finally:
+    for worker in workers:
+      if worker.poll() is None:
+        worker.kill()
+        worker.wait()
+  logs = []
+  for index, worker in enumerate(workers):
+    with open(f"{log_prefix}-{index}.log") as f:
+      logs.append(f.read())
+    assert worker.returncode == 0, logs[-1][-3000:]
+  return logs
+
+
+@pytest.fixture(scope="module")
+def two_worker_model_dir(preprocessed_dir, tmp_path_factory):
+  """The model dir of an uninterrupted two-worker run (``TWO_WORKERS``)."""
+  out = tmp_path_factory.mktemp("two_workers")
+  model_dir = out / "model"
+  finish_workers(start_workers(preprocessed_dir, model_dir, out / "worker"),
+                 out / "worker")
+  return model_dir
+
+
+def test_two_workers_on_loopback_train_like_one(two_worker_model_dir,
+                                                trained_model_dir):
+  """Two epochs on two workers against the single-process session model."""
+  model_dir = two_worker_model_dir
   multi, single = read_metrics(model_dir), read_metrics(trained_model_dir)
   assert multi["popularity"] == single["popularity"]
   assert multi["model"]["recall@10"] > multi["popularity"]["recall@10"]
@@ -298,6 +329,47 @@ def test_two_workers_on_loopback_train_like_one(preprocessed_dir,
   # Only the chief wrote the model dir.
   assert model_lib.load_trained(str(model_dir)).config.strategy == (
       "multi_worker")
+
+
+def test_two_workers_killed_and_resumed_end_as_an_uninterrupted_run(
+    preprocessed_dir, two_worker_model_dir, tmp_path):
+  model_dir = tmp_path / "model"
+  checkpoint_dir = str(model_dir / checkpoints.CHECKPOINT_DIR)
+  workers = start_workers(preprocessed_dir, model_dir, tmp_path / "killed")
+  deadline = time.time() + 300
+  try:
+    while tf.train.latest_checkpoint(checkpoint_dir) is None:
+      assert all(w.poll() is None for w in workers), "a worker exited early"
+      assert time.time() < deadline, "no checkpoint within 5 minutes"
+      time.sleep(0.2)
+  finally:
+    for worker in workers:
+      worker.send_signal(signal.SIGKILL)
+    for worker in workers:
+      worker.wait()
+  assert tf.train.latest_checkpoint(checkpoint_dir).endswith("ckpt-1")
+
+  logs = finish_workers(
+      start_workers(preprocessed_dir, model_dir, tmp_path / "resumed"),
+      tmp_path / "resumed")
+  # Both workers resumed from the chief's checkpoint of epoch 1.
+  for log in logs:
+    assert "Resuming after epoch 1 from" in log, log[-3000:]
+  resumed, whole = read_log(model_dir), read_log(two_worker_model_dir)
+  assert [row["epoch"] for row in resumed] == ["0", "1"]
+  assert [row["epoch"] for row in whole] == ["0", "1"]
+  # Epoch 1 ran before the kill: the same weights, the same loss.
+  assert float(resumed[0]["loss"]) == pytest.approx(float(whole[0]["loss"]),
+                                                    rel=1e-3)
+  # Epoch 2 continued the input stream (only dropout draws anew).
+  assert float(resumed[1]["loss"]) == pytest.approx(float(whole[1]["loss"]),
+                                                    rel=0.05)
+  for split in (schema.VALID, schema.EVAL):
+    got, expected = read_metrics(model_dir, split), read_metrics(
+        two_worker_model_dir, split)
+    assert got["popularity"] == expected["popularity"]
+    for name, value in expected["model"].items():
+      assert got["model"][name] == pytest.approx(value, abs=0.03), name
 
 
 # The item task (issue 7): tests/conftest.py's item_model_dir.
