@@ -16,13 +16,13 @@
    ``batch_bench``, ``item_index_bench``), each writing its own results.
 4. results/REPORT.md: every results/*.md, with the machine and the date;
    a full run into the repository's results directory also copies it into
-   README.md (``benchmarks.readme``).
+   docs/benchmarks.md (``benchmarks.readme``).
 
 ``--quick`` uses a small log (600 users, 40 advertisers, 42 days), two short
 epochs per training run and each benchmark's own ``--quick``: a few minutes
 of training, plus the speed benchmarks' smoke sizes. Its results go to
 ``results/quick/`` unless ``--results_dir`` says otherwise, so a smoke run
-never overwrites the measured results the README quotes.
+never overwrites the measured results the docs quote.
 """
 
 import argparse
@@ -65,7 +65,7 @@ class RunConfig:
     seeds: The seeds the defaults are trained with; ablations use the
       first.
     speed: Run the speed benchmarks too.
-    update_readme: Copy REPORT.md into README.md's benchmark block.
+    update_readme: Copy REPORT.md into docs/benchmarks.md's report block.
   """
   workdir: str
   results_dir: str
@@ -215,7 +215,7 @@ def run(config: RunConfig) -> Dict:
   report = write_report(config.results_dir, results["machine"])
   if config.update_readme:
     readme.include_report(report)
-    logging.info("Copied %s into %s", report, readme.README)
+    logging.info("Copied %s into %s", report, readme.PAGE)
   logging.info("Wrote %s; benchmark seconds %s", report, json.dumps(seconds))
   return {"quality": results, "speed_seconds": seconds, "report": report}
 
@@ -229,7 +229,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
   parser.add_argument(
       "--results_dir", default=None,
       help=f"Default: {common.RESULTS_DIR} (its quick/ subdirectory with "
-      "--quick). A full run into the default also updates README.md.")
+      "--quick). A full run into the default also updates "
+      "docs/benchmarks.md.")
   parser.add_argument("--skip_speed", action="store_true",
                       help="Only the quality part (and the report).")
   args = parser.parse_args(argv)
