@@ -51,6 +51,18 @@ def test_best_holds_the_best_epochs_weights(tmp_path):
                                   "*.index"))) == 1
 
 
+def _save_only_in(folder: str, otherwise):
+  """A ``CheckpointManager.save`` that saves only into ``folder``."""
+  save = tf.train.CheckpointManager.save
+
+  def patched(manager, *args, **kwargs):
+    if manager.directory.endswith(folder):
+      return save(manager, *args, **kwargs)
+    return otherwise()
+
+  return patched
+
+
 def test_a_kill_before_the_best_is_written_is_repaired_on_resume(
     tmp_path, monkeypatch):
   model = dense_model(0.0)
@@ -77,18 +89,6 @@ def test_a_kill_before_the_best_is_written_is_repaired_on_resume(
   best = dense_model(-1.0)
   checkpoints.restore_weights(best, str(tmp_path))
   np.testing.assert_array_equal(kernel(best), np.full((3, 2), 1.0))
-
-
-def _save_only_in(folder: str, otherwise):
-  """A ``CheckpointManager.save`` that saves only into ``folder``."""
-  save = tf.train.CheckpointManager.save
-
-  def patched(manager, *args, **kwargs):
-    if manager.directory.endswith(folder):
-      return save(manager, *args, **kwargs)
-    return otherwise()
-
-  return patched
 
 
 def test_a_half_written_best_is_never_read(tmp_path):
