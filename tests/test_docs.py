@@ -5,6 +5,7 @@
   (or, for the Beam pipelines, be a Beam pipeline option). A flag alone in
   inline code (a flag table, a sentence) must belong to one of the commands
   the page documents, to Beam or to TF Serving's model server.
+* Relative links reach their files, and anchors their headings.
 * The README's five-minute tour runs as printed, in an empty directory, and
   every output line it shows appears in what the commands print (digits
   aside, since times and versions change; ``...`` stands for omitted text).
@@ -50,7 +51,7 @@ PAGE_COMMANDS = {
 MODEL_SERVER_FLAGS = frozenset((
     "--rest_api_port", "--model_name", "--model_base_path",
     "--enable_batching", "--batching_parameters_file", "--model_config_file"))
-
+# Every command has these.
 HELP_FLAGS = frozenset(("-h", "--help"))
 
 _MODULE = r"(?:tfrs_adcg|beam|export|benchmarks)\.\w+"
@@ -62,12 +63,16 @@ _COMMENT = re.compile(r"\s#\s.*$", re.MULTILINE)
 _FENCE = re.compile(r"^```.*?^```[^\n]*$", re.MULTILINE | re.DOTALL)
 _INDENTED = re.compile(r"^    .*$", re.MULTILINE)
 _INLINE_CODE = re.compile(r"`([^`]+)`")
+# A link or image target that is a relative path (with an optional anchor).
+_LINK = re.compile(r"\]\((?![a-z]+:)([^)\s]+)\)")
+_HEADING = re.compile(r"^#+ (.+)$", re.MULTILINE)
 _TOUR_BLOCK = re.compile(r"^```console\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # The tour runs several TensorFlow processes on 2 shared cores.
 _TOUR_COMMAND_TIMEOUT_S = 600
 
 
 def pages() -> List[pathlib.Path]:
+  """The README and every page of docs/."""
   return [README] + sorted(DOCS.glob("*.md"))
 
 
@@ -110,6 +115,7 @@ def beam_pipeline_flags() -> FrozenSet[str]:
 
 
 def run_help(module: str) -> str:
+  """``python -m <module> --help``, run from the repository's root."""
   result = subprocess.run([sys.executable, "-m", module, "--help"],
                           cwd=REPO, capture_output=True, text=True,
                           timeout=300, check=False)
@@ -201,6 +207,32 @@ def test_flags_alone_in_the_docs_belong_to_the_page_commands(cli_flags):
                     for flag in flags_in(span) if flag not in allowed]
   assert not unknown, (
       "Flags no command of their page has:\n" + "\n".join(unknown))
+
+
+def anchor(heading: str) -> str:
+  """GitHub's anchor of a markdown heading's text."""
+  return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_anchor_follows_github():
+  assert anchor("Which epoch: valid and eval") == "which-epoch-valid-and-eval"
+  assert anchor("Rejected rows: dead letters") == "rejected-rows-dead-letters"
+  assert anchor("Training: `tfrs_adcg.train`") == "training-tfrs_adcgtrain"
+
+
+def test_relative_links_reach_their_files_and_headings():
+  broken = []
+  for page in pages():
+    for target in _LINK.findall(page.read_text(encoding="utf-8")):
+      path, _, fragment = target.partition("#")
+      linked = (page.parent / path).resolve() if path else page
+      if not linked.exists():
+        broken.append(f"{page.name}: {target}: no such file")
+      elif fragment and linked.suffix == ".md":
+        headings = _HEADING.findall(linked.read_text(encoding="utf-8"))
+        if fragment not in {anchor(heading) for heading in headings}:
+          broken.append(f"{page.name}: {target}: no such heading")
+  assert not broken, "Broken links:\n" + "\n".join(broken)
 
 
 def tour() -> List[Tuple[str, List[str]]]:
