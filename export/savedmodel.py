@@ -174,8 +174,8 @@ def _running(pid: int) -> bool:
     os.kill(pid, 0)
   except ProcessLookupError:
     return False
-  except PermissionError:
-    return True
+  except PermissionError:  # Another user's process.
+    pass
   return True
 
 

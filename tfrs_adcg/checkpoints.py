@@ -50,51 +50,58 @@ def best_epoch_saved(model_dir: str) -> Optional[int]:
 class EpochCheckpoints:
   """Saves and restores the per-epoch training checkpoints and the best.
 
-  Under a multi-worker strategy every worker saves (saving may synchronise
-  the workers) into its own ``directory``, and every worker restores from
-  ``restore_directory``, the chief's model directory: all of them resume
-  from the same checkpoint.
+  Every process of a run restores from the model directory, so all workers
+  of a multi-worker run resume from the same checkpoint. Every worker saves
+  the epoch checkpoints (saving may synchronise the workers), a non-chief
+  worker into a folder of its own; the best weights only the chief writes.
 
   Args:
     model: The model; its weights are what ``best/`` holds.
     optimizer: The optimizer, saved with the model in the epoch checkpoints.
     state: The training state, likewise.
-    directory: Where this process writes ``checkpoints/`` and ``best/``.
-    restore_directory: The model directory to resume from; default
-      ``directory``.
+    model_dir: The run's model directory.
+    worker_dir: A non-chief worker's own folder; None for the chief (or a
+      single process).
     max_to_keep: Epoch checkpoints kept.
   """
 
   def __init__(self, model: tf.keras.Model, optimizer, state: TrainingState,
-               directory: str, restore_directory: Optional[str] = None,
+               model_dir: str, worker_dir: Optional[str] = None,
                max_to_keep: int = 3):
     self._state = state
-    self._restore_directory = restore_directory or directory
+    self._model_dir = model_dir
     self._checkpoint = tf.train.Checkpoint(
         model=model, optimizer=optimizer, state=state)
     self._manager = tf.train.CheckpointManager(
-        self._checkpoint, os.path.join(directory, CHECKPOINT_DIR),
+        self._checkpoint,
+        os.path.join(worker_dir or model_dir, CHECKPOINT_DIR),
         max_to_keep=max_to_keep)
-    self._best = tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=model), os.path.join(directory, BEST_DIR),
-        max_to_keep=1, checkpoint_name=_BEST_NAME)
+    self._best = None
+    if worker_dir is None:
+      best = tf.train.Checkpoint(model=model)
+      # Created here, outside any strategy scope: a save that creates no
+      # variable is the chief's alone, it waits for no worker.
+      best.save_counter  # pylint: disable=pointless-statement
+      self._best = tf.train.CheckpointManager(
+          best, os.path.join(model_dir, BEST_DIR), max_to_keep=1,
+          checkpoint_name=_BEST_NAME)
 
   def restore_latest(self) -> int:
-    """Restores the last checkpoint if there is one; returns epochs done.
+    """Restores the model dir's last checkpoint if any; returns epochs done.
 
     Writes the best weights if the run that saved the checkpoint was killed
     before it wrote them.
     """
     path = tf.train.latest_checkpoint(
-        os.path.join(self._restore_directory, CHECKPOINT_DIR))
+        os.path.join(self._model_dir, CHECKPOINT_DIR))
     if path is None:
       return 0
     self._checkpoint.restore(path).assert_existing_objects_matched()
     epochs_done = int(self._state.epochs_done.numpy())
     logging.info("Resuming after epoch %d from %s.", epochs_done, path)
     best_epoch = int(self._state.best_epoch.numpy()) + 1
-    if (best_epoch == epochs_done and
-        best_epoch_saved(self._restore_directory) != best_epoch):
+    if (self._best and best_epoch == epochs_done and
+        best_epoch_saved(self._model_dir) != best_epoch):
       self._best.save(checkpoint_number=best_epoch)
     return epochs_done
 
@@ -106,7 +113,7 @@ class EpochCheckpoints:
     """
     self._state.epochs_done.assign(epochs_done)
     path = self._manager.save(checkpoint_number=epochs_done)
-    if int(self._state.best_epoch.numpy()) + 1 == epochs_done:
+    if self._best and int(self._state.best_epoch.numpy()) + 1 == epochs_done:
       self._best.save(checkpoint_number=epochs_done)
     return path
 

@@ -250,7 +250,8 @@ def train(config: TrainConfig) -> TrainResult:
     model.compile(optimizer=optimizer)
     state = checkpoints.TrainingState()
   epoch_checkpoints = checkpoints.EpochCheckpoints(
-      model, optimizer, state, write_dir, restore_directory=config.model_dir)
+      model, optimizer, state, config.model_dir,
+      worker_dir=None if chief else write_dir)
   initial_epoch = epoch_checkpoints.restore_latest()
   if chief:
     _trim_training_log(os.path.join(write_dir, TRAINING_LOG), initial_epoch)

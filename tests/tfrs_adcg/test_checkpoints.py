@@ -107,23 +107,26 @@ def test_a_half_written_best_is_never_read(tmp_path):
 
 
 def test_every_worker_resumes_from_the_chiefs_checkpoint(tmp_path):
-  chief_dir, worker_dir = tmp_path / "model_dir", tmp_path / "worker"
+  model_dir, worker_dir = tmp_path / "model_dir", tmp_path / "worker"
   model = dense_model(0.0)
-  state, epoch_checkpoints = run_checkpoints(model, chief_dir)
+  state, epoch_checkpoints = run_checkpoints(model, model_dir)
   end_epoch(model, state, epoch_checkpoints, 0, best=True)
   end_epoch(model, state, epoch_checkpoints, 1, best=False)
 
   worker = dense_model(-1.0)
   worker_state, worker_checkpoints = run_checkpoints(
-      worker, worker_dir, restore_directory=str(chief_dir))
+      worker, model_dir, worker_dir=str(worker_dir))
   assert worker_checkpoints.restore_latest() == 2
   assert int(worker_state.best_epoch.numpy()) == 0
   np.testing.assert_array_equal(kernel(worker), np.full((3, 2), 1.0))
-  # The worker writes its own folder only.
+  # The worker saves epochs into its own folder, and no best weights.
   end_epoch(worker, worker_state, worker_checkpoints, 2, best=True)
   assert tf.train.latest_checkpoint(
-      str(chief_dir / checkpoints.CHECKPOINT_DIR)).endswith("ckpt-2")
-  assert checkpoints.best_epoch_saved(str(worker_dir)) == 3
+      str(model_dir / checkpoints.CHECKPOINT_DIR)).endswith("ckpt-2")
+  assert tf.train.latest_checkpoint(
+      str(worker_dir / checkpoints.CHECKPOINT_DIR)).endswith("ckpt-3")
+  assert checkpoints.best_epoch_saved(str(model_dir)) == 1
+  assert not checkpoints.has_best(str(worker_dir))
 
 
 def test_restore_weights_without_a_checkpoint_says_how_to_train(tmp_path):
