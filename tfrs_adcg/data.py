@@ -118,7 +118,10 @@ def corrupt_shards(data_dir: str) -> List[Tuple[str, str]]:
       try:
         records.reduce(0, lambda count, _: count + 1)
       except tf.errors.DataLossError as e:
-        reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", e.message).strip()
+        # "{{function_node ...}} truncated record at 215784' failed with
+        # EOF reached [Op:ReduceDataset]": the reason only.
+        reason = re.sub(r"\{\{.*?\}\}|' failed with .*|\[Op:.*", "",
+                        e.message).strip()
         found.append((path, reason))
   return found
 

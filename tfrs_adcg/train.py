@@ -27,7 +27,9 @@ preprocessed with (its manifest's ``config.max_seq_len``): longer histories
 are not in the data, so such a run is refused.
 
 A truncated or corrupted shard of ``--data`` ends the run with an error that
-names it (``data.CorruptShardError``).
+names it (``data.CorruptShardError``). The command ends such an error, and
+any other bad flag or input (a ``ValueError``), with one line
+``tfrs_adcg.train: error: ...`` and exit status 2.
 
 Validation (early stopping, the best epoch) uses the ``valid`` split; the
 ``eval`` split is read once, at the end, by the chosen weights.
@@ -53,6 +55,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -544,4 +547,8 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 
 if __name__ == "__main__":
-  main()
+  try:
+    main()
+  except ValueError as e:  # A bad flag or input: its message, no trace.
+    print(f"tfrs_adcg.train: error: {e}", file=sys.stderr)
+    sys.exit(2)

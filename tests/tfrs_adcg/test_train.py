@@ -145,6 +145,19 @@ def test_max_seq_len_beyond_the_data_is_refused(preprocessed_dir, tmp_path):
   assert not model_dir.exists()
 
 
+def test_the_command_ends_a_bad_input_with_one_line(preprocessed_dir,
+                                                    tmp_path):
+  process = subprocess.run(
+      [sys.executable, "-m", "tfrs_adcg.train", "--data",
+       str(preprocessed_dir), "--model_dir", str(tmp_path / "model"),
+       "--max_seq_len", "21"],
+      cwd=REPO, capture_output=True, text=True, check=False)
+  assert process.returncode == 2
+  assert "Traceback" not in process.stderr
+  assert process.stderr.splitlines()[-1].startswith(
+      "tfrs_adcg.train: error: --max_seq_len 21 is beyond the data")
+
+
 # Tiny runs on tests/tfrs_adcg/conftest.py's hand-written data dir.
 TINY = ["--max_seq_len", "4", "--batch_size", "2", "--steps_per_epoch", "3",
         "--embedding_dim", "8", "--num_heads", "2", "--shuffle_buffer", "10",
