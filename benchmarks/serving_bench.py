@@ -57,6 +57,7 @@ SYNTHETIC_SPREAD = 1.0
 TRAINED_ITEMS = "trained item tower over the synthetic catalog"
 # Shares of each tree's leaves searched in the recall/latency sweep.
 SWEEP_FRACTIONS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.4)
+SWEEP_CHUNK = 25  # Queries per partitioned search in the sweep.
 
 
 def clustered_unit_vectors(size: int, dim: int, seed: int,
@@ -226,7 +227,8 @@ def recall_sweep(workload: Workload, partitioned_index,
 
   ScaNN (built with ``ScannParameters.for_corpus``) and the partitioned
   index each at ``fractions`` of their leaves; brute force once. Search
-  only, all queries in one batch.
+  only, all queries in one batch (the partitioned index in chunks of
+  ``SWEEP_CHUNK``).
   """
   corpus, queries, ids = workload.embeddings, workload.queries, workload.ids
   exact = ids[exact_top_k(queries, corpus, K)]
@@ -245,14 +247,20 @@ def recall_sweep(workload: Workload, partitioned_index,
         queries, exact, index="scann", leaves_to_search=leaves,
         num_leaves=params.num_leaves))
   query_tensor = tf.constant(queries)
+  # The partitioned search gathers [queries, leaves, rows, D] floats: in
+  # chunks of queries, or a sweep to many leaves runs out of memory.
+  chunks = [query_tensor[start:start + SWEEP_CHUNK]
+            for start in range(0, len(queries), SWEEP_CHUNK)]
   num_leaves = partitioned_index.parameters.num_leaves
   for fraction in fractions:
     leaves = max(1, round(fraction * num_leaves))
     search = tf.function(lambda q, l=leaves: partitioned_index(
         q, k=K, leaves_to_search=l)[1])
     points.append(_search_point(
-        lambda s=search: s(query_tensor).numpy(), queries, exact,
-        index="partitioned", leaves_to_search=leaves, num_leaves=num_leaves))
+        lambda s=search: np.concatenate([s(chunk).numpy()
+                                         for chunk in chunks]),
+        queries, exact, index="partitioned", leaves_to_search=leaves,
+        num_leaves=num_leaves))
   brute_force = index_lib.build_index("brute_force", tf.constant(ids),
                                       tf.constant(corpus), K)
   search = tf.function(lambda q: brute_force(q, k=K)[1])
