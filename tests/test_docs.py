@@ -44,7 +44,8 @@ PAGE_COMMANDS = {
     "batch_candidates.md": ("beam.batch_candidates",),
     "items.md": ("tfrs_adcg.synthetic", "beam.preprocess", "tfrs_adcg.train",
                  "export.savedmodel", "beam.batch_candidates"),
-    "benchmarks.md": ("benchmarks.run",),
+    # Its quality tables name the training flags of each ablation.
+    "benchmarks.md": ("benchmarks.run", "tfrs_adcg.train"),
     "design.md": (),
 }
 # Flags of tensorflow_model_server that the serving page names.
