@@ -105,13 +105,7 @@ class StreamedScaNN(tfrs.layers.factorized_top_k.TopK):
   def index(self, candidates: tf.Tensor,
             identifiers: Optional[tf.Tensor] = None) -> "StreamedScaNN":
     """Indexes a whole corpus at once: embeddings [N, D], ids [N]."""
-    if len(candidates.shape) != 2:
-      raise ValueError(
-          f"Candidates must be [N, dim] embeddings, got {candidates.shape}.")
-    if identifiers is not None and (identifiers.shape[0] !=
-                                    candidates.shape[0]):
-      raise ValueError(f"{identifiers.shape[0]} identifiers for "
-                       f"{candidates.shape[0]} candidates.")
+    row_buffer.check_corpus(candidates, identifiers)
     searcher = self._build_searcher(tf.convert_to_tensor(candidates,
                                                          tf.float32))
     return self._adopt(searcher, identifiers)

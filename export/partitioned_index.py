@@ -140,13 +140,7 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
   def index(self, candidates: tf.Tensor,
             identifiers: Optional[tf.Tensor] = None) -> "PartitionedIndex":
     """Indexes a whole corpus at once: embeddings [N, D], ids [N]."""
-    if len(candidates.shape) != 2:
-      raise ValueError(
-          f"Candidates must be [N, dim] embeddings, got {candidates.shape}.")
-    if identifiers is not None and (identifiers.shape[0] !=
-                                    candidates.shape[0]):
-      raise ValueError(f"{identifiers.shape[0]} identifiers for "
-                       f"{candidates.shape[0]} candidates.")
+    row_buffer.check_corpus(candidates, identifiers)
     buffer = row_buffer.RowBuffer()
     if candidates.shape[0]:
       buffer.append(np.asarray(candidates, np.float32))

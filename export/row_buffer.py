@@ -76,6 +76,18 @@ class RowBuffer:
     return tf.experimental.dlpack.from_dlpack(self.as_array().__dlpack__())
 
 
+def check_corpus(candidates: tf.Tensor,
+                 identifiers: Optional[tf.Tensor]) -> None:
+  """Raises ValueError unless candidates are [N, D] with N identifiers."""
+  if len(candidates.shape) != 2:
+    raise ValueError(
+        f"Candidates must be [N, dim] embeddings, got {candidates.shape}.")
+  if identifiers is not None and (identifiers.shape[0] !=
+                                  candidates.shape[0]):
+    raise ValueError(f"{identifiers.shape[0]} identifiers for "
+                     f"{candidates.shape[0]} candidates.")
+
+
 def read_batches(candidates: tf.data.Dataset
                  ) -> Tuple[RowBuffer, Optional[tf.Tensor]]:
   """Reads (ids [b], embeddings [b, D]) or embeddings [b, D] batches.
