@@ -219,7 +219,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
 def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
   logging.basicConfig(level=logging.INFO,
                       format="%(asctime)s %(levelname)s %(message)s")
-  logging.getLogger("tensorflow").setLevel(logging.WARNING)
+  # TensorFlow's own INFO lines (absl: "Sharding callback duration" at
+  # every checkpoint) are not this command's progress.
+  for library in ("tensorflow", "absl"):
+    logging.getLogger(library).setLevel(logging.WARNING)
   return train(parse_args(argv))
 
 
