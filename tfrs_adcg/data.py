@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from tfrs_adcg import dense_targets
 from tfrs_adcg import schema
+from tfrs_adcg import timestamps
 
 Features = Dict[str, tf.Tensor]
 
@@ -63,7 +64,8 @@ class DenseTargets:
         candidate_feature=(schema.ITEM_ID if task == schema.ITEM_TASK
                            else schema.ADVERTISER_ID),
         conversion_types=tuple(config["conversion_types"]),
-        window_seconds=int(config["label_window_days"]) * 86_400,
+        window_seconds=(int(config["label_window_days"])
+                        * timestamps.DAY_SECONDS),
         first_only=first_only)
 
 
@@ -231,9 +233,13 @@ def training_dataset(paths: List[str], batch_size: int, max_seq_len: int,
       .ragged_batch(batch_size, drop_remainder=True)
       .map(_pad_labels)
       .prefetch(tf.data.AUTOTUNE))
+  return _sharded_by_batch(dataset)
+
+
+def _sharded_by_batch(dataset: tf.data.Dataset) -> tf.data.Dataset:
+  """``dataset`` with workers reading every shard and keeping every n-th
+  batch: preprocessing may write fewer shards than there are workers."""
   options = tf.data.Options()
-  # Workers read every shard and keep every n-th batch: preprocessing may
-  # write fewer shards than there are workers.
   options.experimental_distribute.auto_shard_policy = (
       tf.data.experimental.AutoShardPolicy.DATA)
   return dataset.with_options(options)
@@ -280,10 +286,7 @@ def dense_training_dataset(paths: List[str], batch_size: int,
            deterministic=True)
       .map(_pad_labels)
       .prefetch(tf.data.AUTOTUNE))
-  options = tf.data.Options()
-  options.experimental_distribute.auto_shard_policy = (
-      tf.data.experimental.AutoShardPolicy.DATA)
-  return dataset.with_options(options)
+  return _sharded_by_batch(dataset)
 
 
 def evaluation_dataset(paths: List[str], max_seq_len: int,

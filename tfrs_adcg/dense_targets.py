@@ -52,9 +52,8 @@ def position_positives(history: Dict[str, tf.Tensor], labels: tf.RaggedTensor,
                tf.constant(list(conversion_types))[tf.newaxis, tf.newaxis]),
       axis=-1)  # [P, L]
   length = tf.shape(ids)[1]
-  later = tf.linalg.band_part(tf.ones([length, length], tf.bool), 0, -1)
-  later = tf.logical_and(later, tf.logical_not(tf.eye(length,
-                                                      dtype=tf.bool)))
+  positions = tf.range(length)
+  later = positions[tf.newaxis, :] > positions[:, tf.newaxis]  # [t, u]: u > t
   within = times[:, tf.newaxis, :] - times[:, :, tf.newaxis] <= window_seconds
   # follows[p, t, u]: u is a positive of t.
   follows = (later[tf.newaxis] & within & is_conversion[:, tf.newaxis, :]
@@ -81,7 +80,7 @@ def position_positives(history: Dict[str, tf.Tensor], labels: tf.RaggedTensor,
       num_labels > 0, labels.row_starts() + tf.minimum(pick, num_labels - 1),
       tf.size(labels.flat_values, out_type=tf.int64)))
   newest = tf.reduce_sum(tf.cast(real, tf.int32), axis=1) - 1  # [P]
-  at_newest = tf.equal(tf.range(length)[tf.newaxis], newest[:, tf.newaxis])
+  at_newest = tf.equal(positions[tf.newaxis], newest[:, tf.newaxis])
   positives = tf.where(at_newest & (label != schema.STRING_PAD)[:, tf.newaxis],
                        label[:, tf.newaxis], positives)
 

@@ -11,6 +11,8 @@ import datetime
 import math
 from typing import Any, Iterable, Optional, Union
 
+DAY_SECONDS = 86_400
+
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MILLISECOND = datetime.timedelta(milliseconds=1)
 
