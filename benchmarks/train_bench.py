@@ -31,6 +31,7 @@ from benchmarks import common
 from tfrs_adcg import data
 from tfrs_adcg import schema
 from tfrs_adcg import synthetic
+from tfrs_adcg import train
 from tfrs_adcg import vocabulary
 from tfrs_adcg.config import DENSE, TrainConfig
 from tfrs_adcg.model import RetrievalModel
@@ -68,21 +69,14 @@ def _throughput(data_dir: str, name: str, overrides: Dict, steps: int,
                 results: "multiprocessing.Queue") -> None:
   """In a fresh process: the throughput of ``steps`` steps, and peak RSS."""
   manifest = schema.read_manifest(data_dir)
-  config = TrainConfig(data=data_dir, model_dir="", max_seq_len=MAX_SEQ_LEN,
-                       history_item_ids=False, **overrides)
+  # Resolved as training resolves it: the task's defaults included.
+  config = train.resolve_config(
+      TrainConfig(data=data_dir, model_dir="", max_seq_len=MAX_SEQ_LEN,
+                  **overrides), manifest)
   tf.keras.utils.set_random_seed(config.seed)
   model = RetrievalModel(config, vocabulary.read_vocabularies(data_dir))
   model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
-  paths = data.shard_paths(data_dir, schema.TRAIN)
-  dense = config.objective == DENSE
-  if dense:
-    dataset = data.dense_training_dataset(
-        paths, config.batch_size, MAX_SEQ_LEN, config.shuffle_buffer,
-        config.seed, data.DenseTargets.from_manifest(
-            manifest, schema.ADVERTISER_TASK, first_only=False))
-  else:
-    dataset = data.training_dataset(paths, config.batch_size, MAX_SEQ_LEN,
-                                    config.shuffle_buffer, config.seed)
+  dataset = train.training_dataset(config, manifest)
   model.fit(dataset, steps_per_epoch=5, epochs=1, verbose=0)  # Traces.
   # The real events of the measured batches: fit reads the stream anew.
   events = sum(int(tf.reduce_sum(tf.cast(
@@ -97,7 +91,8 @@ def _throughput(data_dir: str, name: str, overrides: Dict, steps: int,
       "objective": config.objective,
       "batch_size": config.batch_size,
       "steps": steps,
-      "pairs_per_second": None if dense else round(rows / seconds, 1),
+      "pairs_per_second": (None if config.objective == DENSE
+                           else round(rows / seconds, 1)),
       "histories_per_second": round(rows / seconds, 1),
       "positions_per_second": round(events / seconds, 1),
       "step_ms": round(1000 * seconds / steps, 1),

@@ -229,7 +229,7 @@ def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
 def train(config: TrainConfig) -> TrainResult:
   """Trains, validates each epoch, evaluates the best epoch, exports."""
   manifest = data.check_data_dir(config.data)
-  config = _resolve_task(config, manifest)
+  config = resolve_config(config, manifest)
   _check_history_length(config, manifest)
   config = dataclasses.replace(config, data=_absolute(config.data))
   # A multi-worker strategy must exist before TensorFlow runs any op.
@@ -276,7 +276,7 @@ def train(config: TrainConfig) -> TrainResult:
   if _should_train(config, state, initial_epoch):
     # The stream is deterministic: skipping the batches of the epochs done
     # continues it where the run that saved the checkpoint was.
-    dataset = _training_dataset(config, manifest).skip(
+    dataset = training_dataset(config, manifest).skip(
         initial_epoch * steps_per_epoch)
     with data.naming_corrupt_shards(config.data):
       history = model.fit(
@@ -330,7 +330,7 @@ def read_metrics(model_dir: str) -> Dict:
     return json.load(f)
 
 
-def _training_dataset(config: TrainConfig, manifest: dict) -> tf.data.Dataset:
+def training_dataset(config: TrainConfig, manifest: dict) -> tf.data.Dataset:
   """The objective's endless stream of training batches."""
   paths = data.shard_paths(config.data, schema.TRAIN)
   if config.objective == DENSE:
@@ -395,8 +395,10 @@ def _evaluate_best(model: RetrievalModel, config: TrainConfig,
   return results
 
 
-def _resolve_task(config: TrainConfig, manifest: dict) -> TrainConfig:
-  """The config with the data's task; refuses a --task that disagrees."""
+def resolve_config(config: TrainConfig, manifest: dict) -> TrainConfig:
+  """The config with the data's task and that task's defaults of the
+  fields left unset (``history_item_ids``, ``num_user_vectors``); refuses
+  a --task that disagrees."""
   task = data.data_task(manifest)
   if config.task is not None and config.task != task:
     raise ValueError(
