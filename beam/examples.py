@@ -41,6 +41,7 @@ from beam import counts
 from beam import events
 from beam import timeline
 from tfrs_adcg import schema
+from tfrs_adcg import timestamps
 
 POSITIVES = "candidate_positives"  # Tag: (candidate id, training positives).
 
@@ -74,10 +75,14 @@ _EVENT_FIELDS = (schema.TIMESTAMP, schema.EVENT_TYPE, schema.ITEM_ID,
 
 
 def history_columns(history: Sequence[events.Event]) -> Dict[str, List]:
-  """Events (oldest first) as one list per ``schema.SEQUENCE_FEATURES``."""
+  """Events (oldest first) as one list per ``schema.SEQUENCE_FEATURES``,
+  their times in epoch milliseconds."""
   if not history:
     return {name: [] for name in _EVENT_FIELDS}
-  return dict(zip(_EVENT_FIELDS, map(list, zip(*history))))
+  columns = dict(zip(_EVENT_FIELDS, map(list, zip(*history))))
+  columns[schema.TIMESTAMP] = list(map(timestamps.milliseconds,
+                                       columns[schema.TIMESTAMP]))
+  return columns
 
 
 class _ExamplesFn(beam.DoFn):
@@ -196,7 +201,7 @@ class _TimeSplitFn(_ExamplesFn):
             day_events[:bisect.bisect_left(day_events, (eval_cutoff,))])
         times = columns[schema.TIMESTAMP]
         encoded = schema.encode_history(columns)
-      cutoff = cutoff_day * day + self._offset
+      cutoff = timestamps.milliseconds(cutoff_day * day + self._offset)
       end = bisect.bisect_left(times, cutoff)  # History: day_events[:end].
       self._add_example(
           batches, split_of_day.get(cutoff_day, schema.TRAIN),
@@ -281,7 +286,8 @@ class _LeaveLastOutFn(_ExamplesFn):
       split = _SPLIT_FROM_LAST.get(len(targets) - 1 - position, schema.TRAIN)
       timestamp, _, item, advertiser = target
       if not self._skipped(bool(history), True):
-        self._add_example(batches, split, user, timestamp,
+        self._add_example(batches, split, user,
+                          timestamps.milliseconds(timestamp),
                           history_columns(history), (advertiser,),
                           (item,) if item else ())
     yield from self._emit(batches)

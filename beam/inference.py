@@ -28,6 +28,7 @@ from beam import events
 from export import savedmodel
 from export import serving_module
 from tfrs_adcg import schema
+from tfrs_adcg import timestamps
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ class ModelInfo:
     """
     savedmodel.check_saved_model(version_dir)
     info = savedmodel.read_export_info(version_dir)
+    if info.get("schema_version") != schema.SCHEMA_VERSION:
+      raise ValueError(
+          f"{version_dir!r} was exported under schema version "
+          f"{info.get('schema_version', 1)}, whose serving signature takes "
+          f"other inputs than version {schema.SCHEMA_VERSION}'s (epoch "
+          "milliseconds). Export the model again with export.savedmodel.")
     return cls(path=version_dir, version=int(info["version"]),
                index=info["index"], k=int(info["k"]),
                max_seq_len=int(info["max_seq_len"]),
@@ -85,12 +92,13 @@ def model_inputs(histories: Sequence[History]) -> Dict[str, tf.Tensor]:
   """The ``serving_default`` inputs of a batch of histories.
 
   Args:
-    histories: B histories, each a sequence of ``events.Event`` tuples.
+    histories: B histories, each a sequence of ``events.Event`` tuples
+      (their times epoch seconds or ``timestamps.Instant``).
 
   Returns:
     The four sequence features as [B, T] tensors, T the longest history,
     shorter histories padded after their events with ``schema.STRING_PAD``
-    and ``schema.INT_PAD``.
+    and ``schema.INT_PAD``; times in epoch milliseconds.
   """
   length = max((len(history) for history in histories), default=0)
   columns: Dict[str, List[List[Any]]] = {
@@ -99,11 +107,11 @@ def model_inputs(histories: Sequence[History]) -> Dict[str, tf.Tensor]:
   for history in histories:
     missing = length - len(history)
     if history:
-      timestamps, event_types, item_ids, advertiser_ids = zip(*history)
+      times, event_types, item_ids, advertiser_ids = zip(*history)
     else:
-      timestamps = event_types = item_ids = advertiser_ids = ()
+      times = event_types = item_ids = advertiser_ids = ()
     columns[schema.TIMESTAMP].append(
-        list(timestamps) + [schema.INT_PAD] * missing)
+        list(map(timestamps.milliseconds, times)) + [schema.INT_PAD] * missing)
     columns[schema.EVENT_TYPE].append(
         list(event_types) + string_padding[:missing])
     columns[schema.ITEM_ID].append(list(item_ids) + string_padding[:missing])

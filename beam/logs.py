@@ -3,10 +3,13 @@
 By default ``run_command`` shows the INFO lines of this package's loggers
 (``beam``, ``tfrs_adcg``, ``export``) and only the warnings and errors of
 the libraries under them: no Beam runner or worker-harness INFO lines (the
-worker processes log at ``WORKER_LOG_LEVEL``, and of what the DirectRunner's
-worker processes log, only errors are shown), no FutureWarnings that Beam's
-GCP dependencies print in every process that imports them. ``--log_level``
-(``-v`` for INFO) sets the level of every logger and keeps the warnings.
+worker processes log at ``WORKER_LOG_LEVEL``, our loggers at INFO; of what
+the DirectRunner's worker processes log, our lines, such as progress, and
+errors are shown, as plain lines), no FutureWarnings that Beam's GCP
+dependencies print in every process that imports them. ``--log_level``
+(``-v`` for INFO) sets the level of every logger and keeps the warnings
+logged while the command runs (those printed while Python imports the GCP
+libraries stay hidden unless ``PYTHONWARNINGS`` or ``-W`` asks for them).
 TensorFlow's C++ log is quiet unless ``TF_CPP_MIN_LOG_LEVEL`` says otherwise
 (``tfrs_adcg`` sets its default before TensorFlow loads).
 
@@ -15,10 +18,14 @@ A bad flag or input ends the command with one line, ``<prog>: error:
 """
 
 import argparse
+import json
 import logging
 import os
 import sys
 from typing import Any, Callable, List, Optional, Sequence
+
+from apache_beam.portability.api import beam_fn_api_pb2
+from google.protobuf import text_format
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 OWN_LOGGERS = ("__main__", "beam", "tfrs_adcg", "export")
@@ -28,6 +35,7 @@ WORKER_LOG_LEVEL = "WARNING"
 _WORKER_RELAY_LOGGER = "apache_beam.runners.portability.local_job_service"
 _FORMAT = "%(asctime)s %(levelname)s %(message)s"
 _WORKER_LEVEL_OPTION = "--default_sdk_harness_log_level"
+_WORKER_OVERRIDES_OPTION = "--sdk_harness_log_level_overrides"
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -55,17 +63,54 @@ def configure(level: Optional[str]) -> None:
   if level is None:
     for name in OWN_LOGGERS:
       logging.getLogger(name).setLevel(logging.INFO)
-    logging.getLogger(_WORKER_RELAY_LOGGER).setLevel(logging.ERROR)
+    relay = logging.getLogger(_WORKER_RELAY_LOGGER)
+    relay.setLevel(logging.INFO)
+    if not any(isinstance(f, OwnWorkerLines) for f in relay.filters):
+      relay.addFilter(OwnWorkerLines())
     # Worker processes inherit it: Beam's GCP dependencies warn at import.
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
 
 
+class OwnWorkerLines(logging.Filter):
+  """Of the lines the DirectRunner relays from its worker processes, keeps
+  errors and this package's own lines, each as its message alone.
+
+  The relay logs a worker's ``LogEntry`` as ``Worker: <its text format>``;
+  an entry's logger is not in it, but its source file is.
+  """
+
+  def __init__(self):
+    super().__init__()
+    self._own_dirs = tuple(
+        os.path.join(os.path.dirname(os.path.dirname(__file__)), name, "")
+        for name in OWN_LOGGERS if name != "__main__")
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if record.levelno >= logging.ERROR:
+      return True
+    try:
+      entry = text_format.Parse(str(record.args[0]),
+                                beam_fn_api_pb2.LogEntry())
+    except (IndexError, TypeError, text_format.ParseError):
+      return False
+    if not entry.log_location.startswith(self._own_dirs):
+      return False
+    record.msg, record.args = entry.message, ()
+    return True
+
+
 def quiet_workers(argv: Sequence[str], level: Optional[str]) -> List[str]:
-  """``argv`` with the Beam workers' log level, unless it sets one."""
+  """``argv`` with the Beam workers' log levels, unless it sets them: by
+  default, warnings, and this package's INFO lines (its progress)."""
   argv = list(argv)
-  if any(arg.split("=", 1)[0] == _WORKER_LEVEL_OPTION for arg in argv):
-    return argv
-  return argv + [_WORKER_LEVEL_OPTION, level or WORKER_LOG_LEVEL]
+  options = {arg.split("=", 1)[0] for arg in argv}
+  if _WORKER_LEVEL_OPTION not in options:
+    argv += [_WORKER_LEVEL_OPTION, level or WORKER_LOG_LEVEL]
+  if level is None and _WORKER_OVERRIDES_OPTION not in options:
+    argv += [_WORKER_OVERRIDES_OPTION,
+             json.dumps({name: "INFO" for name in OWN_LOGGERS
+                         if name != "__main__"})]
+  return argv
 
 
 def run_command(main: Callable[[Sequence[str]], Any], prog: str,

@@ -177,8 +177,10 @@ def baseline_preprocess(input_path: str, output: str) -> Dict[str, object]:
       begin = start + max(0, history_end - MAX_SEQ_LEN)
       stop = start + history_end
       record = schema.encode_example(
-          users[start], cutoff, {
-              schema.TIMESTAMP: user_times[begin - start:history_end],
+          users[start], cutoff * timestamps.MILLISECONDS_PER_SECOND, {
+              schema.TIMESTAMP: [
+                  time * timestamps.MILLISECONDS_PER_SECOND
+                  for time in user_times[begin - start:history_end]],
               schema.EVENT_TYPE: types_all[begin:stop],
               schema.ITEM_ID: items_all[begin:stop],
               schema.ADVERTISER_ID: advertisers_all[begin:stop],

@@ -88,7 +88,7 @@ def event_batch(batch_size: int, advertisers: List[str],
       schema.ITEM_ID: tf.fill(shape, schema.STRING_PAD),
       schema.EVENT_TYPE: tf.fill(shape, "view"),
       schema.TIMESTAMP: tf.constant(
-          1_700_000_000 + np.sort(rng.integers(0, 10**6, size=shape)),
+          1_700_000_000_000 + np.sort(rng.integers(0, 10**9, size=shape)),
           tf.int64),
   }
 

@@ -23,7 +23,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
 
-Event = Tuple[str, str, str, int]  # advertiser_id, item_id, event_type, time
+# advertiser_id, item_id, event_type, time (epoch milliseconds).
+Event = Tuple[str, str, str, int]
 
 
 class QueryError(RuntimeError):
@@ -37,7 +38,7 @@ def parse_user_event(text: str) -> Event:
     raise ValueError(
         f"{text!r}: expected advertiser_id,item_id,event_type,timestamp "
         "(item_id may be empty).")
-  return parts[0], parts[1], parts[2], timestamps.parse_timestamp(parts[3])
+  return parts[0], parts[1], parts[2], timestamps.parse_timestamp_any_unit_ms(parts[3])
 
 
 def read_events(lines: Sequence[str]) -> Dict[str, List[Event]]:
@@ -57,7 +58,7 @@ def read_events(lines: Sequence[str]) -> Dict[str, List[Event]]:
           str(row[schema.RAW_ADVERTISER_ID]),
           str(row.get(schema.RAW_ITEM_ID) or ""),
           str(row[schema.RAW_EVENT_TYPE]),
-          timestamps.parse_timestamp(row[schema.RAW_TIMESTAMP])))
+          timestamps.parse_timestamp_any_unit_ms(row[schema.RAW_TIMESTAMP])))
     except (ValueError, TypeError, AttributeError) as e:
       raise ValueError(f"line {number}: {e}") from None
   return dict(users)

@@ -49,6 +49,7 @@ from export import index as index_lib
 from export import partitioned_index
 from export import serving_module
 from export import warmup
+from tfrs_adcg import command_log
 from tfrs_adcg import schema
 
 EXPORT_INFO = "export_info.json"
@@ -289,6 +290,7 @@ def export_with_config(config: ExportConfig) -> str:
                warmup.example_batches(history_ids[:50],
                                       trained.config.max_seq_len))
   info = {
+      "schema_version": schema.SCHEMA_VERSION,
       "version": version,
       "index": config.index,
       "k": k,
@@ -346,7 +348,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                       help="advertiser or item; refuses a model trained for "
                       "the other (default: the model's task).")
   args = parser.parse_args(argv)
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+  command_log.configure()
   if not tf.io.gfile.exists(args.model_dir):
     parser.error(f"--model_dir {args.model_dir!r} does not exist.")
   path = export_with_config(ExportConfig(**vars(args)))

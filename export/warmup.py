@@ -55,7 +55,7 @@ def example_batches(advertiser_ids: List[str], max_seq_len: int
       for col in range(length):
         batch[schema.ADVERTISER_ID][row, col] = ids[(row + col) % len(ids)]
         batch[schema.EVENT_TYPE][row, col] = "view"
-        batch[schema.TIMESTAMP][row, col] = 1_700_000_000 + 60 * col
+        batch[schema.TIMESTAMP][row, col] = 1_700_000_000_000 + 60_000 * col
     batches.append(batch)
   return batches
 

@@ -45,13 +45,13 @@ class DenseTargets:
     label_feature: The examples' labels of the task.
     candidate_feature: The history feature of a conversion's candidate id.
     conversion_types: Event types that are conversions (preprocessing's).
-    window_seconds: The label window (preprocessing's).
+    window_ms: The label window (preprocessing's), in milliseconds.
     first_only: The first positive of a position, not a random one.
   """
   label_feature: str
   candidate_feature: str
   conversion_types: Tuple[str, ...]
-  window_seconds: int
+  window_ms: int
   first_only: bool
 
   @classmethod
@@ -64,8 +64,8 @@ class DenseTargets:
         candidate_feature=(schema.ITEM_ID if task == schema.ITEM_TASK
                            else schema.ADVERTISER_ID),
         conversion_types=tuple(config["conversion_types"]),
-        window_seconds=(int(config["label_window_days"])
-                        * timestamps.DAY_SECONDS),
+        window_ms=(int(config["label_window_days"])
+                   * timestamps.DAY_MILLISECONDS),
         first_only=first_only)
 
 
@@ -272,7 +272,7 @@ def dense_training_dataset(paths: List[str], batch_size: int,
     history = recent_history(features, max_seq_len)
     positives, conversions = dense_targets.position_positives(
         history, features[targets.label_feature], targets.candidate_feature,
-        targets.conversion_types, targets.window_seconds, targets.first_only)
+        targets.conversion_types, targets.window_ms, targets.first_only)
     return history, positives, conversions
 
   dataset = (

@@ -4,7 +4,7 @@ PinnerFormer's dense all-action loss (Pancha et al., 2022) makes every
 position of a causally encoded sequence a query. Here the positives of the
 event at position t are the conversions that follow it in the history
 within the label window: positions u > t whose event type is a conversion
-and whose time is at most ``window_seconds`` after t's. The newest event
+and whose time is at most ``window_ms`` after t's. The newest event
 has no later events; its positives are the example's labels, the
 conversions of the window after the cutoff. Each step draws one positive
 per position: uniformly (``window``) or the first (``next``, as SASRec's
@@ -24,7 +24,7 @@ from tfrs_adcg import schema
 def position_positives(history: Dict[str, tf.Tensor], labels: tf.RaggedTensor,
                        candidate_feature: str,
                        conversion_types: Sequence[str],
-                       window_seconds: int, first_only: bool = False
+                       window_ms: int, first_only: bool = False
                        ) -> Tuple[tf.Tensor, tf.RaggedTensor]:
   """One positive per position, and each history's own conversions.
 
@@ -35,7 +35,8 @@ def position_positives(history: Dict[str, tf.Tensor], labels: tf.RaggedTensor,
     candidate_feature: The history feature that holds a conversion's
       candidate id (``schema.ADVERTISER_ID`` or ``schema.ITEM_ID``).
     conversion_types: The event types that are conversions.
-    window_seconds: How long after an event a conversion counts for it.
+    window_ms: How long after an event, in milliseconds, a conversion counts
+      for it.
     first_only: Take the first positive of a position, not a random one.
 
   Returns:
@@ -54,7 +55,7 @@ def position_positives(history: Dict[str, tf.Tensor], labels: tf.RaggedTensor,
   length = tf.shape(ids)[1]
   positions = tf.range(length)
   later = positions[tf.newaxis, :] > positions[:, tf.newaxis]  # [t, u]: u > t
-  within = times[:, tf.newaxis, :] - times[:, :, tf.newaxis] <= window_seconds
+  within = times[:, tf.newaxis, :] - times[:, :, tf.newaxis] <= window_ms
   # follows[p, t, u]: u is a positive of t.
   follows = (later[tf.newaxis] & within & is_conversion[:, tf.newaxis, :]
              & real[:, :, tf.newaxis])

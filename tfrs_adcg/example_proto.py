@@ -30,8 +30,8 @@ slice of those bytes.
 
 import functools
 import itertools
-from typing import (Callable, Dict, Hashable, Iterable, NamedTuple, Sequence,
-                    Tuple, Union)
+from typing import (Callable, Dict, Hashable, Iterable, NamedTuple, Optional,
+                    Sequence, Tuple, Union)
 
 import numpy as np
 
@@ -45,11 +45,26 @@ _INT64_LIST = b"\x1a"  # Feature.int64_list
 _UINT64 = 1 << 64
 DEFAULT_CACHE_SIZE = 1 << 18  # Values per cache; about 30 MiB at most.
 
-# Integers in [2^28, 2^35), epoch seconds among them, are 5-byte varints:
-# 7 bits a byte, low bits first, the high bit set on all but the last byte.
-_FIVE_BYTE_RANGE = (1 << 28, 1 << 35)
-_FIVE_BYTE_SHIFTS = np.arange(0, 35, 7, dtype=np.int64)
-_FIVE_BYTE_CONTINUATION = np.array([0x80] * 4 + [0], dtype=np.int64)
+
+
+def _fixed_width_varints(values: Sequence[int]) -> Optional[bytes]:
+  """The varints of non-negative integers that all take the same number of
+  bytes (7 bits a byte, low bits first, the high bit set on all but the
+  last byte), at once; None if their widths differ.
+
+  Epoch milliseconds of one history are all 6-byte varints (2^35 to 2^42).
+  """
+  column = np.array(values, dtype=np.int64)
+  low, high = int(column.min()), int(column.max())
+  if low < 0:
+    return None
+  width = max(1, (high.bit_length() + 6) // 7)
+  if width > 1 and low.bit_length() <= 7 * (width - 1):
+    return None
+  shifts = np.arange(0, 7 * width, 7, dtype=np.int64)
+  continuation = np.array([0x80] * (width - 1) + [0], dtype=np.int64)
+  varints = (column[:, np.newaxis] >> shifts) & 0x7F | continuation
+  return varints.astype(np.uint8).tobytes()
 
 
 def varint(value: int) -> bytes:
@@ -209,13 +224,10 @@ class ExampleEncoder:
       int64: Whether the values belong in an ``int64_list``.
     """
     if int64:  # Mostly distinct (times): not worth caching.
-      low, high = _FIVE_BYTE_RANGE
-      if values and low <= min(values) and max(values) < high:
-        # All 5-byte varints: each byte is 7 bits of the value, at once.
-        column = np.array(values, dtype=np.int64)[:, np.newaxis]
-        varints = (column >> _FIVE_BYTE_SHIFTS) & 0x7F | _FIVE_BYTE_CONTINUATION
-        return SerializedValues(varints.astype(np.uint8).tobytes(),
-                                range(0, 5 * len(values) + 1, 5))
+      data = _fixed_width_varints(values) if values else None
+      if data is not None:
+        width = len(data) // len(values)
+        return SerializedValues(data, range(0, len(data) + 1, width))
       pieces = list(map(_int64_value, values))
     else:
       pieces = list(map(self._strings.__getitem__, values))

@@ -22,7 +22,7 @@ from typing import Dict, Mapping, Sequence
 
 from tfrs_adcg import example_proto
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: times in epoch milliseconds (were seconds).
 
 # Raw event columns (input of beam.preprocess and beam.batch_candidates).
 RAW_USER_ID = "user_id"
@@ -37,13 +37,13 @@ RAW_COLUMNS = (RAW_USER_ID, RAW_TIMESTAMP, RAW_EVENT_TYPE, RAW_ITEM_ID,
 ADVERTISER_ID = "advertiser_id"
 ITEM_ID = "item_id"
 EVENT_TYPE = "event_type"
-TIMESTAMP = "timestamp"
+TIMESTAMP = "timestamp"  # int64 epoch milliseconds.
 STRING_SEQUENCE_FEATURES = (ADVERTISER_ID, ITEM_ID, EVENT_TYPE)
 SEQUENCE_FEATURES = STRING_SEQUENCE_FEATURES + (TIMESTAMP,)
 
 # Example-level features.
 USER_ID = "user_id"
-CUTOFF = "cutoff"  # epoch seconds; history is strictly before it.
+CUTOFF = "cutoff"  # epoch milliseconds; history is strictly before it.
 LABEL_ADVERTISER_IDS = "label_advertiser_ids"  # distinct, in (cutoff, cutoff + K].
 LABEL_ITEM_IDS = "label_item_ids"
 
@@ -147,7 +147,7 @@ def encode_example(user_id: str, cutoff: int,
 
   Args:
     user_id: The user.
-    cutoff: Epoch seconds; every history event is strictly before it.
+    cutoff: Epoch milliseconds; every history event is strictly before it.
     history: ``SEQUENCE_FEATURES`` to equally long lists (or their
       ``example_proto.EncodedValues``), oldest event first; or a
       ``history_window``.

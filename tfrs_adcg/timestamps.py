@@ -2,9 +2,11 @@
 
 Epoch numbers come in a unit (``TIMESTAMP_UNITS``): seconds, milliseconds or
 microseconds; ``detect_unit`` tells them apart by magnitude. Times parse to
-epoch milliseconds (``parse_timestamp_ms``); an event keeps its time as epoch
-seconds (``event_time``), which orders events within one second by their
-milliseconds when it has any (``Instant``).
+epoch milliseconds (``parse_timestamp_ms``); inside preprocessing an event
+keeps its time as epoch seconds (``event_time``), which orders events within
+one second by their milliseconds when it has any (``Instant``). Examples, the
+user tower and the serving signature carry epoch milliseconds
+(``milliseconds``).
 """
 
 import datetime
@@ -12,6 +14,8 @@ import math
 from typing import Any, Iterable, Optional, Union
 
 DAY_SECONDS = 86_400
+MILLISECONDS_PER_SECOND = 1000
+DAY_MILLISECONDS = DAY_SECONDS * MILLISECONDS_PER_SECOND
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MILLISECOND = datetime.timedelta(milliseconds=1)
@@ -91,6 +95,14 @@ def event_time(milliseconds: int) -> int:
   return milliseconds // 1000
 
 
+def milliseconds(time: int) -> int:
+  """The epoch milliseconds of an event time (``event_time``) or of whole
+  epoch seconds."""
+  if isinstance(time, Instant):
+    return time.milliseconds
+  return int(time) * MILLISECONDS_PER_SECOND
+
+
 def _number_ms(value: Union[int, float], unit: str, original: Any) -> int:
   if unit == ISO:
     raise ValueError(f"An epoch number, but the timestamps are ISO-8601: "
@@ -138,6 +150,16 @@ def parse_timestamp_ms(value: Any, unit: str = SECONDS) -> int:
   if parsed.tzinfo is None:
     parsed = parsed.replace(tzinfo=datetime.timezone.utc)
   return (parsed - _EPOCH) // _MILLISECOND
+
+
+def parse_timestamp_any_unit_ms(value: Any) -> int:
+  """Parses one raw event time into UTC epoch milliseconds, telling the unit
+  of an epoch number by its magnitude (``detect_unit``).
+
+  Raises:
+    ValueError: as ``parse_timestamp_ms``.
+  """
+  return parse_timestamp_ms(value, detect_unit((value,)) or SECONDS)
 
 
 def parse_timestamp(value: Any, unit: str = SECONDS) -> int:

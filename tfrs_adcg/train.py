@@ -64,6 +64,7 @@ import tensorflow as tf
 
 from tfrs_adcg import callbacks
 from tfrs_adcg import checkpoints
+from tfrs_adcg import command_log
 from tfrs_adcg import data
 from tfrs_adcg import item_catalog
 from tfrs_adcg import metrics
@@ -217,12 +218,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
-  logging.basicConfig(level=logging.INFO,
-                      format="%(asctime)s %(levelname)s %(message)s")
-  # TensorFlow's own INFO lines (absl: "Sharding callback duration" at
-  # every checkpoint) are not this command's progress.
-  for library in ("tensorflow", "absl"):
-    logging.getLogger(library).setLevel(logging.WARNING)
+  command_log.configure()
   return train(parse_args(argv))
 
 

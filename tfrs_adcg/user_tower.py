@@ -19,6 +19,8 @@ from tfrs_adcg.vocabulary import Vocabularies
 
 Features = Dict[str, tf.Tensor]
 
+_MINUTE_MS = 60_000
+
 _PAD_VALUES = {
     schema.ADVERTISER_ID: schema.STRING_PAD,
     schema.ITEM_ID: schema.STRING_PAD,
@@ -84,7 +86,7 @@ def time_gap_buckets(timestamps: tf.Tensor, mask: tf.Tensor,
   (0 for the first), which depends on no later event.
 
   Args:
-    timestamps: int64 [B, L] epoch seconds, oldest first where
+    timestamps: int64 [B, L] epoch milliseconds, oldest first where
       ``since_previous``.
     mask: bool [B, L], True for real events.
     num_buckets: Number of buckets including the padding bucket.
@@ -99,10 +101,10 @@ def time_gap_buckets(timestamps: tf.Tensor, mask: tf.Tensor,
   else:
     newest = tf.reduce_max(
         tf.where(mask, timestamps, tf.int64.min), axis=1, keepdims=True)
-    age = tf.maximum(newest - timestamps, 0)  # [B, L] seconds.
+    age = tf.maximum(newest - timestamps, 0)  # [B, L] milliseconds.
   # Bucket 1 + k starts at an age of 2^k - 1 minutes.
-  starts = tf.constant([(2**k - 1) * 60 for k in range(1, num_buckets - 1)],
-                       tf.int64)
+  starts = tf.constant([(2**k - 1) * _MINUTE_MS
+                        for k in range(1, num_buckets - 1)], tf.int64)
   buckets = 1 + tf.reduce_sum(
       tf.cast(age[:, :, tf.newaxis] >= starts, tf.int32), axis=-1)
   return tf.where(mask, buckets, 0)
@@ -122,7 +124,7 @@ class UserTower(tf.keras.Model):
   finite vectors.
 
   Call: dict of ``SEQUENCE_FEATURES``, [B, T] each (tf.string ids with
-  ``schema.STRING_PAD`` as padding in ``ADVERTISER_ID``, int64 epoch-second
+  ``schema.STRING_PAD`` as padding in ``ADVERTISER_ID``, int64 epoch-millisecond
   ``TIMESTAMP``) -> float32 [B, embedding_dim], or [B, H, embedding_dim]
   for H > 1.
   """
@@ -168,6 +170,12 @@ class UserTower(tf.keras.Model):
     self.output_norm = tf.keras.layers.LayerNormalization(
         epsilon=1e-6, name="output_norm")
     self.projection = tf.keras.layers.Dense(dim, name="projection")
+
+  def get_config(self):
+    """The tower has no Keras config: ``tfrs_adcg.model`` rebuilds it from a
+    model dir's ``config.json`` and vocabularies. Saving a SavedModel records
+    it without one."""
+    raise NotImplementedError("UserTower is rebuilt from its TrainConfig.")
 
   @tf.autograph.experimental.do_not_convert
   def call(self, features: Features, training: bool = False) -> tf.Tensor:

@@ -75,7 +75,8 @@ def _direct_call(loaded, history: List[Event], top_k: int) -> Ranking:
       advertiser_id=tf.constant([advertisers]),
       item_id=tf.constant([items]),
       event_type=tf.constant([types]),
-      timestamp=tf.constant([times], tf.int64))
+      timestamp=tf.constant([list(map(timestamps.milliseconds, times))],
+                            tf.int64))
   ids = [i.decode() for i in outputs["candidate_ids"][0, :top_k].numpy()]
   scores = outputs["scores"][0, :top_k].numpy().tolist()
   kept = [(i, s) for i, s in zip(ids, scores) if i]
@@ -386,10 +387,12 @@ def test_user_histories_and_select_users_in_a_pipeline():
 def test_model_inputs_pad_after_the_events():
   tensors = inference.model_inputs([
       [(1, "view", "i1", "a1"), (2, "signup", "", "a2")],
-      [(3, "view", "i3", "a3")],
+      [(timestamps.event_time(3250), "view", "i3", "a3")],
   ])
   assert set(tensors) == set(schema.SEQUENCE_FEATURES)
-  assert tensors[schema.TIMESTAMP].numpy().tolist() == [[1, 2], [3, 0]]
+  # Event times (epoch seconds, or Instants) as epoch milliseconds.
+  assert tensors[schema.TIMESTAMP].numpy().tolist() == [[1000, 2000],
+                                                        [3250, 0]]
   assert tensors[schema.ADVERTISER_ID].numpy().tolist() == [
       [b"a1", b"a2"], [b"a3", b""]]
   assert tensors[schema.ITEM_ID].shape == (2, 2)

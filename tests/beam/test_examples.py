@@ -53,11 +53,18 @@ GOLDEN_FLAGS = ["--max_seq_len", "3", "--label_window_days", "2",
 
 
 def t(iso: str) -> int:
+  """Epoch seconds, as the pipeline's events carry times."""
   return timestamps.parse_timestamp(iso)
 
 
+def ms(iso: str) -> int:
+  """Epoch milliseconds, as examples carry times."""
+  return timestamps.parse_timestamp_ms(iso)
+
+
 def event(iso, event_type, item, advertiser):
-  return (t(iso), event_type, item, advertiser)
+  """A history event of an example (its time in milliseconds)."""
+  return (ms(iso), event_type, item, advertiser)
 
 
 VIEW_A1 = event("2026-01-05T10:00:00Z", "view", "i1", "a1")
@@ -118,18 +125,18 @@ def test_time_split_golden_examples(tmp_path):
   train = [
       # Cutoff Jan 6: the checkout at exactly Jan 7 00:00 is inside (Jan 6,
       # Jan 8]; the cart at 09:00 ties with a view and sorts first.
-      ("u1", t("2026-01-06T00:00:00Z"), (VIEW_A1,), ("a2",), ("i2",)),
+      ("u1", ms("2026-01-06T00:00:00Z"), (VIEW_A1,), ("a2",), ("i2",)),
   ]
   valid = [
       # Cutoff Jan 8: the last 3 events; the duplicate view counts once.
-      ("u1", t("2026-01-08T00:00:00Z"), (CART_A2, VIEW_A2, CHECKOUT_A2),
+      ("u1", ms("2026-01-08T00:00:00Z"), (CART_A2, VIEW_A2, CHECKOUT_A2),
        ("a3",), ()),
   ]
   evaluation = [
-      ("u1", t("2026-01-10T00:00:00Z"), (CHECKOUT_A2, VIEW_A3, SIGNUP_A3),
+      ("u1", ms("2026-01-10T00:00:00Z"), (CHECKOUT_A2, VIEW_A3, SIGNUP_A3),
        ("a1",), ("i1",)),
       # The checkout at the eval cutoff itself is neither history nor label.
-      ("u2", t("2026-01-10T00:00:00Z"), (U2_VIEW,), ("a4",), ("i4",)),
+      ("u2", ms("2026-01-10T00:00:00Z"), (U2_VIEW,), ("a4",), ("i4",)),
   ]
   with test_pipeline.TestPipeline() as pipeline:
     read = read_events(pipeline, config)
@@ -164,8 +171,8 @@ def test_time_split_cut_points_keep_eval_out_of_training_and_valid(tmp_path):
   # Every training label window ends at or before the valid cutoff, the
   # valid window at the eval cutoff; histories end at their cutoffs.
   config = golden_config(tmp_path)
-  window = config.label_window_seconds
-  eval_cutoff = t("2026-01-10T00:00:00Z")
+  window = config.label_window_seconds * timestamps.MILLISECONDS_PER_SECOND
+  eval_cutoff = ms("2026-01-10T00:00:00Z")
   with test_pipeline.TestPipeline() as pipeline:
     read = read_events(pipeline, config)
     cutoff = read.time_range | beam.Map(examples.resolve_eval_cutoff, config)
@@ -204,14 +211,14 @@ def test_time_split_stride_and_default_eval_cutoff(tmp_path):
     assert_that(
         out[schema.VALID] | "DecodeValid" >> beam.FlatMap(decode_batch),
         equal_to([
-            ("u1", t("2026-01-09T00:00:00Z"), (VIEW_A2, CHECKOUT_A2, VIEW_A3),
+            ("u1", ms("2026-01-09T00:00:00Z"), (VIEW_A2, CHECKOUT_A2, VIEW_A3),
              ("a3",), ()),
         ]), label="Valid")
     assert_that(
         out[schema.EVAL] | "DecodeEval" >> beam.FlatMap(decode_batch),
         equal_to([
-            ("u1", t("2026-01-11T00:00:00Z"), (CHECKOUT_A2, VIEW_A3, SIGNUP_A3),
-             ("a1",), ("i1",)),
+            ("u1", ms("2026-01-11T00:00:00Z"),
+             (CHECKOUT_A2, VIEW_A3, SIGNUP_A3), ("a1",), ("i1",)),
         ]), label="Eval")
     assert_that(
         out[counts.COUNTS] | "Sum" >> beam.CombinePerKey(sum),
@@ -283,6 +290,31 @@ def test_leave_last_out_tie_is_not_history(tmp_path):
         ]))
 
 
+def test_examples_keep_the_milliseconds_of_events_within_one_second(tmp_path):
+  # A view 250 ms after a cart, both before a checkout 150 ms later: the
+  # history is ordered by milliseconds and carries them, and so does the
+  # target's cutoff.
+  path = tmp_path / "events.csv"
+  path.write_text(
+      "user_id,timestamp,event_type,item_id,advertiser_id\n"
+      "u1,2026-01-05T10:00:00.750Z,view,i2,a2\n"
+      "u1,2026-01-05T10:00:00.500Z,add_to_cart,i1,a1\n"
+      "u1,2026-01-05T10:00:00.900Z,checkout,i2,a2\n")
+  config, _ = config_lib.parse_args(
+      ["--input", str(path), "--output", str(tmp_path / "out"),
+       "--split", "leave_last_out", "--min_time", "2020-01-01",
+       "--max_time", "2030-01-01"])
+  second = ms("2026-01-05T10:00:00Z")
+  with test_pipeline.TestPipeline() as pipeline:
+    read = read_events(pipeline, config)
+    out = read.events | examples.LeaveLastOutExamples(config)
+    assert_that(
+        out[schema.EVAL] | beam.FlatMap(decode_batch),
+        equal_to([("u1", second + 900,
+                   ((second + 500, "add_to_cart", "i1", "a1"),
+                    (second + 750, "view", "i2", "a2")), ("a2",), ("i2",))]))
+
+
 def _reference_time_split(user, events_, eval_cutoff, config):
   """Time-split examples and counts, cutoff by cutoff from all events."""
   day, offset, window = DAY, config.day_offset, config.label_window_days
@@ -313,7 +345,8 @@ def _reference_time_split(user, events_, eval_cutoff, config):
       continue
     split = split_of_day.get(cutoff_day, schema.TRAIN)
     records[split].append(schema.encode_example(
-        user, cutoff, examples.history_columns(history), advertisers, items))
+        user, timestamps.milliseconds(cutoff),
+        examples.history_columns(history), advertisers, items))
     candidates = items if config.task == schema.ITEM_TASK else advertisers
     count[f"{examples.EXAMPLES}/{split}"] += 1
     count[f"{examples.POSITIVE_COUNTS}/{split}"] += len(candidates)

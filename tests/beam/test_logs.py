@@ -1,8 +1,10 @@
 """Command-line logs: our own lines by default, errors without traceback."""
 
+import json
 import logging
 import os
 
+from apache_beam.portability.api import beam_fn_api_pb2
 import pytest
 
 from beam import logs
@@ -43,18 +45,44 @@ def test_verbose_shows_the_libraries_too():
   assert "PYTHONWARNINGS" not in os.environ
 
 
-def test_workers_log_warnings_unless_told_otherwise():
-  assert logs.quiet_workers(["--runner", "DirectRunner"], None) == [
-      "--runner", "DirectRunner", "--default_sdk_harness_log_level",
-      "WARNING"]
-  assert logs.quiet_workers([], "DEBUG")[-1] == "DEBUG"
-  own = ["--default_sdk_harness_log_level=ERROR"]
+def test_workers_log_warnings_and_our_progress_unless_told_otherwise():
+  argv = logs.quiet_workers(["--runner", "DirectRunner"], None)
+  assert argv[:4] == ["--runner", "DirectRunner",
+                      "--default_sdk_harness_log_level", "WARNING"]
+  assert argv[4] == "--sdk_harness_log_level_overrides"
+  assert json.loads(argv[5]) == {"beam": "INFO", "tfrs_adcg": "INFO",
+                                 "export": "INFO"}
+  assert logs.quiet_workers([], "DEBUG") == [
+      "--default_sdk_harness_log_level", "DEBUG"]
+  own = ["--default_sdk_harness_log_level=ERROR",
+         "--sdk_harness_log_level_overrides={}"]
   assert logs.quiet_workers(own, None) == own
+
+
+def _relayed(level, message, path):
+  """A worker's log line as the DirectRunner's relay logs it."""
+  entry = beam_fn_api_pb2.LogEntry(message=message,
+                                   log_location=f"{path}:12")
+  return logging.LogRecord(logs._WORKER_RELAY_LOGGER, level, __file__, 1,  # pylint: disable=protected-access
+                           "Worker: %s", (str(entry).replace("\n", " "),),
+                           None)
+
+
+def test_relayed_worker_lines_are_ours_and_errors_as_plain_messages():
+  ours = os.path.join(os.path.dirname(logs.__file__), "events.py")
+  library = os.path.join(os.path.dirname(beam_fn_api_pb2.__file__), "x.py")
+  keep = logs.OwnWorkerLines()
+  progress = _relayed(logging.INFO, '1,000 "event" rows read so far.', ours)
+  assert keep.filter(progress)
+  assert progress.getMessage() == '1,000 "event" rows read so far.'
+  assert not keep.filter(_relayed(logging.WARNING, "options", library))
+  assert not keep.filter(_relayed(logging.INFO, "bundle", library))
+  assert keep.filter(_relayed(logging.ERROR, "boom", library))
 
 
 def test_a_bad_input_is_one_error_line_and_exit_status_2(capsys):
   def main(argv):
-    assert argv[-2:] == ["--default_sdk_harness_log_level", "WARNING"]
+    assert argv[-4:-2] == ["--default_sdk_harness_log_level", "WARNING"]
     raise ValueError("events.csv has no column(s) ['user_id']")
 
   with pytest.raises(SystemExit) as exit_info:

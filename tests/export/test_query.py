@@ -39,7 +39,7 @@ def test_build_request_pads_every_user_to_one_width():
   request = query.build_request([users["u1"], users["u2"]])
   first, second = request["instances"]
   assert first[schema.ADVERTISER_ID] == ["a2", ""]
-  assert first[schema.TIMESTAMP] == [1767434400, 0]
+  assert first[schema.TIMESTAMP] == [1767434400_000, 0]  # Milliseconds.
   assert second[schema.ADVERTISER_ID] == ["a1", "a3"]
   assert second[schema.ITEM_ID] == ["i1", "i7"]
 
@@ -63,9 +63,17 @@ def test_bad_event_lines_name_the_line_and_the_problem(line, message):
     query.read_events([line])
 
 
+def test_epoch_numbers_of_any_unit_become_milliseconds():
+  line = json.dumps({"user_id": "u3", "timestamp": 1767434400250,
+                     "event_type": "view", "advertiser_id": "a2"})
+  assert query.read_events([line])["u3"][0][3] == 1767434400_250
+  assert query.parse_user_event("a1,,view,2026-01-03T10:00:00.5Z")[3] == (
+      1767434400_500)
+
+
 def test_user_events_need_four_fields():
   assert query.parse_user_event("a1,,signup,1700000000") == (
-      "a1", "", "signup", 1700000000)
+      "a1", "", "signup", 1700000000_000)
   with pytest.raises(ValueError, match="expected"):
     query.parse_user_event("a1,view,1700000000")
 

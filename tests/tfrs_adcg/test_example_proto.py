@@ -71,10 +71,15 @@ def test_windows_of_serialized_values_equal_fresh_encodings():
            for _ in range(60)]
   epoch = [rng.choice([2**28, 2**35 - 1, rng.randrange(2**28, 2**35)])
            for _ in range(60)]  # All 5-byte varints.
+  epoch_ms = [rng.choice([2**35, 2**42 - 1, rng.randrange(2**35, 2**42)])
+              for _ in range(60)]  # All 6-byte varints.
   value_lists = {
       "epoch": epoch,
       "below": epoch[:30] + [2**28 - 1] + epoch[31:],
       "above": epoch[:30] + [2**35] + epoch[31:],
+      "epoch_ms": epoch_ms,
+      "ms_below": epoch_ms[:30] + [2**35 - 1] + epoch_ms[31:],
+      "small": [rng.randrange(128) for _ in range(60)],  # 1-byte varints.
       "mixed": [rng.choice([0, -1, 2**63 - 1, 2**35, 2**28 - 1])
                 for _ in range(60)],
   }

@@ -77,3 +77,18 @@ def test_event_times_are_seconds_that_order_by_milliseconds():
       (whole, "z"), (early, "view"), (late, "view")]
   assert len({early, late, whole, timestamps.event_time(1767323045100)}) == 3
   assert pickle.loads(pickle.dumps(late)) == late
+
+
+def test_milliseconds_of_event_times_and_whole_seconds():
+  for milliseconds in (1767323045000, 1767323045100, 1767323045999):
+    assert timestamps.milliseconds(
+        timestamps.event_time(milliseconds)) == milliseconds
+  assert timestamps.milliseconds(1767323045) == 1767323045000
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("1767323045", 1767323045000), (1767323045123, 1767323045123),
+    ("1767323045123456", 1767323045123), ("2026-01-02T03:04:05.5Z",
+                                          1767323045500)])
+def test_one_time_of_any_unit_to_milliseconds(value, expected):
+  assert timestamps.parse_timestamp_any_unit_ms(value) == expected

@@ -62,6 +62,15 @@ def test_select_recent_events_sorts_truncates_and_pads():
       [True] * 4, [True, False, False, False], [False] * 4]
 
 
+def test_select_recent_events_orders_events_within_one_second():
+  second = 1767434400_000  # Epoch milliseconds.
+  within = [(second + 700, "late", "", "view"),
+            (second + 200, "early", "", "view")]
+  selected, _ = user_tower.select_recent_events(events([within]), 2)
+  assert selected[schema.ADVERTISER_ID].numpy().tolist() == [
+      [b"early", b"late"]]
+
+
 def test_select_recent_events_keeps_input_order_of_equal_timestamps():
   tied = [(50, "x", "", "view"), (50, "y", "", "view"), (50, "z", "", "view")]
   selected, _ = user_tower.select_recent_events(events([tied]), 2)
@@ -69,7 +78,7 @@ def test_select_recent_events_keeps_input_order_of_equal_timestamps():
 
 
 def test_time_gap_buckets_are_log_scale_ages_before_the_newest_event():
-  minute = 60
+  minute = 60_000  # Epoch milliseconds.
   timestamps = tf.constant([[0, 60 * minute - minute, 60 * minute - 3 * minute,
                              60 * minute, 0]], tf.int64)
   mask = tf.constant([[True, True, True, True, False]])
@@ -178,7 +187,7 @@ def test_dense_tower_is_causal_and_ends_in_its_pooled_vector(
 
 
 def test_gaps_since_the_previous_event():
-  timestamps = tf.constant([[0, 60, 240, 240, 0]], tf.int64)
+  timestamps = tf.constant([[0, 60_000, 240_000, 240_000, 0]], tf.int64)
   mask = tf.constant([[True, True, True, True, False]])
   buckets = user_tower.time_gap_buckets(timestamps, mask, num_buckets=6,
                                         since_previous=True)
