@@ -10,7 +10,8 @@
    the objective, negatives, user vectors, log-Q and learning-rate schedule,
    and the leave-last-out protocol; every run chooses its epoch on valid
    and reads eval once. Runs with the same settings are trained once.
-   Writes results/quality.{json,md}.
+   Writes results/quality.{json,md}; ``benchmarks.item_quality`` adds the
+   item model on its own item log (results/item_quality.{json,md}).
 3. Speed: the default model is exported (ScaNN) and the per-area benchmarks
    run with it (``preprocess_bench``, ``train_bench``, ``serving_bench``,
    ``batch_bench``, ``item_index_bench``), each writing its own results.
@@ -38,6 +39,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
 from benchmarks import common
+from benchmarks import item_quality
 from benchmarks import quality
 from benchmarks import readme
 from tfrs_adcg import metrics
@@ -47,8 +49,8 @@ from tfrs_adcg.config import TrainConfig
 QUICK_DIR = "quick"
 REPORT = "REPORT.md"
 # Sections of REPORT.md in this order; any other results/*.md follow.
-REPORT_ORDER = ("quality", "train", "preprocess", "serving", "batch",
-                "item_index")
+REPORT_ORDER = ("quality", "item_quality", "train", "preprocess", "serving",
+                "batch", "item_index")
 
 
 @dataclasses.dataclass
@@ -202,6 +204,8 @@ def run(config: RunConfig) -> Dict:
                             os.path.join(config.workdir, "models"),
                             config.train_flags, config.seeds)
   quality.write(results, config.results_dir)
+  item_quality.write(item_quality.measure(
+      os.path.join(config.workdir, "items"), config.quick), config.results_dir)
   seconds = {}
   if config.speed:
     from export import savedmodel  # pylint: disable=g-import-not-at-top

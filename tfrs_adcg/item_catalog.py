@@ -16,10 +16,11 @@ column as its first N leaf values (one float a row), silently. pyarrow reads
 local paths and gs://, s3:// or hdfs:// URIs.
 
 Training keeps the content of its *training items* (the items converted
-with in the training examples, which get an id embedding) in
-``model_dir/assets/training_items.parquet``, catalog rows in Parquet whatever
-the catalog's format, so a trained model is rebuilt from its model directory
-alone while the catalog it ranks may grow.
+with in the training examples, which get an id embedding) and of the other
+items of its histories (which the user tower embeds through the item tower)
+in ``model_dir/assets/training_items.parquet``, catalog rows in Parquet
+whatever the catalog's format, so a trained model is rebuilt from its model
+directory alone while the catalog it ranks may grow.
 """
 
 import dataclasses
@@ -275,6 +276,34 @@ class ItemContent:
   categories: np.ndarray
   prices: np.ndarray
   embeddings: Optional[np.ndarray]
+
+  def select(self, item_ids: Sequence[str]) -> "ItemContent":
+    """The content of ``item_ids``, in their order; unknown ids get unknown
+    content (as ``read_training_items`` gives it)."""
+    row_of = {id_: row for row, id_ in enumerate(self.item_ids)}
+    rows = np.array([row_of.get(id_, -1) for id_ in item_ids], np.int64)
+    known = rows >= 0
+
+    def aligned(values: np.ndarray, fill) -> np.ndarray:
+      out = np.full((len(rows),) + values.shape[1:], fill, values.dtype)
+      out[known] = values[rows[known]]
+      return out
+
+    return ItemContent(
+        item_ids=np.array(list(item_ids), dtype=object),
+        advertiser_ids=aligned(self.advertiser_ids, schema.STRING_PAD),
+        categories=aligned(self.categories, schema.STRING_PAD),
+        prices=aligned(self.prices, np.nan),
+        embeddings=(None if self.embeddings is None
+                    else aligned(self.embeddings, 0.0)))
+
+
+def model_item_ids(training_items: Sequence[str],
+                   history_items: Sequence[str]) -> List[str]:
+  """The items whose content a trained model keeps: its training items, then
+  the other items of its histories (which the user tower embeds with the
+  item tower), without repeats."""
+  return list(dict.fromkeys(list(training_items) + list(history_items)))
 
 
 def write_training_items(catalog_path: str, item_ids: Sequence[str],

@@ -20,6 +20,7 @@ from tfrs_adcg import schema
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.item_catalog import ItemContent
+from tfrs_adcg.item_catalog import ItemContentLookup
 
 Features = Dict[str, tf.Tensor]
 
@@ -131,4 +132,36 @@ class ItemTower(tf.keras.Model):
       keep = tf.random.uniform(tf.shape(item_id)[:1]) >= self._id_dropout
       item_id *= tf.cast(keep, item_id.dtype)[:, tf.newaxis]
     vectors = self.mlp(tf.concat(content, axis=-1), training=training)
-    return tf.math.l2_normalize(vectors + item_id, axis=-1)
+    if self._pretrained:
+      vectors += content[-1]
+    return tf.math.l2_normalize(
+        tf.math.l2_normalize(vectors, axis=-1) + item_id, axis=-1)
+
+
+class HistoryItemEmbedding(tf.keras.layers.Layer):
+  """The items of a history through the item tower: what a user looked at,
+  in the space of what they may convert with next.
+
+  A user who viewed running shoes of one advertiser has, in their history,
+  the content vectors of running shoes, the same the item tower gives the
+  running shoes of every other advertiser, launched or not. Each distinct id
+  of a batch goes through the tower once. Ids without content in ``content``
+  embed from their id alone (if a training item), or as zero; so do the
+  empty ids of padding and of signups.
+
+  Call: tf.string [B, L] -> float32 [B, L, embedding_dim].
+  """
+
+  def __init__(self, content: ItemContentLookup, item_tower: ItemTower,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.content = content
+    self.item_tower = item_tower
+
+  def call(self, item_ids: tf.Tensor, training: bool = False) -> tf.Tensor:
+    distinct, index = tf.unique(tf.reshape(item_ids, [-1]))
+    vectors = self.item_tower(self.content(distinct), training=training)
+    vectors = tf.gather(vectors, index) * tf.cast(
+        tf.reshape(item_ids, [-1]) != schema.STRING_PAD, vectors.dtype)[:, None]
+    return tf.reshape(vectors, tf.concat(
+        [tf.shape(item_ids), tf.shape(vectors)[-1:]], axis=0))

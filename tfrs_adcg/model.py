@@ -27,6 +27,7 @@ from tfrs_adcg.candidate_tower import CandidateTower
 from tfrs_adcg.config import DENSE, TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.item_catalog import ItemContent
+from tfrs_adcg.item_tower import HistoryItemEmbedding
 from tfrs_adcg.item_tower import ItemTower
 from tfrs_adcg.user_tower import UserTower
 from tfrs_adcg.vocabulary import Vocabularies, read_vocabularies
@@ -53,20 +54,21 @@ class RetrievalModel(tfrs.Model):
   """
 
   def __init__(self, config: TrainConfig, vocabularies: Vocabularies,
-               training_items: Optional[ItemContent] = None):
+               item_content: Optional[ItemContent] = None):
     """Builds the towers.
 
     Args:
       config: The configuration.
       vocabularies: The data's (or the model dir's) vocabularies.
-      training_items: Item task only: the content of the items with
-        training positives, in the order of
-        ``vocabularies.trained_candidates()``.
+      item_content: Item task only: the content of the model's items (see
+        ``item_catalog.model_item_ids``): the items with training positives,
+        and the items of the histories, which the user tower embeds with the
+        item tower.
     """
     super().__init__()
     self.config = config
-    if config.item_task and training_items is None:
-      raise ValueError("An item-level model needs its training items.")
+    if config.item_task and item_content is None:
+      raise ValueError("An item-level model needs its items' content.")
     self._candidate_ids = (vocabularies.trained_candidates()
                            if config.item_task
                            else vocabularies.candidate_ids())
@@ -74,22 +76,27 @@ class RetrievalModel(tfrs.Model):
         vocabularies.advertiser_corpus() if config.item_task
         else self._candidate_ids, config.num_oov_buckets,
         config.embedding_dim, name="advertiser_embedding")
-    self.user_tower = UserTower(config, vocabularies,
-                                self.advertiser_embedding, name="user_tower")
+    history_items = None
     if config.item_task:
       self.item_content = item_catalog.ItemContentLookup(
-          training_items, name="item_content")
-      self.candidate_tower = ItemTower(config, training_items,
-                                       self.advertiser_embedding,
-                                       name="candidate_tower")
+          item_content, name="item_content")
+      self.candidate_tower = ItemTower(
+          config, item_content.select(self._candidate_ids),
+          self.advertiser_embedding, name="candidate_tower")
       self._candidate_lookup = self.candidate_tower.id_lookup
       first_row = 1
+      if config.history_item_ids is not False:
+        history_items = HistoryItemEmbedding(
+            self.item_content, self.candidate_tower, name="history_items")
     else:
       self.candidate_tower = CandidateTower(config, vocabularies,
                                             self.advertiser_embedding,
                                             name="candidate_tower")
       self._candidate_lookup = self.advertiser_embedding.lookup
       first_row = self.advertiser_embedding.first_vocabulary_index
+    self.user_tower = UserTower(config, vocabularies,
+                                self.advertiser_embedding, history_items,
+                                name="user_tower")
     self.sampling_probabilities = self.add_weight(
         name="sampling_probabilities",
         shape=[self._candidate_lookup.vocabulary_size()],
@@ -295,12 +302,14 @@ def load_trained(model_dir: str) -> RetrievalModel:
   config = TrainConfig.load(model_dir)
   assets = os.path.join(model_dir, ASSETS_DIR)
   vocabularies = read_vocabularies(assets)
-  training_items = None
+  item_content = None
   if config.item_task:
-    training_items = item_catalog.read_training_items(
+    item_content = item_catalog.read_training_items(
         os.path.join(assets, item_catalog.TRAINING_ITEMS),
-        vocabularies.trained_candidates(), config.pretrained)
-  model = RetrievalModel(config, vocabularies, training_items)
+        item_catalog.model_item_ids(vocabularies.trained_candidates(),
+                                    vocabularies.item_ids),
+        config.pretrained)
+  model = RetrievalModel(config, vocabularies, item_content)
   model.build_towers()
   checkpoints.restore_weights(model, model_dir)
   return model

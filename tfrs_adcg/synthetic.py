@@ -15,12 +15,20 @@ The generative model, in the order it runs:
   complement of A's category. Items belong to an advertiser (and its
   category), more of them to popular advertisers, with Zipf-like popularity
   within it and a log-normal price around the advertiser's price level.
+* Product kinds. Each category has ``_KINDS_PER_CATEGORY`` kinds of product
+  (running shoes, hiking boots, sandals, ... within shoes), shared by its
+  advertisers; an item's kind is drawn by the kinds' Zipf-like popularity.
+  No catalog column says the kind: as in a real catalog it is in the
+  product's content, hence in its pretrained vector. ``generate`` returns
+  the kinds, for checks.
 * Item embeddings (``item_embedding_dim`` > 0), as a pretrained content model
-  would give them: a random centre per category, an advertiser's centre
-  scattered around its category's, an item's vector around its advertiser's.
-  Items of a category point the same way, items of an advertiser closer still.
+  would give them: a random centre per category, plus an offset per kind
+  (shared across advertisers), a smaller one per advertiser (its style) and
+  noise per item. Items of a kind point the same way whoever sells them;
+  items of a category less so.
 * Users. Each has 1-3 latent category interests (of the 40 narrow
-  verticals, drawn by category popularity) and a heavy-tailed
+  verticals, drawn by category popularity), a preferred kind in every
+  category (drawn by kind popularity) and a heavy-tailed
   (log-normal) activity rate that sets how many shopping journeys it makes.
   Before each journey an interest is swapped for a random category with a
   small probability (interest drift).
@@ -30,7 +38,10 @@ The generative model, in the order it runs:
   advertiser of A's category with ``same_category_probability``; otherwise,
   rarely, any category (exploration); otherwise one of the user's interests.
   Within a category the advertiser follows popularity.
-* Funnel. A journey is a geometric number of item views, then possibly an
+* Funnel. A journey is a geometric number of item views, each, with
+  probability ``_KIND_AFFINITY``, of an item of the user's preferred kind
+  when the advertiser sells one (else of any of its items), by item
+  popularity; then possibly an
   add-to-cart of the last viewed item and a checkout of it (sometimes
   preceded by a signup: an account made at checkout); a rare view-only
   journey ends in a newsletter signup. Partner and return journeys convert
@@ -169,12 +180,18 @@ _MIN_IDLE_SECONDS = 600
 _IDLE_SIGMA = 1.3  # Log-normal spread of the idle gaps between journeys.
 _PARTNER_IDLE_FACTOR = 0.2  # Partner journeys follow the checkout sooner.
 _DAY_SECONDS = 86400
-# Item embeddings: spread of an advertiser's centre around its category's and
-# of an item around its advertiser's, relative to the spread of the category
-# centres; values rounded to this many decimals.
-_ADVERTISER_EMBEDDING_SPREAD = 0.6
-_ITEM_EMBEDDING_SPREAD = 0.8
+# Item embeddings: spread of a kind's offset from its category's centre, of an
+# advertiser's offset and of an item's noise, relative to the spread of the
+# category centres; values rounded to this many decimals.
+_KIND_EMBEDDING_SPREAD = 0.8
+_ADVERTISER_EMBEDDING_SPREAD = 0.4
+_ITEM_EMBEDDING_SPREAD = 1.0
 _EMBEDDING_DECIMALS = 4
+# Product kinds: per category, their Zipf exponent, and the chance that a
+# view is of the user's preferred kind (when the advertiser sells one).
+_KINDS_PER_CATEGORY = 8
+_KIND_ZIPF_EXPONENT = 0.8
+_KIND_AFFINITY = 0.7
 
 
 @dataclasses.dataclass(frozen=True)
@@ -408,6 +425,72 @@ def _make_catalog(config: SyntheticConfig,
       items_of_advertiser=items_of_advertiser)
 
 
+class _Kinds:
+  """Product kinds of the items, and the users' preferred kind of each category.
+
+  A kind is numbered ``category * _KINDS_PER_CATEGORY + j``.
+
+  Args:
+    config: The sizes.
+    catalog: The catalog whose items get kinds.
+    rng: The kinds' own random stream; ``view_items`` draws from it too.
+  """
+
+  def __init__(self, config: SyntheticConfig, catalog: _Catalog,
+               rng: np.random.Generator):
+    self._rng = rng
+    num_categories = len(catalog.category_names)
+    self._advertiser_category = catalog.advertiser_category
+    self._items_of_advertiser = catalog.items_of_advertiser
+    popularity = np.stack([
+        _zipf_weights(_KINDS_PER_CATEGORY, _KIND_ZIPF_EXPONENT, rng)
+        for _ in range(num_categories)])  # [C, K]
+    cdf = np.cumsum(popularity, axis=1)
+
+    def draw(categories: np.ndarray) -> np.ndarray:
+      local = (rng.random(categories.shape)[..., None] >
+               cdf[categories]).sum(axis=-1)
+      return categories * _KINDS_PER_CATEGORY + np.minimum(
+          local, _KINDS_PER_CATEGORY - 1)
+
+    self.item_kind = draw(
+        catalog.advertiser_category[catalog.item_advertiser])  # [I]
+    self.preferred = draw(np.tile(np.arange(num_categories),
+                                  (config.users, 1)))  # [U, C]
+    # The (advertiser, kind) pairs that have items, sorted, and a sampler of
+    # each pair's items.
+    self._num_kinds = num_categories * _KINDS_PER_CATEGORY
+    pair = catalog.item_advertiser * self._num_kinds + self.item_kind
+    self._pairs, pair_index = np.unique(pair, return_inverse=True)
+    self._items_of_pair = _GroupSampler(pair_index, catalog.item_popularity,
+                                        len(self._pairs))
+
+  def names(self, category_names: np.ndarray) -> np.ndarray:
+    """Each item's kind as ``<category>/<j>``, object [I]."""
+    category, local = np.divmod(self.item_kind, _KINDS_PER_CATEGORY)
+    return np.array([f"{name}/{j}" for name, j in
+                     zip(category_names[category], local)], dtype=object)
+
+  def view_items(self, users: np.ndarray, advertisers: np.ndarray,
+                 uniforms: np.ndarray) -> np.ndarray:
+    """The items viewed at ``advertisers`` by ``users``, [N] each.
+
+    With probability ``_KIND_AFFINITY``, an item of the user's preferred
+    kind of the advertiser's category if the advertiser sells one; else any
+    of its items. Either by item popularity, drawn with ``uniforms``.
+    """
+    kind = self.preferred[users, self._advertiser_category[advertisers]]
+    pair = advertisers * self._num_kinds + kind
+    position = np.minimum(np.searchsorted(self._pairs, pair),
+                          len(self._pairs) - 1)
+    use_kind = ((self._pairs[position] == pair) &
+                (self._rng.random(len(users)) < _KIND_AFFINITY))
+    items = self._items_of_advertiser.sample(advertisers, uniforms)
+    items[use_kind] = self._items_of_pair.sample(position[use_kind],
+                                                 uniforms[use_kind])
+    return items
+
+
 @dataclasses.dataclass(frozen=True)
 class _Journeys:
   """One row per journey, ordered by user, then time."""
@@ -514,7 +597,8 @@ class _Events:
 
 
 def _expand_events(config: SyntheticConfig, catalog: _Catalog,
-                   journeys: _Journeys, rng: np.random.Generator) -> _Events:
+                   kinds: _Kinds, journeys: _Journeys,
+                   rng: np.random.Generator) -> _Events:
   """Turns journeys into timed events: views, then cart, signup, checkout."""
   num = len(journeys.user)
   journey_index = np.arange(num)
@@ -523,8 +607,9 @@ def _expand_events(config: SyntheticConfig, catalog: _Catalog,
   view_ends = np.cumsum(journeys.views)
   view_position = np.arange(len(view_journey)) - np.repeat(
       view_ends - journeys.views, journeys.views)
-  view_item = catalog.items_of_advertiser.sample(
-      journeys.advertiser[view_journey], rng.random(len(view_journey)))
+  view_item = kinds.view_items(journeys.user[view_journey],
+                               journeys.advertiser[view_journey],
+                               rng.random(len(view_journey)))
   # Conversions, of the journey's last viewed item; a signup has no item.
   present = np.stack([journeys.cart, journeys.signup, journeys.checkout], 1)
   extra_journey = np.repeat(journey_index, 3)[present.ravel()]
@@ -631,23 +716,27 @@ def _launch_late(config: SyntheticConfig, catalog: _Catalog, events: _Events,
 
 
 def _item_embeddings(config: SyntheticConfig, catalog: _Catalog,
-                     rng: np.random.Generator) -> np.ndarray:
+                     kinds: _Kinds, rng: np.random.Generator) -> np.ndarray:
   """Pretrained vectors [items, item_embedding_dim], rounded, as float64.
 
-  Category centres have about unit length; an advertiser's centre scatters
-  around its category's and an item around its advertiser's, each by a
-  Gaussian of the relative spread ``_*_EMBEDDING_SPREAD``.
+  An item's vector is its category's centre (about unit length) plus
+  Gaussian offsets of its kind, its advertiser and its own, of the relative
+  spreads ``_*_EMBEDDING_SPREAD``: the kind is what a content encoder sees
+  most of, the seller's style a little, and the rest is noise.
   """
   dim = config.item_embedding_dim
   scale = dim**-0.5
 
-  def scatter(centres: np.ndarray, spread: float) -> np.ndarray:
-    return centres + spread * rng.normal(0.0, scale, centres.shape)
+  def offsets(count: int, spread: float) -> np.ndarray:
+    return spread * rng.normal(0.0, scale, (count, dim))
 
-  category = rng.normal(0.0, scale, (len(catalog.category_names), dim))
-  advertiser = scatter(category[catalog.advertiser_category],
-                       _ADVERTISER_EMBEDDING_SPREAD)
-  item = scatter(advertiser[catalog.item_advertiser], _ITEM_EMBEDDING_SPREAD)
+  category = offsets(len(catalog.category_names), 1.0)
+  kind = offsets(len(catalog.category_names) * _KINDS_PER_CATEGORY,
+                 _KIND_EMBEDDING_SPREAD)
+  advertiser = offsets(len(catalog.partner), _ADVERTISER_EMBEDDING_SPREAD)
+  item = (category[catalog.advertiser_category[catalog.item_advertiser]] +
+          kind[kinds.item_kind] + advertiser[catalog.item_advertiser] +
+          offsets(len(catalog.item_advertiser), _ITEM_EMBEDDING_SPREAD))
   return np.round(item, _EMBEDDING_DECIMALS)
 
 
@@ -809,24 +898,27 @@ def generate(config: SyntheticConfig) -> dict:
     ``conversion_share``, ``users``, ``advertisers``, ``items``,
     ``corruptions`` (rows added per kind), ``cold_start_items`` (ids of the
     late items), ``eval_cutoff`` (ISO-8601, the default eval cutoff of
-    ``beam.preprocess``; None without cold start) and ``paths`` (the file of
+    ``beam.preprocess``; None without cold start), ``item_kinds`` (each
+    item's product kind, ``<category>/<j>``, in catalog order) and
+    ``paths`` (the file of
     ``EVENTS``, ``ADVERTISERS``, ``ITEMS``, ``CORRUPTIONS`` and
     ``COLD_START``).
   """
   # Streams 0 and 1 as they ever were; new options draw from later ones.
-  simulation_rng, corruption_rng, embedding_rng, cold_start_rng = (
+  simulation_rng, corruption_rng, embedding_rng, cold_start_rng, kind_rng = (
       np.random.default_rng(seed)
-      for seed in np.random.SeedSequence(config.seed).spawn(4))
+      for seed in np.random.SeedSequence(config.seed).spawn(5))
   catalog = _make_catalog(config, simulation_rng)
+  kinds = _Kinds(config, catalog, kind_rng)
   journeys = _simulate_journeys(config, catalog, simulation_rng)
-  events = _expand_events(config, catalog, journeys, simulation_rng)
+  events = _expand_events(config, catalog, kinds, journeys, simulation_rng)
   late_items, cutoff = np.zeros(0, dtype=np.int64), None
   if config.cold_start_items:
     events, late_items, cutoff = _launch_late(config, catalog, events,
                                               cold_start_rng)
   rows = _event_rows(config, events, simulation_rng)
   corruptions = _corrupt(rows, config.corrupt_fraction, corruption_rng)
-  item_embeddings = (_item_embeddings(config, catalog, embedding_rng)
+  item_embeddings = (_item_embeddings(config, catalog, kinds, embedding_rng)
                      if config.item_embedding_dim else None)
   advertisers, items = _catalog_tables(config, catalog, item_embeddings)
   late_item_ids = items[schema.CATALOG_ITEM_ID][late_items].tolist()
@@ -863,6 +955,7 @@ def generate(config: SyntheticConfig) -> dict:
       "corruptions": corruptions,
       "cold_start_items": late_item_ids,
       "eval_cutoff": None if cutoff is None else _iso(cutoff),
+      "item_kinds": kinds.names(catalog.category_names).tolist(),
       "paths": paths,
   }
 

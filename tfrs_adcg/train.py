@@ -454,12 +454,13 @@ def _prepare_model_dir(config: TrainConfig, write_dir: str
     config.save(write_dir)
     return vocabularies, None
   training_items = os.path.join(assets, item_catalog.TRAINING_ITEMS)
-  item_ids = vocabularies.trained_candidates()
+  item_ids = item_catalog.model_item_ids(vocabularies.trained_candidates(),
+                                         vocabularies.item_ids)
   if not resuming:
     found = item_catalog.write_training_items(
         config.item_catalog, item_ids, training_items, config.pretrained)
-    logging.info("%d of the %d training items are in the item catalog.",
-                 found, len(item_ids))
+    logging.info("%d of the %d training and history items are in the item "
+                 "catalog.", found, len(item_ids))
   config.save(write_dir)
   return vocabularies, item_catalog.read_training_items(
       training_items, item_ids, config.pretrained)

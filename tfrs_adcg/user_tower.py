@@ -130,15 +130,29 @@ class UserTower(tf.keras.Model):
   """
 
   def __init__(self, config: TrainConfig, vocabularies: Vocabularies,
-               advertiser_embedding: IdEmbedding, **kwargs):
+               advertiser_embedding: IdEmbedding,
+               item_embedding: Optional[tf.keras.layers.Layer] = None,
+               **kwargs):
+    """Builds the tower.
+
+    Args:
+      config: The model spec.
+      vocabularies: The history vocabularies.
+      advertiser_embedding: Shared with the candidate tower.
+      item_embedding: Embeds the history's item ids, tf.string [B, L] ->
+        [B, L, embedding_dim], in place of an id embedding of
+        ``vocabularies.item_ids`` (the item model passes its item tower's:
+        see ``item_tower.HistoryItemEmbedding``).
+      **kwargs: Keras model arguments.
+    """
     super().__init__(**kwargs)
     self._max_seq_len = config.max_seq_len
     self._num_time_buckets = config.num_time_buckets
     self._pooling = config.pooling
     dim = config.embedding_dim
     self.advertiser_embedding = advertiser_embedding
-    self.item_embedding = None
-    if config.history_item_ids is not False:
+    self.item_embedding = item_embedding
+    if item_embedding is None and config.history_item_ids is not False:
       self.item_embedding = IdEmbedding(
           vocabularies.item_ids, config.num_oov_buckets, dim,
           name="item_embedding")

@@ -267,6 +267,23 @@ def test_training_items_round_trip(tmp_path):
                              [[3.0, 1.5, -3.0], [1.0, 0.5, -1.0], [0.0] * E])
 
 
+def test_model_items_and_selected_content(tmp_path):
+  ids = item_catalog.model_item_ids(["i3", "i1"], ["i1", "i0", "missing"])
+  assert ids == ["i3", "i1", "i0", "missing"]
+  path = write_catalog(tmp_path / "items.parquet")
+  out = str(tmp_path / item_catalog.TRAINING_ITEMS)
+  item_catalog.write_training_items(path, ids, out, pretrained=True)
+  content = item_catalog.read_training_items(out, ids, pretrained=True)
+  selected = content.select(["i1", "nowhere", "i3"])
+  assert selected.item_ids.tolist() == ["i1", "nowhere", "i3"]
+  assert selected.advertiser_ids.tolist() == ["a", "", "a"]
+  assert selected.categories.tolist() == ["shoes", "", "shoes"]
+  np.testing.assert_allclose(selected.prices[[0, 2]], [2.5, 4.5])
+  assert np.isnan(selected.prices[1])
+  np.testing.assert_allclose(selected.embeddings,
+                             [[1.0, 0.5, -1.0], [0.0] * E, [3.0, 1.5, -3.0]])
+
+
 def test_training_items_without_pretrained(tmp_path):
   path = write_catalog(tmp_path / "items.parquet")
   out = str(tmp_path / item_catalog.TRAINING_ITEMS)

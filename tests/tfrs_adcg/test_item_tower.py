@@ -1,4 +1,4 @@
-"""The item tower: shapes, price buckets, content-only unseen ids."""
+"""The item tower: shapes, price buckets, content-only unseen ids, histories."""
 
 import numpy as np
 
@@ -8,7 +8,10 @@ from tfrs_adcg import schema
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.item_catalog import ItemContent
-from tfrs_adcg.item_tower import ItemTower, price_buckets
+from tfrs_adcg.item_catalog import ItemContentLookup
+from tfrs_adcg.item_tower import HistoryItemEmbedding
+from tfrs_adcg.item_tower import ItemTower
+from tfrs_adcg.item_tower import price_buckets
 
 DIM = 8
 E = 4
@@ -103,3 +106,46 @@ def test_id_dropout_only_while_training():
   dropped = np.isclose(tower(inputs, training=True).numpy(), content_only,
                        atol=1e-6).all(axis=1)
   assert 50 < dropped.sum() < 150
+
+
+def test_a_cold_item_points_where_its_content_does():
+  tower = make_tower()
+  content = training_items()
+  twin = features(["new"], advertisers=("a",), categories=("shoes",),
+                  prices=(10.0,), embeddings=content.embeddings[:1])
+  trained = features(["i1"], embeddings=content.embeddings[:1])
+  other = features(["new"], advertisers=("b",), categories=("travel",),
+                   prices=(np.nan,), embeddings=content.embeddings[2:])
+  cold, warm, elsewhere = (tower(f).numpy()[0] for f in (twin, trained, other))
+  # The id embedding corrects the content's vector; it does not replace it.
+  assert cold @ warm > 0.9
+  assert cold @ warm > cold @ elsewhere + 0.05
+
+
+def test_history_items_are_the_item_towers_vectors():
+  tower = make_tower(dropout=0.5)
+  content = training_items()
+  history = HistoryItemEmbedding(ItemContentLookup(content), tower)
+  ids = tf.constant([["i1", "", "i3"], ["i2", "i2", "unknown"]])
+  vectors = history(ids).numpy()
+  assert vectors.shape == (2, 3, DIM)
+  np.testing.assert_array_equal(vectors[0, 1], np.zeros(DIM))
+  np.testing.assert_array_equal(vectors[1, 0], vectors[1, 1])
+  for (row, column), item in (((0, 0), 0), ((0, 2), 2), ((1, 0), 1)):
+    expected = tower(features(
+        [content.item_ids[item]], advertisers=content.advertiser_ids[item:],
+        categories=content.categories[item:], prices=content.prices[item:],
+        embeddings=content.embeddings[item:item + 1]))
+    np.testing.assert_allclose(vectors[row, column], expected.numpy()[0],
+                               atol=1e-6)
+  # An item without content is embedded as an unknown one: advertiser,
+  # category and price unknown, a zero pretrained vector.
+  unknown = tower(features(["unknown"], advertisers=("",), categories=("",),
+                           prices=(np.nan,),
+                           embeddings=np.zeros((1, E), np.float32)))
+  np.testing.assert_allclose(vectors[1, 2], unknown.numpy()[0], atol=1e-6)
+  # Trains the tower's variables.
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(history(ids, training=True))
+  grads = tape.gradient(loss, tower.trainable_variables)
+  assert all(g is not None for g in grads)

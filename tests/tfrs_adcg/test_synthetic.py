@@ -334,7 +334,7 @@ def test_main_prints_a_summary_and_validates_arguments(tmp_path, capsys):
 _PINNED_SHA256 = {
     "csv": {
         synthetic.EVENTS:
-            "23c465edf340a28295bc116be135348e8ff6b93347c4970198f69a138b9dd5a1",
+            "97a35292d252ca2db8441f1869aeae261f0f5607825b8962d558ceaac7be72c0",
         synthetic.ADVERTISERS:
             "60bc75db763f4b24032eb889f9feced06c7af594ff987f8012b4e1c35e68abf6",
         synthetic.ITEMS:
@@ -342,7 +342,7 @@ _PINNED_SHA256 = {
     },
     "jsonl": {
         synthetic.EVENTS:
-            "c2960ca968738b8fceba33c6084720bc71b9e7b7160cf54ee6932691c30bad47",
+            "4397aad2a37adea05393bbd0ebef7fc890203fc9be65926aa53c5142de672dc3",
         synthetic.ADVERTISERS:
             "cf6144c8b5c3481dbaff2484857931098ca53b449d4bc2c7c17f8f02f2554b39",
         synthetic.ITEMS:
@@ -396,29 +396,91 @@ def test_item_embeddings_are_a_column_and_leave_the_rest_unchanged(
   np.testing.assert_array_equal(embeddings, _embeddings(parquet_items))
 
 
-def test_item_embeddings_cluster_by_category_then_advertiser(tmp_path):
+def test_item_embeddings_cluster_by_kind_across_advertisers(tmp_path):
   summary = _generate(tmp_path, advertisers=40, items=600,
                       item_embedding_dim=32, file_format="parquet")
   _, items = _read(summary["paths"][synthetic.ITEMS])
   vectors = _embeddings(items)
   vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
   cosine = vectors @ vectors.T
+  kind = np.array(summary["item_kinds"])
   category = np.array([row[schema.CATALOG_CATEGORY] for row in items])
   advertiser = np.array([row[schema.CATALOG_ADVERTISER_ID] for row in items])
-  pairs_of_one_advertiser = advertiser[:, None] == advertiser[None, :]
-  pairs_of_one_category = category[:, None] == category[None, :]
-  same_advertiser = pairs_of_one_advertiser & ~np.eye(len(items), dtype=bool)
-  same_category = pairs_of_one_category & ~pairs_of_one_advertiser
-  across = ~pairs_of_one_category
-  within_advertiser = cosine[same_advertiser].mean()
-  within_category = cosine[same_category].mean()
-  across_categories = cosine[across].mean()
-  assert within_advertiser > within_category + 0.1
-  assert within_category > across_categories + 0.3
-  assert abs(across_categories) < 0.15
-  # Nearest neighbours mostly share the category: content predicts it.
+  assert len(kind) == len(items) and all(
+      k.startswith(c + "/") for k, c in zip(kind, category))
+  one_kind = kind[:, None] == kind[None, :]
+  one_category = category[:, None] == category[None, :]
+  one_advertiser = advertiser[:, None] == advertiser[None, :]
+  # Same kind at another advertiser beats same category, another kind, even
+  # at the same advertiser; other categories are unrelated.
+  kind_elsewhere = cosine[one_kind & ~one_advertiser].mean()
+  other_kind_same_advertiser = cosine[one_advertiser & ~one_kind].mean()
+  assert kind_elsewhere > other_kind_same_advertiser + 0.1
+  assert other_kind_same_advertiser > cosine[one_category & ~one_kind &
+                                             ~one_advertiser].mean()
+  assert abs(cosine[~one_category].mean()) < 0.15
+  # Nearest neighbours, at another advertiser, share the kind far above
+  # chance (a pair of items of one category shares it a fifth of the time).
   np.fill_diagonal(cosine, -np.inf)
-  assert np.mean(category[cosine.argmax(axis=1)] == category) > 0.9
+  cosine[one_advertiser] = -np.inf
+  nearest = cosine.argmax(axis=1)
+  chance = one_kind[one_category].mean()
+  assert chance < 0.4
+  assert np.mean(kind[nearest] == kind) > 0.7
+
+
+def _conversion_kinds(summary: dict) -> List[Tuple[str, str, str, str]]:
+  """(user, category, advertiser, kind) of every add-to-cart."""
+  _, items = _read(summary["paths"][synthetic.ITEMS])
+  _, rows = _read(summary["paths"][synthetic.EVENTS])
+  kind_of = dict(zip((row[schema.CATALOG_ITEM_ID] for row in items),
+                     summary["item_kinds"]))
+  return [(row[schema.RAW_USER_ID], kind_of[row[schema.RAW_ITEM_ID]]
+           .split("/")[0], row[schema.RAW_ADVERTISER_ID],
+           kind_of[row[schema.RAW_ITEM_ID]]) for row in rows
+          if row[schema.RAW_EVENT_TYPE] == synthetic.ADD_TO_CART]
+
+
+def _same_kind_across_advertisers(summary: dict) -> float:
+  """Of a user's carts in one category at two advertisers, the share of
+  pairs of one kind."""
+  by_user_category = collections.defaultdict(list)
+  for user, category, advertiser, kind in _conversion_kinds(summary):
+    by_user_category[user, category].append((advertiser, kind))
+  same = pairs = 0
+  for carts in by_user_category.values():
+    for i, (advertiser, kind) in enumerate(carts):
+      for other_advertiser, other_kind in carts[:i]:
+        if advertiser != other_advertiser:
+          pairs += 1
+          same += kind == other_kind
+  assert pairs > 100
+  return same / pairs
+
+
+def test_users_convert_on_their_kind_across_advertisers(tmp_path,
+                                                         monkeypatch):
+  settings = dict(users=1500, advertisers=40, items=600, days=30)
+  kinds = _generate(tmp_path / "kinds", **settings)
+  monkeypatch.setattr(synthetic, "_KIND_AFFINITY", 0.0)
+  plain = _generate(tmp_path / "plain", **settings)
+  # Without the preference, two carts share a kind by chance.
+  assert (_same_kind_across_advertisers(kinds) >
+          _same_kind_across_advertisers(plain) + 0.15)
+
+  # Kinds change which item a view and its conversions are of, and nothing
+  # else: without the preference, the items are those of a world without
+  # kinds, and every other column is the same either way.
+  _, rows = _read(kinds["paths"][synthetic.EVENTS])
+  _, plain_rows = _read(plain["paths"][synthetic.EVENTS])
+  assert len(rows) == len(plain_rows)
+  other_columns = [c for c in schema.RAW_COLUMNS if c != schema.RAW_ITEM_ID]
+  assert all([row[c] for c in other_columns] ==
+             [before[c] for c in other_columns]
+             for row, before in zip(rows, plain_rows))
+  changed = sum(row[schema.RAW_ITEM_ID] != before[schema.RAW_ITEM_ID]
+                for row, before in zip(rows, plain_rows))
+  assert changed > len(rows) // 10
 
 
 def _eval_cutoff(rows: List[dict]) -> int:
