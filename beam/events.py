@@ -111,7 +111,7 @@ class TimestampParser:
     """(dates, times of day of the canonical form) parsed so far.
 
     If ``value[:10]`` is in the first and ``value[10:]`` in the second,
-    ``value`` is ``iso_time`` of the sum of theirs.
+    ``value`` is ``timestamps.to_iso`` of the sum of theirs.
     """
     return self._dates, self._times
 
@@ -176,12 +176,6 @@ class TimestampParser:
     return seconds
 
 
-def iso_time(timestamp: int) -> str:
-  """UTC epoch seconds in the canonical form ``YYYY-MM-DDTHH:MM:SSZ``."""
-  moment = _EPOCH + datetime.timedelta(seconds=timestamp)
-  return moment.replace(tzinfo=None).isoformat() + "Z"
-
-
 def automatic_dedup_shards(input_bytes: int, parallelism: int = 1) -> int:
   """One duplicate-detection shard per ``BYTES_PER_DEDUP_SHARD`` of input,
   rounded up to a multiple of ``parallelism``, the bundles a runner runs at
@@ -235,9 +229,11 @@ def _breaks_lines(*ids: str) -> bool:
 
 def plain_csv_row(user_event: UserEvent) -> str:
   """The raw row of an event read from a plain CSV row (the raw columns in
-  order, no quotes) with its time in the canonical form (``iso_time``)."""
+  order, no quotes) with its time in the canonical form
+  (``timestamps.to_iso``)."""
   user, (timestamp, event_type, item, advertiser) = user_event
-  return ",".join((user, iso_time(timestamp), event_type, item, advertiser))
+  return ",".join((user, timestamps.to_iso(timestamp), event_type, item,
+                   advertiser))
 
 
 class _ParseEventsFn(beam.DoFn):

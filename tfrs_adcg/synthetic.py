@@ -92,6 +92,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from tfrs_adcg import schema
+from tfrs_adcg import timestamps
 from tfrs_adcg.schema import BAD_TIMESTAMP
 from tfrs_adcg.schema import DUPLICATE
 from tfrs_adcg.schema import MISSING_ADVERTISER_ID
@@ -301,12 +302,6 @@ def _start_epoch(start: str) -> int:
   if parsed.tzinfo is None:
     parsed = parsed.replace(tzinfo=datetime.timezone.utc)
   return int(parsed.timestamp())
-
-
-def _iso(seconds: int) -> str:
-  """Epoch seconds as ISO-8601 UTC, as the event log writes timestamps."""
-  return datetime.datetime.fromtimestamp(
-      seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _zipf_weights(n: int, exponent: float,
@@ -746,12 +741,12 @@ def _event_rows(config: SyntheticConfig, events: _Events,
   order = np.lexsort((rng.random(len(events.user)), events.seconds // 3600))
   # Item -1 (a signup's) indexes the appended empty id.
   item_ids = np.append(_padded_ids("item", config.items), schema.STRING_PAD)
-  timestamps = np.datetime_as_string(
+  times = np.datetime_as_string(
       events.seconds[order].astype("datetime64[s]"), unit="s",
       timezone="UTC").astype(object)
   return {
       schema.RAW_USER_ID: _padded_ids("user", config.users)[events.user[order]],
-      schema.RAW_TIMESTAMP: timestamps,
+      schema.RAW_TIMESTAMP: times,
       schema.RAW_EVENT_TYPE: np.array(EVENT_TYPES,
                                       dtype=object)[events.event_type[order]],
       schema.RAW_ITEM_ID: item_ids[events.item[order]],
@@ -954,7 +949,7 @@ def generate(config: SyntheticConfig) -> dict:
       "items": config.items,
       "corruptions": corruptions,
       "cold_start_items": late_item_ids,
-      "eval_cutoff": None if cutoff is None else _iso(cutoff),
+      "eval_cutoff": None if cutoff is None else timestamps.to_iso(cutoff),
       "item_kinds": kinds.names(catalog.category_names).tolist(),
       "paths": paths,
   }

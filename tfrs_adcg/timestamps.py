@@ -197,6 +197,6 @@ def detect_unit(values: Iterable[Any]) -> Optional[str]:
 
 
 def to_iso(epoch_seconds: int) -> str:
-  """Formats UTC epoch seconds as ISO-8601 with a Z."""
+  """UTC epoch seconds in the canonical form ``YYYY-MM-DDTHH:MM:SSZ``."""
   moment = _EPOCH + datetime.timedelta(seconds=int(epoch_seconds))
-  return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+  return moment.replace(tzinfo=None).isoformat() + "Z"
