@@ -2,7 +2,7 @@
 
 import setuptools
 
-# The verified stack (see README, "Dependency stack"): tensorflow-io's kernels
+# The verified stack (see docs/design.md, "Dependency stack"): tensorflow-io's kernels
 # load only on TF 2.16.x and ScaNN 1.3.2's TF ops are built for TF 2.16, so
 # every pin moves together or not at all.
 INSTALL_REQUIRES = [
