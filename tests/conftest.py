@@ -14,6 +14,21 @@ import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
 TINY_SEQ_LEN = 20
 
+# The session fixtures below: a test that uses any of them runs (its share
+# of) the whole flow, and is an integration test.
+END_TO_END_FIXTURES = frozenset({
+    "synthetic_dir", "preprocessed_dir", "trained_model_dir",
+    "exported_versions", "item_synthetic_dir", "item_preprocessed_dir",
+    "item_model_dir", "item_exported_versions"})
+
+
+def pytest_collection_modifyitems(items):
+  """Marks the tests of the end-to-end fixtures ``integration``, so that
+  ``pytest -m "not integration"`` runs the unit tests alone."""
+  for item in items:
+    if END_TO_END_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+      item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory) -> pathlib.Path:
