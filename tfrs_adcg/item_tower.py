@@ -19,8 +19,8 @@ import tensorflow as tf
 from tfrs_adcg import schema
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
-from tfrs_adcg.item_catalog import ItemContent
-from tfrs_adcg.item_catalog import ItemContentLookup
+from tfrs_adcg.item_content import ItemContent
+from tfrs_adcg.item_content import ItemContentLookup
 
 Features = Dict[str, tf.Tensor]
 

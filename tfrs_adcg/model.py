@@ -22,11 +22,12 @@ import tensorflow_recommenders as tfrs
 from tfrs_adcg import schema
 from tfrs_adcg import checkpoints
 from tfrs_adcg import item_catalog
+from tfrs_adcg import item_content as item_content_lib
 from tfrs_adcg import negatives
 from tfrs_adcg.candidate_tower import CandidateTower
 from tfrs_adcg.config import DENSE, TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
-from tfrs_adcg.item_catalog import ItemContent
+from tfrs_adcg.item_content import ItemContent
 from tfrs_adcg.item_tower import HistoryItemEmbedding
 from tfrs_adcg.item_tower import ItemTower
 from tfrs_adcg.user_tower import UserTower
@@ -44,7 +45,7 @@ class RetrievalModel(tfrs.Model):
     candidate_tower: Advertiser ids [N] -> [N, D] (see ``CandidateTower``);
       for the item task, item content -> [N, D] (see ``ItemTower``).
     item_content: Item task only: training item ids [N] -> their content,
-      the input of the item tower (see ``item_catalog.ItemContentLookup``).
+      the input of the item tower (see ``item_content.ItemContentLookup``).
 
   Training input: ``(history, positive_ids, example_labels)`` with history a
   dict of [B, L] ``SEQUENCE_FEATURES``, positive_ids tf.string [B] and
@@ -61,7 +62,7 @@ class RetrievalModel(tfrs.Model):
       config: The configuration.
       vocabularies: The data's (or the model dir's) vocabularies.
       item_content: Item task only: the content of the model's items (see
-        ``item_catalog.model_item_ids``): the items with training positives,
+        ``item_content.model_item_ids``): the items with training positives,
         and the items of the histories, which the user tower embeds with the
         item tower.
     """
@@ -78,7 +79,7 @@ class RetrievalModel(tfrs.Model):
         config.embedding_dim, name="advertiser_embedding")
     history_items = None
     if config.item_task:
-      self.item_content = item_catalog.ItemContentLookup(
+      self.item_content = item_content_lib.ItemContentLookup(
           item_content, name="item_content")
       self.candidate_tower = ItemTower(
           config, item_content.select(self._candidate_ids),
@@ -304,10 +305,10 @@ def load_trained(model_dir: str) -> RetrievalModel:
   vocabularies = read_vocabularies(assets)
   item_content = None
   if config.item_task:
-    item_content = item_catalog.read_training_items(
-        os.path.join(assets, item_catalog.TRAINING_ITEMS),
-        item_catalog.model_item_ids(vocabularies.trained_candidates(),
-                                    vocabularies.item_ids),
+    item_content = item_content_lib.read_training_items(
+        os.path.join(assets, item_content_lib.TRAINING_ITEMS),
+        item_content_lib.model_item_ids(vocabularies.trained_candidates(),
+                                        vocabularies.item_ids),
         config.pretrained)
   model = RetrievalModel(config, vocabularies, item_content)
   model.build_towers()

@@ -67,6 +67,7 @@ from tfrs_adcg import checkpoints
 from tfrs_adcg import command_log
 from tfrs_adcg import data
 from tfrs_adcg import item_catalog
+from tfrs_adcg import item_content
 from tfrs_adcg import metrics
 from tfrs_adcg import model as model_lib
 from tfrs_adcg import schema
@@ -77,7 +78,7 @@ from tfrs_adcg.config import DENSE, DENSE_TARGETS, OBJECTIVES, POOLINGS
 from tfrs_adcg.config import STRATEGIES
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.evaluation import Evaluator, ItemBaselines
-from tfrs_adcg.item_catalog import ItemContent
+from tfrs_adcg.item_content import ItemContent
 from tfrs_adcg.model import ASSETS_DIR, RetrievalModel
 
 METRICS_FILE = "metrics.json"
@@ -453,16 +454,16 @@ def _prepare_model_dir(config: TrainConfig, write_dir: str
   if not config.item_task:
     config.save(write_dir)
     return vocabularies, None
-  training_items = os.path.join(assets, item_catalog.TRAINING_ITEMS)
-  item_ids = item_catalog.model_item_ids(vocabularies.trained_candidates(),
+  training_items = os.path.join(assets, item_content.TRAINING_ITEMS)
+  item_ids = item_content.model_item_ids(vocabularies.trained_candidates(),
                                          vocabularies.item_ids)
   if not resuming:
-    found = item_catalog.write_training_items(
+    found = item_content.write_training_items(
         config.item_catalog, item_ids, training_items, config.pretrained)
     logging.info("%d of the %d training and history items are in the item "
                  "catalog.", found, len(item_ids))
   config.save(write_dir)
-  return vocabularies, item_catalog.read_training_items(
+  return vocabularies, item_content.read_training_items(
       training_items, item_ids, config.pretrained)
 
 

@@ -1,5 +1,5 @@
-"""The item catalog: checks, training items, content lookup, grouping, and
-the same content read from Parquet and from TFRecord."""
+"""The item catalog: checks, streaming, grouping, and the same content read
+from Parquet and from TFRecord (also into a model's training items)."""
 
 import os
 
@@ -13,6 +13,7 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from export import catalog_index
 from export import index as index_lib
 from tfrs_adcg import item_catalog
+from tfrs_adcg import item_content
 from tfrs_adcg import model as model_lib
 from tfrs_adcg import schema
 
@@ -131,9 +132,9 @@ def test_tfrecord_and_parquet_read_the_same(tmp_path, layout):
   read = {}
   for path in (parquet, tfrecord):
     out = str(tmp_path / f"{os.path.basename(path)[:5]}_{layout}.parquet")
-    assert item_catalog.write_training_items(
+    assert item_content.write_training_items(
         path, ["i3", "i1", "missing"], out, pretrained=True) == 2
-    read[path] = item_catalog.read_training_items(
+    read[path] = item_content.read_training_items(
         out, ["i3", "i1", "missing"], pretrained=True)
   for field in ("item_ids", "advertiser_ids", "categories", "prices",
                 "embeddings"):
@@ -250,80 +251,6 @@ def test_read_item_content_streams_float_prices(tmp_path):
   assert item_catalog.num_items(path) == 5
 
 
-def test_training_items_round_trip(tmp_path):
-  path = write_catalog(tmp_path / "items.parquet")
-  out = str(tmp_path / item_catalog.TRAINING_ITEMS)
-  found = item_catalog.write_training_items(path, ["i3", "i1", "missing"],
-                                            out, pretrained=True)
-  assert found == 2
-  content = item_catalog.read_training_items(out, ["i3", "i1", "missing"],
-                                             pretrained=True)
-  assert content.item_ids.tolist() == ["i3", "i1", "missing"]
-  assert content.advertiser_ids.tolist() == ["a", "a", ""]
-  assert content.categories.tolist() == ["shoes", "shoes", ""]
-  np.testing.assert_allclose(content.prices[:2], [4.5, 2.5])
-  assert np.isnan(content.prices[2])
-  np.testing.assert_allclose(content.embeddings,
-                             [[3.0, 1.5, -3.0], [1.0, 0.5, -1.0], [0.0] * E])
-
-
-def test_model_items_and_selected_content(tmp_path):
-  ids = item_catalog.model_item_ids(["i3", "i1"], ["i1", "i0", "missing"])
-  assert ids == ["i3", "i1", "i0", "missing"]
-  path = write_catalog(tmp_path / "items.parquet")
-  out = str(tmp_path / item_catalog.TRAINING_ITEMS)
-  item_catalog.write_training_items(path, ids, out, pretrained=True)
-  content = item_catalog.read_training_items(out, ids, pretrained=True)
-  selected = content.select(["i1", "nowhere", "i3"])
-  assert selected.item_ids.tolist() == ["i1", "nowhere", "i3"]
-  assert selected.advertiser_ids.tolist() == ["a", "", "a"]
-  assert selected.categories.tolist() == ["shoes", "", "shoes"]
-  np.testing.assert_allclose(selected.prices[[0, 2]], [2.5, 4.5])
-  assert np.isnan(selected.prices[1])
-  np.testing.assert_allclose(selected.embeddings,
-                             [[1.0, 0.5, -1.0], [0.0] * E, [3.0, 1.5, -3.0]])
-
-
-def test_training_items_without_pretrained(tmp_path):
-  path = write_catalog(tmp_path / "items.parquet")
-  out = str(tmp_path / item_catalog.TRAINING_ITEMS)
-  item_catalog.write_training_items(path, ["i0"], out, pretrained=False)
-  content = item_catalog.read_training_items(out, ["i0"], pretrained=False)
-  assert content.embeddings is None
-  assert content.advertiser_ids.tolist() == ["a"]
-
-
-def test_training_items_must_be_in_the_catalog_once(tmp_path):
-  path = write_catalog(tmp_path / "items.parquet")
-  out = str(tmp_path / item_catalog.TRAINING_ITEMS)
-  item_catalog.write_training_items(path, ["x", "y"], out, pretrained=True)
-  with pytest.raises(ValueError, match="None of the 2 training items"):
-    item_catalog.read_training_items(out, ["x", "y"], pretrained=True)
-  twice = pa.concat_tables([pq.read_table(path)] * 2)
-  pq.write_table(twice, str(tmp_path / "twice.parquet"))
-  item_catalog.write_training_items(str(tmp_path / "twice.parquet"), ["i1"],
-                                    out, pretrained=True)
-  with pytest.raises(ValueError, match="'i1' more than once"):
-    item_catalog.read_training_items(out, ["i1"], pretrained=True)
-
-
-def test_content_lookup(tmp_path):
-  path = write_catalog(tmp_path / "items.parquet")
-  out = str(tmp_path / item_catalog.TRAINING_ITEMS)
-  item_catalog.write_training_items(path, ["i2", "i4"], out, pretrained=True)
-  lookup = item_catalog.ItemContentLookup(
-      item_catalog.read_training_items(out, ["i2", "i4"], pretrained=True))
-  features = lookup(tf.constant(["i4", "unknown", "i2"]))
-  assert features[schema.CATALOG_ITEM_ID].numpy().tolist() == [
-      b"i4", b"unknown", b"i2"]
-  assert features[schema.CATALOG_ADVERTISER_ID].numpy().tolist() == [
-      b"b", b"", b"b"]
-  prices = features[schema.CATALOG_PRICE].numpy()
-  assert prices[0] == 5.5 and np.isnan(prices[1]) and prices[2] == 3.5
-  np.testing.assert_allclose(features[schema.CATALOG_EMBEDDING].numpy(),
-                             [[4.0, 2.0, -4.0], [0.0] * E, [2.0, 1.0, -2.0]])
-
-
 def test_advertiser_items_by_popularity(tmp_path):
   path = write_catalog(tmp_path / "items.parquet")
   grouped = item_catalog.advertiser_items(
@@ -350,10 +277,10 @@ def test_a_tfrecord_catalog_trains_and_indexes_as_its_parquet_twin(
   content = []
   for path in (parquet, tfrecord):
     out = str(tmp_path / f"training_items_{len(content)}.parquet")
-    assert item_catalog.write_training_items(
+    assert item_content.write_training_items(
         path, training_ids, out, trained.config.pretrained) == len(
             training_ids)
-    content.append(item_catalog.read_training_items(
+    content.append(item_content.read_training_items(
         out, training_ids, trained.config.pretrained))
   np.testing.assert_array_equal(content[0].embeddings, content[1].embeddings)
   np.testing.assert_array_equal(content[0].categories, content[1].categories)

@@ -7,8 +7,8 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import schema
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
-from tfrs_adcg.item_catalog import ItemContent
-from tfrs_adcg.item_catalog import ItemContentLookup
+from tfrs_adcg.item_content import ItemContent
+from tfrs_adcg.item_content import ItemContentLookup
 from tfrs_adcg.item_tower import HistoryItemEmbedding
 from tfrs_adcg.item_tower import ItemTower
 from tfrs_adcg.item_tower import price_buckets
