@@ -31,7 +31,7 @@ ARCHITECTURE_FIELDS = (
     "max_seq_len", "num_layers", "num_heads", "embedding_dim",
     "feed_forward_dim", "pooling", "num_oov_buckets", "num_time_buckets",
     "task", "pretrained", "num_price_buckets", "num_user_vectors",
-    "objective", "history_item_ids")
+    "num_repeat_vectors", "objective", "history_item_ids")
 # What a resumed run must keep besides the architecture to continue the run
 # it resumes: its data, objective, optimisation and input stream.
 RESUME_FIELDS = ARCHITECTURE_FIELDS + (
@@ -96,6 +96,15 @@ class TrainConfig:
       may hold millions of items and whose serving cost grows with H, and
       for the dense objective, which needs one. A tower built from an
       unresolved config has one.
+    num_repeat_vectors: R, more vectors of an advertiser model's user: the
+      candidate embeddings of the history's R most recent distinct
+      advertisers, each times a learned gate (see ``repeat_vectors``), so
+      that a return to an advertiser just visited can rank first. ``None``
+      means the default training resolves and saves:
+      ``train.REPEAT_VECTORS`` for the advertiser task with the pooled
+      objective, else 0 (the item task's candidates are items; the dense
+      objective needs one vector). A tower built from an unresolved config
+      has none.
     history_item_ids: Whether the user tower embeds the item ids of the
       history's events. ``None`` means the task's default, which training
       resolves and saves: yes for the item task, whose candidates are
@@ -156,6 +165,7 @@ class TrainConfig:
   num_sampled_negatives: int = 256
   pooling: str = "last"
   num_user_vectors: Optional[int] = None
+  num_repeat_vectors: Optional[int] = None
   history_item_ids: Optional[bool] = None
   num_oov_buckets: int = 2
   num_time_buckets: int = 24
@@ -199,6 +209,12 @@ class TrainConfig:
       raise ValueError("The dense objective reads the newest event's vector: "
                        "it needs pooling 'last' and one user vector, not "
                        f"{self.pooling!r} and {self.num_user_vectors}.")
+    if self.num_repeat_vectors and (self.objective == DENSE
+                                    or self.task == schema.ITEM_TASK):
+      raise ValueError("Repeat vectors are for advertiser candidates and the "
+                       "pooled objective; pass --num_repeat_vectors 0 with "
+                       f"objective {self.objective!r} and task "
+                       f"{self.task!r}.")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"strategy must be one of {STRATEGIES}, not "
                        f"{self.strategy!r}.")
@@ -208,6 +224,9 @@ class TrainConfig:
     if self.num_user_vectors is not None and self.num_user_vectors < 1:
       raise ValueError("num_user_vectors must be positive, not "
                        f"{self.num_user_vectors}.")
+    if self.num_repeat_vectors is not None and self.num_repeat_vectors < 0:
+      raise ValueError("num_repeat_vectors must not be negative, not "
+                       f"{self.num_repeat_vectors}.")
     for name in ("epochs", "batch_size", "max_seq_len", "num_heads",
                  "embedding_dim", "num_oov_buckets"):
       if getattr(self, name) < 1:

@@ -95,9 +95,10 @@ class RetrievalModel(tfrs.Model):
                                             name="candidate_tower")
       self._candidate_lookup = self.advertiser_embedding.lookup
       first_row = self.advertiser_embedding.first_vocabulary_index
-    self.user_tower = UserTower(config, vocabularies,
-                                self.advertiser_embedding, history_items,
-                                name="user_tower")
+    self.user_tower = UserTower(
+        config, vocabularies, self.advertiser_embedding, history_items,
+        candidate_tower=None if config.item_task else self.candidate_tower,
+        name="user_tower")
     self.sampling_probabilities = self.add_weight(
         name="sampling_probabilities",
         shape=[self._candidate_lookup.vocabulary_size()],

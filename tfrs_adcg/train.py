@@ -88,6 +88,9 @@ SELECTED_ON = "selected_on"
 BEST_EPOCH = "best_epoch"
 TENSORBOARD_DIR = "tensorboard"
 TRAINING_LOG = "training_log.csv"
+# The default --num_repeat_vectors of advertiser models of pooled queries
+# (chosen on the valid split of the synthetic log, three seeds).
+REPEAT_VECTORS = 5
 
 
 @dataclasses.dataclass
@@ -168,6 +171,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
                       help="Vectors per user, a candidate scoring its best "
                       "dot product with any (default: 4 for the advertiser "
                       "task; 1 for the item task and the dense objective).")
+  parser.add_argument("--num_repeat_vectors", type=int, default=None,
+                      help="More vectors per user: the gated candidate "
+                      "embeddings of the history's most recent distinct "
+                      f"advertisers (default: {REPEAT_VECTORS} for the "
+                      "advertiser task with the pooled objective, else 0).")
   parser.add_argument("--history_item_ids", default=None,
                       action=argparse.BooleanOptionalAction,
                       help="Embed the item ids of the history's events; "
@@ -394,7 +402,8 @@ def _evaluate_best(model: RetrievalModel, config: TrainConfig,
 
 def resolve_config(config: TrainConfig, manifest: dict) -> TrainConfig:
   """The config with the data's task and that task's defaults of the
-  fields left unset (``history_item_ids``, ``num_user_vectors``); refuses
+  fields left unset (``history_item_ids``, ``num_user_vectors``,
+  ``num_repeat_vectors``); refuses
   a --task that disagrees."""
   task = data.data_task(manifest)
   if config.task is not None and config.task != task:
@@ -419,9 +428,14 @@ def resolve_config(config: TrainConfig, manifest: dict) -> TrainConfig:
   num_user_vectors = config.num_user_vectors
   if num_user_vectors is None:
     num_user_vectors = 1 if item_task or config.objective == DENSE else 4
+  num_repeat_vectors = config.num_repeat_vectors
+  if num_repeat_vectors is None:
+    num_repeat_vectors = (0 if item_task or config.objective == DENSE
+                          else REPEAT_VECTORS)
   return dataclasses.replace(config, task=task,
                              history_item_ids=history_item_ids,
-                             num_user_vectors=num_user_vectors)
+                             num_user_vectors=num_user_vectors,
+                             num_repeat_vectors=num_repeat_vectors)
 
 
 def _prepare_model_dir(config: TrainConfig, write_dir: str

@@ -14,6 +14,7 @@ import tensorflow as tf
 from tfrs_adcg import schema
 from tfrs_adcg.config import DENSE, TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
+from tfrs_adcg.repeat_vectors import RepeatVectors
 from tfrs_adcg.transformer import TransformerEncoderBlock
 from tfrs_adcg.vocabulary import Vocabularies
 
@@ -120,18 +121,21 @@ class UserTower(tf.keras.Model):
   (``cls``, ``mean`` or ``last``); projects; L2-normalises. With
   ``num_user_vectors`` H > 1, H - 1 learned interest tokens are prepended
   to the sequence as well, and their outputs, projected and normalised the
-  same way, follow the pooled vector. A history without real events yields
-  finite vectors.
+  same way, follow the pooled vector. With ``num_repeat_vectors`` R > 0,
+  R repeat vectors follow them: the gated candidate embeddings of the
+  history's R most recent distinct advertisers (see ``repeat_vectors``). A
+  history without real events yields finite vectors.
 
   Call: dict of ``SEQUENCE_FEATURES``, [B, T] each (tf.string ids with
   ``schema.STRING_PAD`` as padding in ``ADVERTISER_ID``, int64 epoch-millisecond
-  ``TIMESTAMP``) -> float32 [B, embedding_dim], or [B, H, embedding_dim]
-  for H > 1.
+  ``TIMESTAMP``) -> float32 [B, embedding_dim], or [B, H + R,
+  embedding_dim] for H + R > 1.
   """
 
   def __init__(self, config: TrainConfig, vocabularies: Vocabularies,
                advertiser_embedding: IdEmbedding,
                item_embedding: Optional[tf.keras.layers.Layer] = None,
+               candidate_tower: Optional[tf.keras.layers.Layer] = None,
                **kwargs):
     """Builds the tower.
 
@@ -143,6 +147,8 @@ class UserTower(tf.keras.Model):
         [B, L, embedding_dim], in place of an id embedding of
         ``vocabularies.item_ids`` (the item model passes its item tower's:
         see ``item_tower.HistoryItemEmbedding``).
+      candidate_tower: The advertiser candidate tower, which the repeat
+        vectors of ``config.num_repeat_vectors`` > 0 need.
       **kwargs: Keras model arguments.
     """
     super().__init__(**kwargs)
@@ -173,6 +179,13 @@ class UserTower(tf.keras.Model):
       self.interest_tokens = self.add_weight(
           name="interest_tokens", shape=(1, self._num_interest_tokens, dim),
           initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
+    self.repeat_vectors = None
+    if config.num_repeat_vectors:
+      if candidate_tower is None:
+        raise ValueError("Repeat vectors need the advertiser candidate tower.")
+      self.repeat_vectors = RepeatVectors(config.num_repeat_vectors,
+                                          candidate_tower,
+                                          name="repeat_vectors")
     self.input_dropout = tf.keras.layers.Dropout(config.dropout)
     self._causal = config.objective == DENSE
     self.blocks = [
@@ -193,8 +206,8 @@ class UserTower(tf.keras.Model):
 
   @tf.autograph.experimental.do_not_convert
   def call(self, features: Features, training: bool = False) -> tf.Tensor:
-    x, mask, interests = self._encode(
-        select_recent_events(features, self._max_seq_len), training)
+    events, event_mask = select_recent_events(features, self._max_seq_len)
+    x, mask, interests = self._encode((events, event_mask), training)
     num_kept = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # [B]
     if self._pooling == "cls":
       pooled = x[:, 0]
@@ -206,7 +219,15 @@ class UserTower(tf.keras.Model):
       pooled = tf.gather(x, tf.maximum(num_kept - 1, 0), batch_dims=1)
     if interests is not None:
       pooled = tf.concat([pooled[:, tf.newaxis], interests], axis=1)
-    return tf.math.l2_normalize(self.projection(pooled), axis=-1)
+    vectors = tf.math.l2_normalize(self.projection(pooled), axis=-1)
+    if self.repeat_vectors is None:
+      return vectors
+    if interests is None:
+      vectors = vectors[:, tf.newaxis]
+    first = 1 if self._pooling == "cls" else 0
+    repeats = self.repeat_vectors(x[:, first:], events[schema.ADVERTISER_ID],
+                                  event_mask, vectors[:, 0])
+    return tf.concat([vectors, repeats], axis=1)
 
   @tf.autograph.experimental.do_not_convert
   def sequence_embeddings(self, features: Features,

@@ -422,6 +422,7 @@ def test_item_metrics_json(item_model_dir):
 def test_item_model_dir_is_self_contained(item_model_dir, item_synthetic_dir):
   config = TrainConfig.load(str(item_model_dir))
   assert config.task == schema.ITEM_TASK and config.pretrained
+  assert config.num_user_vectors == 1 and config.num_repeat_vectors == 0
   trained = model_lib.load_trained(str(item_model_dir))
   training_items = {i.decode() for i in trained.candidate_ids().numpy()}
   cold = cold_start_items(item_synthetic_dir)
@@ -533,3 +534,13 @@ def test_item_task_is_read_from_the_data_and_mismatches_refused(
                 str(tmp_path / "d"), "--item_catalog",
                 str(item_synthetic_dir / "events.csv")])
   assert not any((tmp_path / name).exists() for name in "abcd")
+
+
+def test_repeat_vectors_default_to_advertiser_models_of_pooled_queries():
+  def resolved(**fields):
+    return train.resolve_config(TrainConfig(data="d", model_dir="m", **fields),
+                                {})
+  assert resolved().num_repeat_vectors == train.REPEAT_VECTORS
+  assert train.REPEAT_VECTORS > 0
+  assert resolved(num_repeat_vectors=0).num_repeat_vectors == 0
+  assert resolved(objective="dense").num_repeat_vectors == 0
