@@ -9,8 +9,8 @@ unbiased figure.
    beside the popularity and last-advertiser baselines, with the ratios of
    the model's recall and NDCG to the strongest baseline's.
 2. Ablations: the training objective and the negatives (``--objective``,
-   ``--negatives``), one user vector against several, log-Q off, the
-   learning-rate schedule; each with its best epoch and the wall time to it.
+   ``--negatives``), one user vector against several, no repeat vectors,
+   log-Q off, the learning-rate schedule; each with its best epoch and the wall time to it.
 3. Leave-last-out, the sequential-recommendation literature's protocol:
    each user's last conversion is the test target, the one before it the
    valid target; one target per user, ranked against every candidate with
@@ -40,6 +40,7 @@ ABLATIONS: Tuple[Tuple[str, Flags], ...] = (
     ("--negatives mixed", {"--negatives": "mixed"}),
     ("--negatives full", {"--negatives": "full"}),
     ("--num_user_vectors 1", {"--num_user_vectors": "1"}),
+    ("--num_repeat_vectors 0", {"--num_repeat_vectors": "0"}),
     ("--objective dense", {"--objective": "dense", "--num_user_vectors": "1"}),
     ("--objective dense --negatives mixed",
      {"--objective": "dense", "--num_user_vectors": "1",

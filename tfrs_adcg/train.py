@@ -90,7 +90,7 @@ TENSORBOARD_DIR = "tensorboard"
 TRAINING_LOG = "training_log.csv"
 # The default --num_repeat_vectors of advertiser models of pooled queries
 # (chosen on the valid split of the synthetic log, three seeds).
-REPEAT_VECTORS = 5
+REPEAT_VECTORS = 8
 
 
 @dataclasses.dataclass
