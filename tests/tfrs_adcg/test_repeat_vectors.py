@@ -58,7 +58,11 @@ def model(tiny_vocabularies):
   return built
 
 
-def test_repeat_vectors_are_gated_candidate_embeddings(model):
+@pytest.mark.parametrize("pooling", ["cls", "mean", "last"])
+def test_repeat_vectors_are_gated_candidate_embeddings(tiny_vocabularies,
+                                                       pooling):
+  model = RetrievalModel(dataclasses.replace(CONFIG, pooling=pooling),
+                         tiny_vocabularies)
   users = model.user_tower(history([
       [(10, "a", "view"), (20, "b", "view"), (30, "a", "checkout")],
       [(10, "c", "signup")],
