@@ -287,9 +287,11 @@ def free_ports(count):
 
 # Two epochs on two workers: the session model's flags but for the epochs
 # (its best epoch is one of the first few), the same global batch, split in
-# two.
+# two, and no dropout: a resumed run draws its dropout masks anew, and the
+# repeat vectors' gates, which learn fast in the first epochs, follow other
+# masks far enough to move the loss of the next epoch by several percent.
 TWO_WORKERS = ["--strategy", "multi_worker", "--epochs", "2",
-               "--max_seq_len", "20"] + SMALL
+               "--max_seq_len", "20", "--dropout", "0"] + SMALL
 
 
 def start_workers(data_dir, model_dir, log_prefix) -> list:
@@ -380,7 +382,7 @@ def test_two_workers_killed_and_resumed_end_as_an_uninterrupted_run(
   # Epoch 1 ran before the kill: the same weights, the same loss.
   assert float(resumed[0]["loss"]) == pytest.approx(float(whole[0]["loss"]),
                                                     rel=1e-3)
-  # Epoch 2 continued the input stream (only dropout draws anew).
+  # Epoch 2 continued the input stream.
   assert float(resumed[1]["loss"]) == pytest.approx(float(whole[1]["loss"]),
                                                     rel=0.05)
   for split in (schema.VALID, schema.EVAL):
