@@ -198,15 +198,18 @@ class CandidateModelHandler(base.ModelHandler[History, base.PredictionResult,
       inference_args: Optional[Dict[str, Any]] = None
   ) -> Iterable[base.PredictionResult]:
     outputs = model(batch)
+    # Python lists at once: bytes ids, and the float32 scores as floats.
     ids = outputs[serving_module.CANDIDATE_IDS][:, :self._top_k].numpy()
     scores = outputs[serving_module.SCORES][:, :self._top_k].numpy()
     model_id = str(self._info.version)
-    for history, user_ids, user_scores in zip(batch, ids, scores):
-      kept = [(candidate.decode(), float(score))
-              for candidate, score in zip(user_ids, user_scores)
-              if candidate != b""]
-      candidates = Candidates(ids=[candidate for candidate, _ in kept],
-                              scores=[score for _, score in kept])
+    for history, user_ids, user_scores in zip(batch, ids.tolist(),
+                                              scores.tolist()):
+      if b"" in user_ids:
+        user_scores = [score for candidate, score
+                       in zip(user_ids, user_scores) if candidate]
+        user_ids = [candidate for candidate in user_ids if candidate]
+      candidates = Candidates(ids=list(map(bytes.decode, user_ids)),
+                              scores=user_scores)
       yield base.PredictionResult(history, candidates, model_id)
 
   def get_metrics_namespace(self) -> str:

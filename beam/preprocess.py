@@ -19,7 +19,6 @@ writes no manifest; a run that fails leaves no ``beam-temp-*`` folders.
 import dataclasses
 import glob
 import itertools
-import json
 import logging
 import os
 import shutil
@@ -34,6 +33,7 @@ from beam import catalog as catalog_lib
 from beam import collector
 from beam import config as config_lib
 from beam import counts
+from beam import dead_letters
 from beam import direct_runner
 from beam import events
 from beam import examples as examples_lib
@@ -50,26 +50,6 @@ _LOGGER = logging.getLogger(__name__)
 
 _CANDIDATE_FEATURE = {schema.ADVERTISER_TASK: schema.ADVERTISER_ID,
                       schema.ITEM_TASK: schema.ITEM_ID}
-
-
-def _dead_letter_line(dead_letter) -> str:
-  reason, row = dead_letter
-  return json.dumps({"reason": reason, "row": row}, ensure_ascii=False,
-                    default=str)
-
-
-class WriteDeadLetters(beam.PTransform):
-  """(reason, row) to JSON lines ``dead_letter/<name>-SSSSS-of-NNNNN.jsonl``."""
-
-  def __init__(self, output: str, name: str):
-    super().__init__()
-    self._prefix = os.path.join(output, schema.DEAD_LETTER_DIR, name)
-
-  def expand(self, dead_letters):
-    return (dead_letters
-            | "ToJson" >> beam.Map(_dead_letter_line)
-            | "Write" >> beam.io.WriteToText(self._prefix,
-                                             file_name_suffix=".jsonl"))
 
 
 def build_pipeline(
@@ -127,8 +107,8 @@ def build_pipeline(
     _ = catalog.advertisers | "WriteCatalog" >> (
         catalog_lib.WriteAdvertiserCatalog(output,
                                            read_catalog.numeric_columns))
-    _ = catalog.dead_letters | "CatalogDeadLetters" >> WriteDeadLetters(
-        output, "advertisers")
+    _ = catalog.dead_letters | "CatalogDeadLetters" >> (
+        dead_letters.WriteDeadLetters(output, "advertisers"))
     all_counts.append(catalog.counts)
   id_totals = id_counts | "SumIdCounts" >> beam.CombineGlobally(
       counts.SumCounts())
@@ -139,8 +119,8 @@ def build_pipeline(
                                            _CANDIDATE_FEATURE[config.task]))
 
   # Dead letters and the counts for the manifest.
-  _ = read.dead_letters | "EventDeadLetters" >> WriteDeadLetters(
-      output, "events")
+  _ = read.dead_letters | "EventDeadLetters" >> (
+      dead_letters.WriteDeadLetters(output, "events"))
   _ = (all_counts
        | "FlattenCounts" >> beam.Flatten()
        | "WriteSummary" >> manifest_lib.WriteSummary(output, singletons))

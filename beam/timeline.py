@@ -14,13 +14,17 @@ advertiser):
 * ``last_conversion_histories`` for leave-last-out: two passes over a user's
   grouped events, the first finding the last N conversions, the second
   keeping the last L events before each. Memory per user: O(N x L).
+
+Both combiners of bounded event lists, ``DayTimelineFn`` (per day) and
+``last_events.LastEventsFn`` (overall), cut them with ``keep_last`` when
+they reach ``next_trim_size``.
 """
 
 import bisect
 import heapq
 import itertools
 import operator
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 
@@ -51,8 +55,7 @@ class DayTimelineFn(beam.CombineFn):
   The accumulator is flat, so that it is cheap to encode between workers:
   ``[number of events, [events], {conversions}, trim size]``. When the event
   list reaches the trim size it is cut to the last L events of each day,
-  and the trim size becomes twice what is left (at least 2 L): amortized
-  O(log n) per event, at most twice the bounded size in memory.
+  and the trim size becomes twice what is left (``next_trim_size``).
 
   Args:
     max_seq_len: L.
@@ -116,17 +119,37 @@ class DayTimelineFn(beam.CombineFn):
 
   def _trim(self, accumulator) -> None:
     """Sorts the events and keeps the last L of each day."""
-    day_events = accumulator[1]
-    day_events.sort()
-    offset, max_len = self._offset, self._max_len
-    days = [(event[0] - offset) // DAY_SECONDS for event in day_events]
-    # An event is among the last L of its day if the event L later is not
-    # of its day (or there is none).
-    kept = list(itertools.compress(
-        day_events, map(operator.ne, days, days[max_len:])))
-    kept += day_events[max(0, len(day_events) - max_len):]
-    accumulator[1] = kept
-    accumulator[3] = max(2 * len(kept), 2 * max_len)
+    accumulator[1] = keep_last(accumulator[1], self._max_len, self._offset)
+    accumulator[3] = next_trim_size(len(accumulator[1]), self._max_len)
+
+
+def keep_last(event_list: List[events.Event], max_seq_len: int,
+              day_offset: Optional[int] = None) -> List[events.Event]:
+  """The last L events, in time order; sorts ``event_list`` in place.
+
+  Args:
+    event_list: Events in any order.
+    max_seq_len: L.
+    day_offset: If given, keeps the last L events of each day instead, days
+      starting this many seconds after midnight UTC.
+  """
+  event_list.sort()
+  if day_offset is None:
+    return event_list[-max_seq_len:]
+  days = [(event[0] - day_offset) // DAY_SECONDS for event in event_list]
+  # An event is among the last L of its day if the event L later is not of
+  # its day (or there is none).
+  kept = list(itertools.compress(
+      event_list, map(operator.ne, days, days[max_seq_len:])))
+  kept += event_list[max(0, len(event_list) - max_seq_len):]
+  return kept
+
+
+def next_trim_size(kept: int, max_seq_len: int) -> int:
+  """When a bounded event list of ``kept`` events is cut (``keep_last``)
+  next: at twice what is left, at least 2 L. Events then cost amortized
+  O(log n) each, and the list holds at most twice its bounded size."""
+  return max(2 * kept, 2 * max_seq_len)
 
 
 def last_conversion_histories(

@@ -4,14 +4,10 @@ import collections
 import csv
 import glob
 import json
-import os
 import pathlib
 import shutil
 from typing import Dict, List, Tuple
 
-import apache_beam as beam
-from apache_beam.testing import test_pipeline
-from apache_beam.testing import util as beam_util
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -19,7 +15,8 @@ import pytest
 from beam import batch_candidates
 from beam import events as events_lib
 from beam import examples
-from beam import inference
+from beam import last_events
+from beam import scoring
 from export import savedmodel
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import schema
@@ -227,9 +224,9 @@ def test_bad_rows_and_users_without_history_are_counted_not_lost(
   as_of = timestamps.parse_timestamp(AS_OF)
   after = sum(1 for events in all_events.values() for e in events
               if e[0] > as_of)
-  assert counts[batch_candidates.EVENTS_AFTER_AS_OF] == after
+  assert counts[last_events.EVENTS_AFTER_AS_OF] == after
   max_seq_len = jsonl_run[1]["model"]["max_seq_len"]
-  assert counts[batch_candidates.EVENTS_IN_HISTORY] == sum(
+  assert counts[last_events.EVENTS_IN_HISTORY] == sum(
       min(max_seq_len, sum(1 for e in events if e[0] <= as_of))
       for events in all_events.values())
 
@@ -248,13 +245,13 @@ def test_bad_rows_and_users_without_history_are_counted_not_lost(
   no_history = {user for user, events in all_events.items()
                 if all(e[0] > as_of for e in events)}
   assert {s[schema.USER_ID] for s in skipped} == no_history
-  assert {s["reason"] for s in skipped} == {batch_candidates.NO_HISTORY}
-  assert counts[batch_candidates.USERS_SEEN] == len(all_events)
-  assert counts[batch_candidates.USERS_SKIPPED] == {
-      batch_candidates.NO_HISTORY: len(no_history)}
-  assert counts[batch_candidates.USERS_WRITTEN] == len(_read_jsonl(output))
-  assert counts[batch_candidates.USERS_SEEN] == (
-      counts[batch_candidates.USERS_WRITTEN] + len(no_history))
+  assert {s["reason"] for s in skipped} == {last_events.NO_HISTORY}
+  assert counts[last_events.USERS_SEEN] == len(all_events)
+  assert counts[last_events.USERS_SKIPPED] == {
+      last_events.NO_HISTORY: len(no_history)}
+  assert counts[scoring.USERS_WRITTEN] == len(_read_jsonl(output))
+  assert counts[last_events.USERS_SEEN] == (
+      counts[scoring.USERS_WRITTEN] + len(no_history))
 
 
 def test_rerun_writes_the_same_candidates_in_parquet(
@@ -292,22 +289,7 @@ def test_scann_model_to_tfrecord_with_default_as_of(
     assert record[schema.AS_OF] == timestamps.to_iso(latest)
     assert_same_ranking(
         (record[schema.CANDIDATE_IDS], record[schema.SCORES]), expected[user])
-  assert manifest["counts"][batch_candidates.EVENTS_AFTER_AS_OF] == 0
-
-
-def test_top_k_above_the_models_k_is_a_clear_error(
-    synthetic_dir, exported_versions, tmp_path):
-  version_dir = exported_versions["brute_force"]
-  k = savedmodel.read_export_info(str(version_dir))["k"]
-  with pytest.raises(ValueError, match=f"--top_k .* k={k}"):
-    _run(synthetic_dir / "events.csv", version_dir, tmp_path,
-         "--top_k", str(k + 1))
-  assert not os.listdir(tmp_path)
-
-
-def test_not_an_export_is_a_clear_error(synthetic_dir, tmp_path):
-  with pytest.raises(ValueError, match="--model.*holds no saved_model.pb"):
-    _run(synthetic_dir / "events.csv", tmp_path, tmp_path / "out")
+  assert manifest["counts"][last_events.EVENTS_AFTER_AS_OF] == 0
 
 
 @pytest.mark.parametrize("damage,message", [
@@ -336,69 +318,6 @@ def test_refuses_to_overwrite_without_the_flag(jsonl_run, dirty_input,
     _run(dirty_input, exported_versions["brute_force"], output)
 
 
-def test_last_events_fn_keeps_the_last_events_by_as_of():
-  fn = batch_candidates.LastEventsFn(max_seq_len=2)
-  events = [((t, "view", f"i{t}", "a"), t <= 5) for t in range(9, 0, -1)]
-  left, right = fn.create_accumulator(), fn.create_accumulator()
-  for event in events[:4]:
-    left = fn.add_input(left, event)
-  for event in events[4:]:
-    right = fn.add_input(right, event)
-  assert len(right[2]) < 4  # Trimmed while adding.
-  merged = fn.compact(fn.merge_accumulators([left, right]))
-  history, before_history, after = fn.extract_output(merged)
-  assert history == [(4, "view", "i4", "a"), (5, "view", "i5", "a")]
-  assert before_history == 3
-  assert after == 4
-
-
-def test_user_histories_and_select_users_in_a_pipeline():
-  user_events = [
-      ("u1", (10, "view", "i1", "a1")), ("u1", (20, "view", "i2", "a2")),
-      ("u1", (30, "view", "i3", "a3")), ("u1", (40, "view", "i4", "a4")),
-      ("u2", (50, "checkout", "i5", "a5")),
-  ]
-  with test_pipeline.TestPipeline() as pipeline:
-    as_of = pipeline | "AsOf" >> beam.Create([30])
-    selected = (pipeline
-                | beam.Create(user_events)
-                | batch_candidates.UserHistories(2, as_of)
-                | batch_candidates.SelectUsers())
-    beam_util.assert_that(selected.users, beam_util.equal_to([
-        ("u1", [(20, "view", "i2", "a2"), (30, "view", "i3", "a3")])]),
-                          label="Users")
-    beam_util.assert_that(selected[batch_candidates.SKIPPED],
-                          beam_util.equal_to(
-                              [("u2", batch_candidates.NO_HISTORY, 1)]),
-                          label="Skipped")
-    counts = (selected["counts"]
-              | beam.CombinePerKey(sum))
-    beam_util.assert_that(counts, beam_util.equal_to([
-        (batch_candidates.USERS_SEEN, 2),
-        (examples.EVENTS_USED, 5),
-        (batch_candidates.EVENTS_IN_HISTORY, 2),
-        (batch_candidates.EVENTS_BEFORE_HISTORY, 1),
-        (batch_candidates.EVENTS_AFTER_AS_OF, 2),
-        (f"{batch_candidates.USERS_SKIPPED}/{batch_candidates.NO_HISTORY}",
-         1),
-    ]), label="Counts")
-
-
-def test_model_inputs_pad_after_the_events():
-  tensors = inference.model_inputs([
-      [(1, "view", "i1", "a1"), (2, "signup", "", "a2")],
-      [(timestamps.event_time(3250), "view", "i3", "a3")],
-  ])
-  assert set(tensors) == set(schema.SEQUENCE_FEATURES)
-  # Event times (epoch seconds, or Instants) as epoch milliseconds.
-  assert tensors[schema.TIMESTAMP].numpy().tolist() == [[1000, 2000],
-                                                        [3250, 0]]
-  assert tensors[schema.ADVERTISER_ID].numpy().tolist() == [
-      [b"a1", b"a2"], [b"a3", b""]]
-  assert tensors[schema.ITEM_ID].shape == (2, 2)
-  assert tensors[schema.TIMESTAMP].dtype == tf.int64
-
-
 def test_an_item_model_gives_each_user_its_top_items(
     item_synthetic_dir, item_exported_versions, tmp_path):
   events_path = item_synthetic_dir / "events.parquet"
@@ -424,23 +343,116 @@ def test_an_item_model_gives_each_user_its_top_items(
   assert manifest["counts"]["users_written"] == len(expected)
 
 
-def test_task_flag_must_match_the_models_task(
-    synthetic_dir, exported_versions, item_exported_versions, tmp_path):
-  advertiser_dir = exported_versions["brute_force"]
-  item_dir = item_exported_versions["brute_force"]
-  assert inference.ModelInfo.read(str(item_dir)).task == schema.ITEM_TASK
-  with pytest.raises(ValueError, match="--task item does not match"):
-    _run(synthetic_dir / "events.csv", advertiser_dir, tmp_path, "--task",
-         "item")
-  with pytest.raises(ValueError, match="returns item candidates"):
-    _run(synthetic_dir / "events.csv", item_dir, tmp_path, "--task",
-         "advertiser")
-  assert not os.listdir(tmp_path)
+# A tiny log for the plain reference below: L is conftest.TINY_SEQ_LEN (20).
+TINY_AS_OF = "2026-01-20T12:00:00Z"
 
 
-def test_a_misspelled_flag_is_an_error_that_names_it(tmp_path, capsys):
-  with pytest.raises(SystemExit):
-    batch_candidates.parse_args(["--input", "e.csv", "--model",
-                                 str(tmp_path), "--output", str(tmp_path),
-                                 "--top_kk", "5"])
-  assert "unrecognized arguments: --top_kk 5" in capsys.readouterr().err
+def _tiny_log(advertisers: List[str], items: List[str]) -> List[str]:
+  """Rows of: a user with more than L events by as_of, duplicates among its
+  old and its last events, and events after as_of; a user with fewer than L
+  events and a duplicate; a user whose events share a second, one of them
+  a fraction of a second after as_of; a user with no event by as_of; and
+  one bad row per reason."""
+  def row(user, when, event_type, n):
+    return (f"{user},{when},{event_type},{items[n % len(items)]},"
+            f"{advertisers[n % len(advertisers)]}")
+
+  many = [row("u_many", f"2026-01-{1 + n // 4:02d}T{n % 4 * 5:02d}:00:00Z",
+              "view" if n % 5 else "checkout", n) for n in range(34)]
+  many += [many[0], many[0], many[30]]  # An old and a recent duplicate.
+  many += [row("u_many", "2026-01-21T00:00:00Z", "view", 1)]
+  few = [row("u_few", "2026-01-19T08:00:00Z", "view", 3),
+         row("u_few", "2026-01-20T12:00:00Z", "add_to_cart", 4)]
+  few.append(few[0])
+  same_second = [row("u_ms", f"{TINY_AS_OF[:-1]}.{ms:03d}Z", "view", n)
+                 for n, ms in enumerate((0, 250, 750))]
+  same_second.append(row("u_ms", "2026-01-20T11:59:59.999Z", "signup", 5))
+  late = [row("u_late", "2026-01-25T00:00:00Z", "view", 6)]
+  bad = ["just,three,fields",
+         ",2026-01-05T00:00:00Z,view,item,adv",
+         "u_bad,2026-01-05T00:00:00Z,view,item,",
+         "u_bad,yesterday,view,item,adv",
+         "u_bad,1990-01-01T00:00:00Z,view,item,adv",
+         "u_bad,2026-01-05T00:00:00Z,teleport,item,adv"]
+  return many + few + same_second + late + bad
+
+
+def _plain_reference(lines: List[str], as_of_ms: int, max_seq_len: int):
+  """(user -> last L distinct events by as_of, oldest first, as (epoch
+  milliseconds, type, item, advertiser); the rows dropped, as (reason, row)),
+  by plain Python."""
+  distinct, dropped = {}, []
+  for line in lines:
+    fields = line.split(",")
+    if len(fields) != 5:
+      dropped.append((schema.MALFORMED_ROW, line))
+      continue
+    user, when, event_type, item, advertiser = fields
+    if not user:
+      dropped.append((schema.MISSING_USER_ID, line))
+      continue
+    if not advertiser:
+      dropped.append((schema.MISSING_ADVERTISER_ID, line))
+      continue
+    try:
+      ms = timestamps.parse_timestamp_ms(when)
+    except ValueError:
+      dropped.append((schema.BAD_TIMESTAMP, line))
+      continue
+    if ms < timestamps.parse_timestamp_ms("2000-01-01T00:00:00Z"):
+      dropped.append((schema.TIMESTAMP_OUT_OF_RANGE, line))
+      continue
+    if event_type not in ("view", "add_to_cart", "checkout", "signup"):
+      dropped.append((schema.UNKNOWN_EVENT_TYPE, line))
+      continue
+    event = (user, (ms, event_type, item, advertiser))
+    if event in distinct:
+      dropped.append((schema.DUPLICATE, line))
+    distinct[event] = True
+  histories = collections.defaultdict(list)
+  for user, event in distinct:
+    histories[user].append(event)
+  return {user: sorted(e for e in user_events if e[0] <= as_of_ms)[
+      -max_seq_len:] for user, user_events in histories.items()}, dropped
+
+
+def test_a_multi_process_run_matches_a_plain_reference(
+    synthetic_dir, exported_versions, tmp_path):
+  version_dir = exported_versions["scann"]
+  info = savedmodel.read_export_info(str(version_dir))
+  known = list(_read_events(synthetic_dir / "events.csv").values())[0]
+  lines = _tiny_log(sorted({e[3] for e in known}),
+                    sorted({e[2] for e in known if e[2]}))
+  path = tmp_path / "events.csv"
+  path.write_text(",".join(schema.RAW_COLUMNS) + "\n" + "\n".join(lines)
+                  + "\n", encoding="utf-8")
+  manifest = _run(path, version_dir, tmp_path / "out", "--as_of", TINY_AS_OF,
+                  "--direct_num_workers", "2",
+                  "--direct_running_mode", "multi_processing")
+
+  histories, dropped = _plain_reference(
+      lines, timestamps.parse_timestamp_ms(TINY_AS_OF), info["max_seq_len"])
+  assert len(histories["u_many"]) == info["max_seq_len"]
+  assert len(histories["u_few"]) == 2 and len(histories["u_ms"]) == 2
+  loaded = _load(version_dir)
+  written = _by_user(_read_jsonl(tmp_path / "out"))
+  assert set(written) == {user for user, h in histories.items() if h}
+  for user, record in written.items():
+    history = [(timestamps.event_time(ms), *ids)
+               for ms, *ids in histories[user]]
+    assert_same_ranking((record[schema.CANDIDATE_IDS], record[schema.SCORES]),
+                        _direct_call(loaded, history, info["k"]))
+
+  dead_letters = [
+      json.loads(line) for dead_path
+      in glob.glob(str(tmp_path / "out" / schema.DEAD_LETTER_DIR / "*"))
+      for line in open(dead_path, encoding="utf-8")]
+  assert sorted((d["reason"], d["row"]) for d in dead_letters) == sorted(
+      dropped)
+  counts = manifest["counts"]
+  assert counts[events_lib.EVENTS_READ] == len(lines)
+  assert counts[examples.EVENTS_USED] == len(lines) - len(dropped)
+  assert counts[last_events.EVENTS_IN_HISTORY] == sum(
+      map(len, histories.values()))
+  assert counts[last_events.USERS_SKIPPED] == {last_events.NO_HISTORY: 1}
+  assert counts[scoring.USERS_WRITTEN] == 3

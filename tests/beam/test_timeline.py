@@ -156,3 +156,19 @@ def test_last_conversion_histories_hold_earlier_events_of_the_same_second():
       [[later_view, checkout], [view]], max_seq_len=5, num_targets=1,
       conversion_types=CONVERSIONS)
   assert histories == [(checkout, [view])]
+
+
+def test_keep_last_keeps_the_latest_events_overall_or_per_day():
+  events = _events(200, seed=3)
+  shuffled = list(events)
+  assert timeline.keep_last(shuffled, 7) == sorted(events)[-7:]
+  assert shuffled == sorted(events)  # Sorted in place.
+  per_day = timeline.keep_last(list(events), 7, day_offset=3600)
+  assert per_day == _expected_timeline(events, 7, 3600)[1]
+  assert timeline.keep_last([], 7) == []
+
+
+def test_next_trim_size_doubles_what_is_left_and_at_least_2l():
+  assert timeline.next_trim_size(0, 50) == 100
+  assert timeline.next_trim_size(50, 50) == 100
+  assert timeline.next_trim_size(300, 50) == 600
