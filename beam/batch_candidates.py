@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from beam import config as preprocess_config
 from beam import counts
+from beam import event_log
 from beam import events as events_lib
 from beam import examples
 from beam import inference
@@ -518,7 +519,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: BatchCandidatesConfig,
   Raises:
     rows.InputError: if the input is missing, empty or lacks columns.
   """
-  read = pipeline | "ReadEvents" >> events_lib.ReadEvents(
+  read = pipeline | "ReadEvents" >> event_log.ReadEvents(
       config.input, config.input_format, config.event_types, config.min_time,
       config.max_time, config.dedup_shards)
   as_of = read.time_range | "AsOf" >> beam.Map(resolve_as_of, config.as_of)

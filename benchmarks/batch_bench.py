@@ -23,6 +23,7 @@ import pandas as pd
 
 from beam import batch_candidates  # Imports tfrs_adcg before TensorFlow.
 from beam import inference
+from beam import input_files
 from beam import rows
 from benchmarks import common
 from tfrs_adcg import schema
@@ -52,7 +53,7 @@ def read_histories(input_pattern: str, max_seq_len: int,
   """The last events of up to ``max_users`` users of a clean event log."""
   file_format = rows.infer_format(input_pattern)
   frame = pd.concat([_READERS[file_format](path)
-                     for path in rows.match_files(input_pattern)])
+                     for path in input_files.match_files(input_pattern)])
   frame[schema.RAW_TIMESTAMP] = [timestamps.parse_timestamp(value) for value
                                  in frame[schema.RAW_TIMESTAMP]]
   histories = []
