@@ -6,7 +6,7 @@
         [--format jsonl|parquet|tfrecord] [Beam options: --runner ...]
 
 Reads the raw event log exactly as ``beam.preprocess`` does
-(``events.ReadEvents``: same parsing, dead letters and duplicate removal),
+(``event_log.ReadEvents``: same parsing, dead letters and duplicate removal),
 keeps each user's last ``max_seq_len`` events at or before ``--as_of``
 (default: the latest valid event time) with a bounded combiner
 (``last_events``), and scores the users in batches with the exported
@@ -39,7 +39,8 @@ from beam import collector
 from beam import counts
 from beam import dead_letters
 from beam import direct_runner
-from beam import events
+from beam import event_log
+from beam import input_files
 from beam import last_events
 from beam import logs
 from beam import manifest as manifest_lib
@@ -69,14 +70,14 @@ def build_pipeline(
 
   Returns:
     ``config`` with the timestamp unit the input was read in (see
-    ``events.resolve_timestamp_unit``).
+    ``event_times.resolve_timestamp_unit``).
 
   Raises:
     rows.InputError: if the input is missing, empty or lacks columns.
   """
   parallelism = direct_runner.parallelism(pipeline.options,
                                          direct_runner.available_cores())
-  read_events = events.ReadEvents(
+  read_events = event_log.ReadEvents(
       config.input, config.input_format, config.event_types, config.min_time,
       config.max_time, config.dedup_shards, grouped=True,
       parallelism=parallelism, timestamp_unit=config.timestamp_unit)
@@ -137,7 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
   collector.collect_less()
   generated_at = timestamps.to_iso(int(time.time()))
   # Lists the input once before anything else: a clear error if missing.
-  input_bytes = rows.total_bytes(config.input)
+  input_bytes = input_files.total_bytes(config.input)
   options = PipelineOptions(direct_runner.parallel_options(
       beam_args, input_bytes, direct_runner.available_cores()))
   pipeline = beam.Pipeline(options=options)

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from beam import candidate_writers
 from beam import config as config_lib
-from beam import events
+from beam import dedup
 from beam import inference
 from beam import logs
 from beam import rows
@@ -38,7 +38,7 @@ class BatchCandidatesConfig:
     min_time: Events before it (epoch seconds) are out of range.
     max_time: Events after it (epoch seconds) are out of range.
     dedup_shards: Shards of the duplicate detection; 0: one per
-      ``events.BYTES_PER_DEDUP_SHARD`` of input.
+      ``dedup.BYTES_PER_DEDUP_SHARD`` of input.
     batch_size: Users per model call.
     num_shards: Output shards; 0 lets the runner decide.
     overwrite: Replace the candidates already in ``output``.
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument(
       "--dedup_shards", type=int, default=0,
       help="Shards of the duplicate detection; default: one per "
-      f"{events.BYTES_PER_DEDUP_SHARD / 2**20:g} MiB of input.")
+      f"{dedup.BYTES_PER_DEDUP_SHARD / 2**20:g} MiB of input.")
   parser.add_argument("--batch_size", type=int, default=256,
                       help="Users per model call.")
   parser.add_argument("--num_shards", type=int, default=0,

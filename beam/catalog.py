@@ -17,7 +17,9 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from beam import counts
+from beam import input_files
 from beam import output_dir
+from beam import row_source
 from beam import rows
 from tfrs_adcg import schema
 
@@ -118,24 +120,25 @@ class CatalogRead(NamedTuple):
 class ReadAdvertiserCatalog(beam.PTransform):
   """Reads and validates the advertiser catalog.
 
-  Construction checks the file like ``events.ReadEvents`` does and fixes
+  Construction checks the file like ``event_log.ReadEvents`` does and fixes
   the numeric columns (``numeric_columns``) from its header or schema.
   """
 
   def __init__(self, pattern: str, flag: str = "--advertiser_catalog"):
     super().__init__()
-    paths = rows.match_files(pattern, flag)
+    paths = input_files.match_files(pattern, flag)
     self._format = rows.infer_format(pattern)
-    headers = rows.read_headers(paths, self._format,
-                                [schema.CATALOG_ADVERTISER_ID])
-    columns = rows.read_columns(paths[0], self._format)
+    headers = input_files.read_headers(paths, self._format,
+                                       [schema.CATALOG_ADVERTISER_ID])
+    columns = input_files.read_columns(paths[0], self._format)
     for path, other in headers.items():
       if other != columns:
         raise rows.InputError(
             f"{path} has the columns {other}, {paths[0]} {columns}: the "
             f"files of {flag} must share one header.")
-    rows.require_columns(columns, [schema.CATALOG_ADVERTISER_ID], paths[0])
-    rows.require_rows(paths, self._format, flag)
+    input_files.require_columns(columns, [schema.CATALOG_ADVERTISER_ID],
+                                paths[0])
+    input_files.require_rows(paths, self._format, flag)
     self._has_category = schema.CATALOG_CATEGORY in columns
     self.numeric_columns: List[str] = [
         name for name in columns
@@ -151,8 +154,8 @@ class ReadAdvertiserCatalog(beam.PTransform):
 
   def expand(self, pbegin):
     parsed = (pbegin
-              | "ReadRows" >> rows.ReadRows(self._pattern, self._format,
-                                            self._wanted)
+              | "ReadRows" >> row_source.ReadRows(
+                  self._pattern, self._format, self._wanted)
               | "Validate" >> beam.ParDo(
                   _ParseAdvertiserFn(self._splitter, self._has_category)
               ).with_output_types(Tuple[str, Any]).with_outputs(

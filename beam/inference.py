@@ -34,7 +34,7 @@ _LOGGER = logging.getLogger(__name__)
 
 SCANN = "scann"
 
-# A user's history: events oldest first, as ``events.ReadEvents`` gives them.
+# A user's history: events oldest first, as ``event_log.ReadEvents`` gives them.
 History = Sequence[events.Event]
 
 

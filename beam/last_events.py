@@ -1,6 +1,6 @@
 """Each user's history for scoring: the last L distinct events by as_of.
 
-``UserHistories`` combines the event lists of ``events.ReadEvents(grouped=
+``UserHistories`` combines the event lists of ``event_log.ReadEvents(grouped=
 True)`` per user with ``LastEventsFn``, which keeps a bounded list (memory
 per user O(L), however active the user) and counts the events it drops.
 Combiner lifting keeps the last L of a user's events in each bundle before
@@ -22,7 +22,7 @@ from beam import events
 from beam import examples
 from beam import timeline
 
-# Counts of the manifest, besides those of events.ReadEvents.
+# Counts of the manifest, besides those of event_log.ReadEvents.
 USERS_SEEN = "users_seen"
 USERS_SKIPPED = "users_skipped"
 NO_HISTORY = "no_history_by_as_of"  # Every event of the user is after as_of.

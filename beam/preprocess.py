@@ -35,8 +35,10 @@ from beam import config as config_lib
 from beam import counts
 from beam import dead_letters
 from beam import direct_runner
+from beam import event_log
 from beam import events
 from beam import examples as examples_lib
+from beam import input_files
 from beam import logs
 from beam import manifest as manifest_lib
 from beam import output_dir
@@ -59,7 +61,7 @@ def build_pipeline(
 
   Returns:
     ``config`` with the timestamp unit the input was read in (see
-    ``events.resolve_timestamp_unit``).
+    ``event_times.resolve_timestamp_unit``).
 
   Raises:
     rows.InputError: if an input is missing, empty or lacks columns.
@@ -68,7 +70,7 @@ def build_pipeline(
   # Inputs.
   parallelism = direct_runner.parallelism(pipeline.options,
                                          direct_runner.available_cores())
-  read_events = events.ReadEvents(
+  read_events = event_log.ReadEvents(
       config.input, config.input_format, config.event_types, config.min_time,
       config.max_time, config.dedup_shards, grouped=True,
       parallelism=parallelism, timestamp_unit=config.timestamp_unit)
@@ -219,7 +221,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
   config, beam_args = config_lib.parse_args(argv)
   collector.collect_less()
   # Lists the input once before anything else: a clear error if missing.
-  input_bytes = rows.total_bytes(config.input)
+  input_bytes = input_files.total_bytes(config.input)
   options = PipelineOptions(direct_runner.parallel_options(
       beam_args, input_bytes, direct_runner.available_cores()))
   pipeline = beam.Pipeline(options=options)

@@ -12,7 +12,7 @@
   slightly more than 1); with no positives at all every candidate gets
   1 / number of candidates.
 
-The counts come from ``events.ReadEvents`` (``id_counts``) and the catalog,
+The counts come from ``event_log.ReadEvents`` (``id_counts``) and the catalog,
 summed into one ``{(feature, id): count}`` dict (``counts.SumCounts``, which
 sends one accumulator per bundle through the shuffle, not one element per
 id); the files are written whole by the one worker that holds it.

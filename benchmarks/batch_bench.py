@@ -33,6 +33,7 @@ import pandas as pd
 
 from beam import batch_candidates  # Imports tfrs_adcg before TensorFlow.
 from beam import inference
+from beam import input_files
 from beam import rows
 from beam import scoring
 from benchmarks import common
@@ -84,7 +85,7 @@ def read_histories(input_pattern: str, max_seq_len: int,
   """The last events of up to ``max_users`` users of a clean event log."""
   file_format = rows.infer_format(input_pattern)
   frame = pd.concat([_READERS[file_format](path)
-                     for path in rows.match_files(input_pattern)])
+                     for path in input_files.match_files(input_pattern)])
   frame[schema.RAW_TIMESTAMP] = [timestamps.parse_timestamp(value) for value
                                  in frame[schema.RAW_TIMESTAMP]]
   histories = []
@@ -186,7 +187,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
       summary = {mode: _summary(mode_runs, sizes[mode])
                  for mode, mode_runs in runs.items()}
       per_input.append({
-          "input": name, "bytes": rows.total_bytes(pattern), "runs": runs,
+          "input": name, "bytes": input_files.total_bytes(pattern), "runs": runs,
           "summary": summary,
           "batched_over_one_at_a_time": round(
               summary["batched"]["users_per_second"]

@@ -82,7 +82,7 @@ def baseline_preprocess(input_path: str, output: str) -> Dict[str, object]:
   """beam.preprocess's time split, single process: pyarrow, pandas, numpy.
 
   Reads the whole CSV into memory (what Beam avoids), validates like
-  ``beam.events`` (ISO or epoch times, ids, types, range), drops exact
+  ``beam.parse_events`` (ISO or epoch times, ids, types, range), drops exact
   duplicates, sorts by user and time, and writes the examples, vocabularies
   and candidate frequencies.
 
@@ -124,7 +124,7 @@ def baseline_preprocess(input_path: str, output: str) -> Dict[str, object]:
           zero_copy_only=False)})
   unparsed = np.flatnonzero(np.isnan(frame["time"].to_numpy()))
   raw_times = table[schema.RAW_TIMESTAMP]
-  for row in unparsed:  # Epoch seconds and other ISO forms, as beam.events.
+  for row in unparsed:  # Epoch numbers, other ISO forms: as beam.event_times.
     try:
       frame.iloc[row, 1] = timestamps.parse_timestamp(
           raw_times[int(row)].as_py())

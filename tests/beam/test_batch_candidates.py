@@ -25,13 +25,13 @@ from tfrs_adcg import timestamps
 AS_OF = "2026-02-01T00:00:00Z"
 # One row per dead-letter reason; they must be counted and written, not lost.
 BAD_ROWS = {
-    events_lib.MALFORMED_ROW: "just,three,fields",
-    events_lib.MISSING_USER_ID: ",2026-01-05T00:00:00Z,view,item_001,adv_01",
-    events_lib.MISSING_ADVERTISER_ID: "user_001,2026-01-05T00:00:00Z,view,i,",
-    events_lib.BAD_TIMESTAMP: "user_001,yesterday,view,item_001,adv_01",
-    events_lib.TIMESTAMP_OUT_OF_RANGE:
+    schema.MALFORMED_ROW: "just,three,fields",
+    schema.MISSING_USER_ID: ",2026-01-05T00:00:00Z,view,item_001,adv_01",
+    schema.MISSING_ADVERTISER_ID: "user_001,2026-01-05T00:00:00Z,view,i,",
+    schema.BAD_TIMESTAMP: "user_001,yesterday,view,item_001,adv_01",
+    schema.TIMESTAMP_OUT_OF_RANGE:
         "user_001,1990-01-01T00:00:00Z,view,item_001,adv_01",
-    events_lib.UNKNOWN_EVENT_TYPE:
+    schema.UNKNOWN_EVENT_TYPE:
         "user_001,2026-01-05T00:00:00Z,teleport,item_001,adv_01",
 }
 # Valid rows of users made for the as_of boundary: only events after as_of,
@@ -217,7 +217,7 @@ def test_bad_rows_and_users_without_history_are_counted_not_lost(
   assert counts[events_lib.EVENTS_READ] == (
       clean_rows + len(BAD_ROWS) + 1 + len(EXTRA_ROWS))
   expected_dropped = {reason: 1 for reason in BAD_ROWS}
-  expected_dropped[events_lib.DUPLICATE] = 1
+  expected_dropped[schema.DUPLICATE] = 1
   assert {r: n for r, n in counts[events_lib.EVENTS_DROPPED].items() if n} == (
       expected_dropped)
   assert counts[examples.EVENTS_USED] == clean_rows + len(EXTRA_ROWS)
@@ -236,7 +236,7 @@ def test_bad_rows_and_users_without_history_are_counted_not_lost(
       dead_letters += [json.loads(line) for line in f]
   assert sorted(d["reason"] for d in dead_letters) == sorted(expected_dropped)
   assert {d["row"] for d in dead_letters
-          if d["reason"] != events_lib.DUPLICATE} == set(BAD_ROWS.values())
+          if d["reason"] != schema.DUPLICATE} == set(BAD_ROWS.values())
 
   skipped = []
   for path in glob.glob(str(output / schema.SKIPPED_USERS_DIR / "*.jsonl")):

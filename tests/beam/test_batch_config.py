@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from beam import batch_config
-from beam import events
+from beam import dedup
 from beam import inference
 from beam import rows
 from export import savedmodel
@@ -91,7 +91,7 @@ def test_dedup_shards_help_states_the_shard_size_in_use(monkeypatch):
     return action.help
 
   assert dedup_help().endswith(
-      f"one per {events.BYTES_PER_DEDUP_SHARD // 2**20} MiB of input.")
+      f"one per {dedup.BYTES_PER_DEDUP_SHARD // 2**20} MiB of input.")
   monkeypatch.setattr(events, "BYTES_PER_DEDUP_SHARD", 3 * 2**19)
   assert dedup_help().endswith("one per 1.5 MiB of input.")
 

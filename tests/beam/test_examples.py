@@ -19,7 +19,7 @@ import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from beam import config as config_lib
 from beam import counts
-from beam import events
+from beam import event_log
 from beam import examples
 from beam import timeline
 from tfrs_adcg import schema
@@ -112,10 +112,10 @@ def decode_batch(batch):
 
 
 def read_events(pipeline, config):
-  return pipeline | events.ReadEvents(config.input, config.input_format,
-                                      config.event_types, config.min_time,
-                                      config.max_time, config.dedup_shards,
-                                      grouped=True)
+  return pipeline | event_log.ReadEvents(config.input, config.input_format,
+                                         config.event_types, config.min_time,
+                                         config.max_time, config.dedup_shards,
+                                         grouped=True)
 
 
 def test_time_split_golden_examples(tmp_path):

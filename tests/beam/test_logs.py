@@ -69,7 +69,7 @@ def _relayed(level, message, path):
 
 
 def test_relayed_worker_lines_are_ours_and_errors_as_plain_messages():
-  ours = os.path.join(os.path.dirname(logs.__file__), "events.py")
+  ours = os.path.join(os.path.dirname(logs.__file__), "parse_events.py")
   library = os.path.join(os.path.dirname(beam_fn_api_pb2.__file__), "x.py")
   keep = logs.OwnWorkerLines()
   progress = _relayed(logging.INFO, '1,000 "event" rows read so far.', ours)

@@ -9,7 +9,6 @@ import pytest
 
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
-from beam import events
 from beam import manifest as manifest_lib
 from beam import preprocess
 from beam import rows
@@ -90,8 +89,8 @@ def test_main_writes_the_data_directory(tmp_path, capsys):
   counts = manifest["counts"]
   assert counts["events_read"] == 9 and counts["events_used"] == 6
   assert counts["events_dropped"] == {
-      reason: int(reason in (events.DUPLICATE, events.BAD_TIMESTAMP,
-                             events.UNKNOWN_EVENT_TYPE))
+      reason: int(reason in (schema.DUPLICATE, schema.BAD_TIMESTAMP,
+                             schema.UNKNOWN_EVENT_TYPE))
       for reason in schema.DROP_REASONS}
   _check_accounting(manifest)
   assert counts["users"] == 2
@@ -278,8 +277,8 @@ def test_rows_the_csv_module_chokes_on_are_counted_dead_letters(tmp_path):
       "--eval_cutoff", "2026-01-05T00:00:00Z"])
   counts = manifest["counts"]
   assert counts["events_read"] == 13  # Rows, not lines.
-  assert counts["events_dropped"][events.MALFORMED_ROW] == 2
-  assert counts["events_dropped"][events.INVALID_ID] == 2
+  assert counts["events_dropped"][schema.MALFORMED_ROW] == 2
+  assert counts["events_dropped"][schema.INVALID_ID] == 2
   _check_accounting(manifest)
   vocabularies = vocabulary_lib.read_vocabularies(str(out))
   assert "two\nlines" not in vocabularies.item_ids
