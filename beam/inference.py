@@ -25,6 +25,7 @@ import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 from beam import events
+from export import export_info
 from export import savedmodel
 from export import serving_module
 from tfrs_adcg import schema
@@ -69,17 +70,9 @@ class ModelInfo:
       FileNotFoundError: if it is a SavedModel without export info.
     """
     savedmodel.check_saved_model(version_dir)
-    info = savedmodel.read_export_info(version_dir)
-    if info.get("schema_version") != schema.SCHEMA_VERSION:
-      raise ValueError(
-          f"{version_dir!r} was exported under schema version "
-          f"{info.get('schema_version', 1)}, whose serving signature takes "
-          f"other inputs than version {schema.SCHEMA_VERSION}'s (epoch "
-          "milliseconds). Export the model again with export.savedmodel.")
-    return cls(path=version_dir, version=int(info["version"]),
-               index=info["index"], k=int(info["k"]),
-               max_seq_len=int(info["max_seq_len"]),
-               task=info.get("task", schema.ADVERTISER_TASK))
+    info = export_info.ExportInfo.read(version_dir)
+    return cls(path=version_dir, version=info.version, index=info.index,
+               k=info.k, max_seq_len=info.max_seq_len, task=info.task)
 
 
 class Candidates(NamedTuple):

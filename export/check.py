@@ -27,6 +27,7 @@ import sys
 import tempfile
 from typing import List, Optional, Sequence
 
+from export import export_info
 from export import savedmodel
 
 STANDALONE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -53,7 +54,7 @@ class CheckReport:
 
 def check(version_dir: str) -> CheckReport:
   """Runs every check on ``version_dir``; see the module docstring."""
-  info = savedmodel.read_export_info(version_dir)
+  info = export_info.ExportInfo.read(version_dir)
   env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
   with tempfile.TemporaryDirectory() as cwd:
     # -P: the script's folder (our package) does not go on sys.path.
@@ -66,10 +67,10 @@ def check(version_dir: str) -> CheckReport:
                        [], [], False, {}, 0)
   result = json.loads(process.stdout.strip().splitlines()[-1])
   problems = list(result["problems"])
-  if info["index"] in CORE_ONLY_INDEXES and result["uses_scann_ops"]:
-    problems.append(f"the {info['index']} variant uses ScaNN ops: a stock "
+  if info.index in CORE_ONLY_INDEXES and result["uses_scann_ops"]:
+    problems.append(f"the {info.index} variant uses ScaNN ops: a stock "
                     "tensorflow_model_server cannot load it")
-  if info["index"] == "scann" and not result["uses_scann_ops"]:
+  if info.index == "scann" and not result["uses_scann_ops"]:
     problems.append("the ScaNN variant has no ScaNN ops: the index is missing")
   return CheckReport(version_dir, problems, result["ops"],
                      result["non_core_ops"], result["uses_scann_ops"], result["signatures"],

@@ -29,7 +29,6 @@ approximate index (defaults: ``index.ScannParameters.for_corpus`` and
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -45,6 +44,7 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tensorflow.core.protobuf import saved_model_pb2
 
 from export import catalog_index
+from export import export_info
 from export import index as index_lib
 from export import partitioned_index
 from export import serving_module
@@ -52,7 +52,6 @@ from export import warmup
 from tfrs_adcg import command_log
 from tfrs_adcg import schema
 
-EXPORT_INFO = "export_info.json"
 SAVED_MODEL = "saved_model.pb"
 STAGING_PREFIX = ".staging-"
 # .staging-<version>-<host>-<pid>-<id>
@@ -72,21 +71,6 @@ class ExportConfig:
   num_reordering_candidates: Optional[int] = None
   item_catalog: Optional[str] = None
   task: Optional[str] = None  # If set, must be the trained model's task.
-
-
-def export_info_path(version_dir: str) -> str:
-  return os.path.join(version_dir, warmup.ASSETS_EXTRA, EXPORT_INFO)
-
-
-def read_export_info(version_dir: str) -> dict:
-  """What an exported version holds: index kind, k, sequence length, corpus."""
-  path = export_info_path(version_dir)
-  if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(
-        f"{version_dir!r} is not a version exported by export.savedmodel "
-        f"(no {warmup.ASSETS_EXTRA}/{EXPORT_INFO}).")
-  with tf.io.gfile.GFile(path) as f:
-    return json.load(f)
 
 
 def check_saved_model(version_dir: str) -> None:
@@ -289,26 +273,18 @@ def export_with_config(config: ExportConfig) -> str:
   warmup.write(staging, model_name, serving_module.SERVING_DEFAULT,
                warmup.example_batches(history_ids[:50],
                                       trained.config.max_seq_len))
-  info = {
-      "schema_version": schema.SCHEMA_VERSION,
-      "version": version,
-      "index": config.index,
-      "k": k,
-      "scann": dataclasses.asdict(scann) if scann else None,
-      "partitioned": (dict(dataclasses.asdict(retrieval_index.parameters),
-                           leaf_rows=retrieval_index.leaf_rows)
-                      if partitioned else None),
-      "index_build_seconds": round(index_seconds, 3),
-      "num_candidates": num_candidates,
-      "task": trained_task,
-      "item_catalog": catalog if item_task else None,
-      "max_seq_len": trained.config.max_seq_len,
-      "model_dir": config.model_dir,
-      "signatures": [serving_module.SERVING_DEFAULT,
-                     serving_module.USER_EMBEDDING],
-  }
-  with tf.io.gfile.GFile(export_info_path(staging), "w") as f:
-    json.dump(info, f, indent=2)
+  export_info.ExportInfo(
+      version=version, index=config.index, k=k,
+      num_candidates=num_candidates, task=trained_task,
+      max_seq_len=trained.config.max_seq_len, model_dir=config.model_dir,
+      signatures=(serving_module.SERVING_DEFAULT,
+                  serving_module.USER_EMBEDDING),
+      index_build_seconds=round(index_seconds, 3),
+      scann=dataclasses.asdict(scann) if scann else None,
+      partitioned=(dict(dataclasses.asdict(retrieval_index.parameters),
+                        leaf_rows=retrieval_index.leaf_rows)
+                   if partitioned else None),
+      item_catalog=catalog if item_task else None).write(staging)
   final = os.path.join(config.export_dir, str(version))
   tf.io.gfile.rename(staging, final)
   logging.info("Exported version %d to %s", version, final)

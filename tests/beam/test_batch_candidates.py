@@ -17,7 +17,7 @@ from beam import events as events_lib
 from beam import examples
 from beam import last_events
 from beam import scoring
-from export import savedmodel
+from export import export_info
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
@@ -60,7 +60,7 @@ def _read_events(path: pathlib.Path) -> Dict[str, List[Event]]:
 
 
 def _load(version_dir: pathlib.Path):
-  if savedmodel.read_export_info(str(version_dir))["index"] == "scann":
+  if export_info.ExportInfo.read(str(version_dir)).index == "scann":
     from scann.scann_ops.py import scann_ops  # pylint: disable=g-import-not-at-top,unused-import
   return tf.saved_model.load(str(version_dir))
 
@@ -83,7 +83,7 @@ def _direct_call(loaded, history: List[Event], top_k: int) -> Ranking:
 def _expected(user_events: Dict[str, List[Event]], version_dir: pathlib.Path,
               as_of: int, top_k: int) -> Tuple[Dict[str, Ranking], set]:
   """(user -> direct ranking of the last L events by as_of, skipped users)."""
-  max_seq_len = savedmodel.read_export_info(str(version_dir))["max_seq_len"]
+  max_seq_len = export_info.ExportInfo.read(str(version_dir)).max_seq_len
   loaded = _load(version_dir)
   expected, skipped = {}, set()
   for user, user_history in user_events.items():
@@ -196,7 +196,7 @@ def test_each_user_gets_the_models_answer_on_its_last_events(
   written = _by_user(_read_jsonl(output))
   assert set(written) == set(expected)
   assert "user_edge" in written and "user_late" in skipped
-  version = savedmodel.read_export_info(str(version_dir))["version"]
+  version = export_info.ExportInfo.read(str(version_dir)).version
   for user, record in written.items():
     assert len(record[schema.CANDIDATE_IDS]) == 10
     assert_same_ranking(
@@ -280,8 +280,8 @@ def test_scann_model_to_tfrecord_with_default_as_of(
   user_events = _read_events(synthetic_dir / "events.csv")
   latest = max(e[0] for events in user_events.values() for e in events)
   assert manifest["as_of_epoch"] == latest
-  info = savedmodel.read_export_info(str(version_dir))
-  expected, skipped = _expected(user_events, version_dir, latest, info["k"])
+  info = export_info.ExportInfo.read(str(version_dir))
+  expected, skipped = _expected(user_events, version_dir, latest, info.k)
   assert not skipped
   written = _by_user(_read_tfrecord(tmp_path))
   assert set(written) == set(expected)
@@ -419,7 +419,7 @@ def _plain_reference(lines: List[str], as_of_ms: int, max_seq_len: int):
 def test_a_multi_process_run_matches_a_plain_reference(
     synthetic_dir, exported_versions, tmp_path):
   version_dir = exported_versions["scann"]
-  info = savedmodel.read_export_info(str(version_dir))
+  info = export_info.ExportInfo.read(str(version_dir))
   known = list(_read_events(synthetic_dir / "events.csv").values())[0]
   lines = _tiny_log(sorted({e[3] for e in known}),
                     sorted({e[2] for e in known if e[2]}))
@@ -431,8 +431,8 @@ def test_a_multi_process_run_matches_a_plain_reference(
                   "--direct_running_mode", "multi_processing")
 
   histories, dropped = _plain_reference(
-      lines, timestamps.parse_timestamp_ms(TINY_AS_OF), info["max_seq_len"])
-  assert len(histories["u_many"]) == info["max_seq_len"]
+      lines, timestamps.parse_timestamp_ms(TINY_AS_OF), info.max_seq_len)
+  assert len(histories["u_many"]) == info.max_seq_len
   assert len(histories["u_few"]) == 2 and len(histories["u_ms"]) == 2
   loaded = _load(version_dir)
   written = _by_user(_read_jsonl(tmp_path / "out"))
@@ -441,7 +441,7 @@ def test_a_multi_process_run_matches_a_plain_reference(
     history = [(timestamps.event_time(ms), *ids)
                for ms, *ids in histories[user]]
     assert_same_ranking((record[schema.CANDIDATE_IDS], record[schema.SCORES]),
-                        _direct_call(loaded, history, info["k"]))
+                        _direct_call(loaded, history, info.k))
 
   dead_letters = [
       json.loads(line) for dead_path

@@ -8,7 +8,7 @@ from beam import batch_config
 from beam import dedup
 from beam import inference
 from beam import rows
-from export import savedmodel
+from export import export_info
 from tfrs_adcg import timestamps
 
 MODEL = inference.ModelInfo(path="serving/adcg/7", version=7,
@@ -28,9 +28,9 @@ def test_parse_args_fills_the_config_from_flags_and_the_model(
       version_dir, "--as_of", "2026-02-01T00:00:00Z", "--top_k", "7",
       "--format", "parquet", "--timestamp_unit", "ms", "--batch_size", "32",
       "--runner", "DirectRunner")
-  info = savedmodel.read_export_info(str(version_dir))
+  info = export_info.ExportInfo.read(str(version_dir))
   assert config.model == inference.ModelInfo.read(str(version_dir))
-  assert config.model.max_seq_len == info["max_seq_len"]
+  assert config.model.max_seq_len == info.max_seq_len
   assert config.as_of == timestamps.parse_timestamp("2026-02-01T00:00:00Z")
   assert (config.top_k, config.output_format, config.timestamp_unit,
           config.batch_size) == (7, rows.PARQUET, timestamps.MILLISECONDS, 32)
@@ -49,7 +49,7 @@ def test_defaults_are_the_models_k_and_an_automatic_timestamp_unit(
 
 def test_top_k_above_the_models_k_is_a_clear_error(exported_versions):
   version_dir = exported_versions["brute_force"]
-  k = savedmodel.read_export_info(str(version_dir))["k"]
+  k = export_info.ExportInfo.read(str(version_dir)).k
   with pytest.raises(ValueError, match=f"--top_k .* k={k}"):
     _parse(version_dir, "--top_k", str(k + 1))
 

@@ -11,8 +11,9 @@ import pytest
 import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from export import check
-from export import savedmodel
+from export import export_info
 from export import warmup
+from tfrs_adcg import schema
 
 
 def test_every_variant_passes(exported_versions, capsys):
@@ -40,9 +41,12 @@ def save_module(path: pathlib.Path, function, spec: tf.TensorSpec,
   tf.saved_model.save(module, version_dir,
                       signatures={"serving_default":
                                   module.f.get_concrete_function()})
-  os.makedirs(os.path.dirname(savedmodel.export_info_path(version_dir)))
-  with open(savedmodel.export_info_path(version_dir), "w") as f:
-    json.dump({"index": index}, f)
+  os.makedirs(os.path.dirname(export_info.path(version_dir)))
+  export_info.ExportInfo(
+      version=1, index=index, k=1, num_candidates=1,
+      task=schema.ADVERTISER_TASK, max_seq_len=1, model_dir="",
+      signatures=("serving_default",),
+      index_build_seconds=0.0).write(version_dir)
   return version_dir
 
 
@@ -70,7 +74,7 @@ def test_a_core_only_variant_with_scann_ops_is_caught(exported_versions,
   # The ScaNN export relabelled as partitioned: its graph holds Scann ops.
   version_dir = tmp_path / "1"
   shutil.copytree(exported_versions["scann"], version_dir)
-  info_path = pathlib.Path(savedmodel.export_info_path(str(version_dir)))
+  info_path = pathlib.Path(export_info.path(str(version_dir)))
   info_path.write_text(json.dumps(dict(json.loads(info_path.read_text()),
                                        index="partitioned")))
   report = check.check(str(version_dir))

@@ -1,7 +1,6 @@
 """The exported SavedModel: layout, answers, and raw-input edge cases."""
 
 import glob
-import json
 import logging
 import os
 import pathlib
@@ -15,6 +14,7 @@ import pytest
 
 import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
+from export import export_info
 from export import savedmodel
 from export import serving_module
 from export import warmup
@@ -55,9 +55,9 @@ def test_version_layout(exported_versions):
     assert (version_dir / "saved_model.pb").exists()
     assert (version_dir / "variables").is_dir()
     assert pathlib.Path(warmup.warmup_path(str(version_dir))).stat().st_size
-    info = savedmodel.read_export_info(str(version_dir))
-    assert info["index"] == kind
-    assert info["version"] == int(version_dir.name)
+    info = export_info.ExportInfo.read(str(version_dir))
+    assert info.index == kind
+    assert info.version == int(version_dir.name)
     assert not [p for p in version_dir.parent.iterdir()
                 if p.name.startswith(".staging")]
 
@@ -70,7 +70,7 @@ def test_export_again_adds_a_higher_version_and_keeps_the_old(
       str(first.parent), "--index", "brute_force", "--k", "5"]))
   assert int(second.name) > int(first.name)
   assert first.exists() and (first / "saved_model.pb").exists()
-  assert savedmodel.read_export_info(str(second))["k"] == 5
+  assert export_info.ExportInfo.read(str(second)).k == 5
 
 
 def test_brute_force_equals_exact_scoring_of_the_trained_model(
@@ -106,7 +106,7 @@ def test_outputs_are_ranked_ids_of_the_corpus(trained_model_dir,
     answer = serve(version_dir, batch)
     ids, scores = answer[serving_module.CANDIDATE_IDS], answer[
         serving_module.SCORES]
-    k = savedmodel.read_export_info(str(version_dir))["k"]
+    k = export_info.ExportInfo.read(str(version_dir)).k
     assert ids.shape == scores.shape == (EVAL_USERS, k)
     assert set(ids.ravel()) <= corpus
     assert all(len(set(r)) == k for r in ids)
@@ -152,7 +152,7 @@ def test_padding_and_batch_mates_do_not_change_a_users_answer(
 def test_history_longer_than_max_seq_len_keeps_the_most_recent(
     preprocessed_dir, exported_versions):
   version_dir = exported_versions["brute_force"]
-  max_seq_len = savedmodel.read_export_info(str(version_dir))["max_seq_len"]
+  max_seq_len = export_info.ExportInfo.read(str(version_dir)).max_seq_len
   user = row(eval_batch(preprocessed_dir), 0)
   length = user[schema.ADVERTISER_ID].shape[1]
   older = {name: tf.repeat(value[:, :1], max_seq_len, axis=1)
@@ -186,7 +186,7 @@ def test_unknown_ids_and_empty_histories_get_answers(exported_versions):
       schema.STRING_SEQUENCE_FEATURES}
   all_padding[schema.TIMESTAMP] = tf.zeros([2, 3], tf.int64)
   for version_dir in exported_versions.values():
-    k = savedmodel.read_export_info(str(version_dir))["k"]
+    k = export_info.ExportInfo.read(str(version_dir)).k
     for batch, size in ((unknown, 1), (no_events, 1), (all_padding, 2)):
       answer = serve(version_dir, batch)
       assert answer[serving_module.CANDIDATE_IDS].shape == (size, k)
@@ -204,19 +204,18 @@ def test_inputs_of_different_shapes_are_refused_clearly(exported_versions):
 
 
 def test_export_info_records_the_index_parameters(exported_versions):
-  info = json.loads(pathlib.Path(savedmodel.export_info_path(
-      str(exported_versions["scann"]))).read_text())
-  assert info["scann"]["num_leaves_to_search"] <= info["scann"]["num_leaves"]
-  assert info["k"] == min(100, info["num_candidates"])
+  info = export_info.ExportInfo.read(str(exported_versions["scann"]))
+  assert info.scann["num_leaves_to_search"] <= info.scann["num_leaves"]
+  assert info.k == min(100, info.num_candidates)
 
 
 def test_partitioned_export_searches_every_leaf_of_a_small_corpus(
     preprocessed_dir, exported_versions):
-  info = savedmodel.read_export_info(str(exported_versions["partitioned"]))
-  leaves = info["partitioned"]
+  info = export_info.ExportInfo.read(str(exported_versions["partitioned"]))
+  leaves = info.partitioned
   assert leaves["leaves_to_search"] == leaves["num_leaves"] >= 1
-  assert leaves["num_leaves"] * leaves["leaf_rows"] >= info["num_candidates"]
-  assert info["scann"] is None
+  assert leaves["num_leaves"] * leaves["leaf_rows"] >= info.num_candidates
+  assert info.scann is None
   batch = eval_batch(preprocessed_dir, 64)
   partitioned = serve(exported_versions["partitioned"], batch)
   exact = serve(exported_versions["brute_force"], batch)
@@ -231,10 +230,10 @@ def test_partitioned_flags_set_the_leaves(trained_model_dir, tmp_path):
       "--model_dir", str(trained_model_dir), "--export_dir",
       str(tmp_path / "serving"), "--index", "partitioned", "--k", "10",
       "--num_leaves", "8", "--leaves_to_search", "2"])
-  info = savedmodel.read_export_info(version_dir)
-  assert info["index"] == "partitioned" and info["k"] == 10
-  assert info["partitioned"]["num_leaves"] <= 8
-  assert info["partitioned"]["leaves_to_search"] == 2
+  info = export_info.ExportInfo.read(version_dir)
+  assert info.index == "partitioned" and info.k == 10
+  assert info.partitioned["num_leaves"] <= 8
+  assert info.partitioned["leaves_to_search"] == 2
   outputs = serve(pathlib.Path(version_dir), {
       schema.ADVERTISER_ID: tf.constant([["adv_001"]]),
       schema.ITEM_ID: tf.constant([[""]]),
@@ -363,9 +362,9 @@ def test_item_export_indexes_the_whole_catalog(
   exact = tf.math.top_k(scores, k=50)
   exact_ids = tf.gather(ids, exact.indices).numpy()
   for kind, version_dir in item_exported_versions.items():
-    info = savedmodel.read_export_info(str(version_dir))
-    assert info["task"] == schema.ITEM_TASK
-    assert info["num_candidates"] == len(catalog) and info["k"] == 50
+    info = export_info.ExportInfo.read(str(version_dir))
+    assert info.task == schema.ITEM_TASK
+    assert info.num_candidates == len(catalog) and info.k == 50
     outputs = serve(version_dir, batch)
     assert set(outputs["candidate_ids"].ravel()) <= {
         i.encode() for i in catalog}
@@ -394,8 +393,8 @@ def test_item_export_with_another_catalog(item_model_dir, item_synthetic_dir,
       "--model_dir", str(item_model_dir), "--export_dir",
       str(tmp_path / "serving"), "--index", "brute_force", "--k", "100",
       "--item_catalog", str(tmp_path / "half.parquet")])
-  info = savedmodel.read_export_info(version_dir)
-  assert info["num_candidates"] == half.num_rows == 100
+  info = export_info.ExportInfo.read(version_dir)
+  assert info.num_candidates == half.num_rows == 100
   ids = set(half.column(schema.CATALOG_ITEM_ID).to_pylist())
   outputs = serve(pathlib.Path(version_dir), {
       schema.ADVERTISER_ID: tf.constant([["adv_01"]]),
