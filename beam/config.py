@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from apache_beam.options import pipeline_options
 
+from beam import dedup
 from beam import logs
 from beam import rows
 from tfrs_adcg import schema
@@ -55,7 +56,7 @@ class PreprocessConfig:
     advertiser_catalog: Optional file of advertiser features.
     dedup_shards: Shards of the duplicate detection; each holds about
       events / dedup_shards distinct events in memory. 0: one shard per
-      8 MiB of input.
+      ``dedup.BYTES_PER_DEDUP_SHARD`` of input.
     num_shards: TFRecord shards per split; 0 lets the runner decide.
     gzip_level: zlib level of the TFRecord shards, 1 (fastest) to 9.
     overwrite: Replace the data already in ``output``.
@@ -195,8 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="CSV, JSONL or Parquet file of advertisers.")
   parser.add_argument(
       "--dedup_shards", type=int, default=0,
-      help="Shards of the duplicate detection; default: one per 8 MiB of "
-      "input.")
+      help="Shards of the duplicate detection; default: one per "
+      f"{dedup.BYTES_PER_DEDUP_SHARD / 2**20:g} MiB of input.")
   parser.add_argument("--num_shards", type=int, default=0)
   parser.add_argument(
       "--gzip_level", type=int, default=1,

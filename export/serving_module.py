@@ -40,8 +40,10 @@ class ServingModule(tf.Module):
     ``scores`` [B, K] (float32), best first. Should an approximate index
     find fewer than K, the rest is id "" with the lowest float32 score.
   * ``user_embedding``: events -> ``embedding`` [B, D] (float32), or
-    [B, H, D] for a model of ``num_user_vectors`` H > 1, whose candidates
-    are the best of the H vectors' (see ``tfrs_adcg.user_vectors``).
+    [B, H, D] for a model of several vectors (``num_user_vectors`` plus
+    ``num_repeat_vectors``), whose candidates are the best of the H
+    vectors' (see ``tfrs_adcg.user_vectors`` and
+    ``tfrs_adcg.repeat_vectors``).
 
   The four event inputs are [B, T] tensors of one shape; T may be 0 (no
   history) or longer than the model's sequence length (the most recent
