@@ -48,6 +48,23 @@ def tf_example(record: Record) -> bytes:
   return example.SerializeToString()
 
 
+def from_tf_example(serialized: bytes) -> Record:
+  """The record of a ``tf_example``: how a consumer reads the TFRecord
+  output back."""
+  from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
+
+  feature = example_pb2.Example.FromString(serialized).features.feature
+  record = {name: feature[name].bytes_list.value[0].decode()
+            for name in (schema.USER_ID, schema.AS_OF, schema.GENERATED_AT)}
+  record[schema.CANDIDATE_IDS] = [
+      candidate.decode()
+      for candidate in feature[schema.CANDIDATE_IDS].bytes_list.value]
+  record[schema.SCORES] = list(feature[schema.SCORES].float_list.value)
+  record[schema.MODEL_VERSION] = feature[
+      schema.MODEL_VERSION].int64_list.value[0]
+  return record
+
+
 def parquet_schema() -> pa.Schema:
   """The Parquet schema of the candidate records."""
   return pa.schema([

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from beam import batch_candidates
+from beam import candidate_writers
 from beam import events as events_lib
 from beam import examples
 from beam import last_events
@@ -130,18 +131,7 @@ def _read_tfrecord(output: pathlib.Path) -> List[dict]:
       str(output / f"{schema.CANDIDATES}-*{schema.TFRECORD_SUFFIX}")))
   records = []
   for serialized in tf.data.TFRecordDataset(paths, compression_type="GZIP"):
-    feature = tf.train.Example.FromString(
-        serialized.numpy()).features.feature
-    text = lambda name, f=feature: f[name].bytes_list.value[0].decode()
-    records.append({
-        schema.USER_ID: text(schema.USER_ID),
-        schema.CANDIDATE_IDS: [
-            v.decode() for v in feature[schema.CANDIDATE_IDS].bytes_list.value],
-        schema.SCORES: list(feature[schema.SCORES].float_list.value),
-        schema.MODEL_VERSION: feature[schema.MODEL_VERSION].int64_list.value[0],
-        schema.AS_OF: text(schema.AS_OF),
-        schema.GENERATED_AT: text(schema.GENERATED_AT),
-    })
+    records.append(candidate_writers.from_tf_example(serialized.numpy()))
   return records
 
 

@@ -23,6 +23,7 @@ RECORDS = [
 
 
 def _from_example(serialized: bytes) -> dict:
+  """A record through tf.train.Example itself, not the module's reader."""
   feature = tf.train.Example.FromString(serialized).features.feature
   text = lambda name: feature[name].bytes_list.value[0].decode()
   return {
@@ -34,6 +35,15 @@ def _from_example(serialized: bytes) -> dict:
       schema.AS_OF: text(schema.AS_OF),
       schema.GENERATED_AT: text(schema.GENERATED_AT),
   }
+
+
+def test_tf_examples_read_back_as_their_records():
+  for record in RECORDS:
+    serialized = candidate_writers.tf_example(record)
+    assert candidate_writers.from_tf_example(serialized) == _from_example(
+        serialized)
+    assert candidate_writers.from_tf_example(serialized)[
+        schema.CANDIDATE_IDS] == record[schema.CANDIDATE_IDS]
 
 
 def _read(output, output_format):
