@@ -2,19 +2,27 @@
 
 A stock ``tensorflow_model_server`` has no ScaNN ops; this index needs none.
 Building it (``PartitionedIndex.index``) trains balanced leaves with
-``export.partitioned_kmeans`` and stores the corpus leaf by leaf, each leaf
-one block of ``leaf_rows`` rows (the largest leaf; leaves are capped near
-the mean size, so padding stays about a tenth of the corpus). A query:
+``export.partitioned_kmeans`` and stores the corpus leaf by leaf: each leaf
+one contiguous block of D + 1 rows of ``leaf_rows`` floats, dimension by
+dimension (row d holds coordinate d of the leaf's candidates, the last row
+0 for a candidate and the lowest float for a padding slot). A query:
 
-1. scores the leaf centroids: [B, D] x [L, D] -> [B, L];
+1. estimates each leaf's best score from its centroid and two numbers
+   (``Partitions.estimate_best_scores``): [B, D] x [L, D] -> [B, L];
 2. keeps its ``leaves_to_search`` best leaves: [B, P];
-3. gathers their blocks: [B, P, leaf_rows, D];
-4. scores those candidates exactly (padding rows score the lowest float);
+3. scores the candidates of every (query, leaf) pair exactly, as one sparse
+   [B * P, L * (D + 1)] by dense [L * (D + 1), leaf_rows] product whose
+   pair row holds the query's coordinates (and 1) at its leaf's rows: each
+   leaf block is read where it lies, never copied, and pairs are ordered
+   by leaf so that queries of a batch sharing a leaf read it once from
+   memory: [B * P, leaf_rows];
+4. keeps the best k of each query in two exact steps: the k best chunks of
+   ``SCORE_CHUNK_ROWS`` scores by their maximum hold the k best scores;
 5. returns the top k: (scores [B, k], ids [B, k]), best first.
 
-Every op is a stock TensorFlow kernel (MatMul, TopKV2, ResourceGather,
-BatchMatMulV2, ...), so the SavedModel loads in any TF Serving. Searching
-every leaf is exact: it scores the whole corpus.
+Every op is a stock TensorFlow kernel (MatMul, TopKV2,
+SparseTensorDenseMatMul, GatherV2, ...), so the SavedModel loads in any TF
+Serving. Searching every leaf is exact: it scores the whole corpus.
 
     index = PartitionedIndex(k=100).index(embeddings, ids)
     scores, ids = index(user_embeddings)  # [B, 100] each, best first.
@@ -46,14 +54,16 @@ LEAF_CAPACITY_SLACK = 1.1
 # Leaves per square root of the corpus size.
 LEAVES_PER_SQRT_N = 2
 # Beyond SEARCH_ALL_LEAVES_UP_TO, leaves searched per square root of the
-# leaves, for recall@100 against exact top-100 of at least 0.95. On a
-# trained item model's embeddings of 1M catalog items (D=64, queries from
-# eval histories) 59 of 2000 leaves gave 0.93 and 100 gave 0.957: 2.3 x
-# sqrt(L) searches 103 of 2000, 57k rows per query. (The raw synthetic
-# vectors needed only about sqrt(L): trained embeddings spread wider.)
-SEARCHED_PER_SQRT_LEAVES = 2.3
+# leaves, for recall@100 against exact top-100 of at least 0.95. CALIBRATE
+SEARCHED_PER_SQRT_LEAVES = 1.8
 # Searched leaves hold at least this many times k rows.
 MIN_ROWS_PER_RESULT = 4
+# Scores are ranked in chunks of this many rows of a leaf (step 4); leaf
+# blocks are a whole number of chunks wide.
+SCORE_CHUNK_ROWS = 8
+# The pairs of a search are scored in this many independent sparse
+# products, which TensorFlow runs in parallel.
+SCAN_SHARDS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +115,8 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
 
   Attributes (once indexed):
     parameters: The leaves built (empty ones dropped) and searched.
-    leaf_rows: Rows of each leaf's block, its largest leaf.
+    leaf_rows: Candidate slots of each leaf's block: its largest leaf,
+      rounded up to a whole number of ``SCORE_CHUNK_ROWS``.
     num_candidates: N.
   """
 
@@ -130,8 +141,9 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
     self._kmeans_sample_size = kmeans_sample_size
     self._seed = seed
     self._centroids = None
+    self._alignments = None
+    self._spreads = None
     self._blocks = None
-    self._leaf_sizes = None
     self._identifiers = None
     self.parameters: Optional[PartitionedParameters] = None
     self.leaf_rows = 0
@@ -169,25 +181,106 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
     k = self._k if k is None else k
     probed = min(leaves_to_search or self.parameters.leaves_to_search,
                  self.parameters.num_leaves)
-    rows = self.leaf_rows
     queries = tf.cast(queries, tf.float32)
-    batch = tf.shape(queries)[0]
-    centroid_scores = tf.linalg.matmul(queries, self._centroids,
-                                       transpose_b=True)           # [B, L]
-    _, leaves = tf.math.top_k(centroid_scores, k=probed, sorted=False)
-    blocks = tf.gather(self._blocks, leaves)                       # [B, P, R, D]
-    scores = tf.linalg.matvec(
-        tf.reshape(blocks, [batch, probed * rows, -1]), queries)   # [B, P * R]
-    filled = tf.sequence_mask(tf.gather(self._leaf_sizes, leaves), rows)
-    scores = tf.where(tf.reshape(filled, [batch, probed * rows]), scores,
-                      scores.dtype.min)
-    top_scores, positions = tf.math.top_k(scores, k=min(k, probed * rows))
-    slots = (tf.gather(leaves, positions // rows, batch_dims=1) * rows
-             + positions % rows)                                   # [B, k']
+    leaves = self._best_leaves(queries, probed)                    # [B, P]
+    scores, rank = self._pair_scores(queries, leaves)
+    top_scores, slots = self._top_k(scores, rank, leaves, k)
     return top_scores, tf.gather(self._identifiers, slots)
 
   def is_exact(self) -> bool:
     return False
+
+  def _best_leaves(self, queries: tf.Tensor, probed: int) -> tf.Tensor:
+    """int32 [B, P]: the leaves of the best estimated scores, unordered."""
+    along = tf.linalg.matmul(queries, self._centroids,
+                             transpose_b=True)                     # [B, L]
+    across = tf.sqrt(tf.maximum(
+        tf.reduce_sum(tf.square(queries), axis=1, keepdims=True)
+        - tf.square(along), 0.0))
+    estimates = along * self._alignments + across * self._spreads
+    return tf.math.top_k(estimates, k=probed, sorted=False)[1]
+
+  def _pair_scores(self, queries: tf.Tensor,
+                   leaves: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Exact scores of the candidates of every (query, leaf) pair.
+
+    Args:
+      queries: float32 [B, D].
+      leaves: int32 [B, P], pair i = b * P + p searches leaves[b, p].
+
+    Returns:
+      (scores float32 [B * P, leaf_rows], rank int32 [B * P]): pair i's
+      scores are row rank[i]; rows are in leaf order.
+    """
+    batch, probed = tf.shape(leaves)[0], tf.shape(leaves)[1]
+    pair_leaves = tf.reshape(leaves, [-1])
+    order = tf.argsort(pair_leaves, stable=True)                   # [B * P]
+    extended = tf.concat([queries, tf.ones([batch, 1])], axis=1)   # [B, W]
+    num_pairs = tf.size(order)
+    cuts = [num_pairs * shard // SCAN_SHARDS
+            for shard in range(SCAN_SHARDS + 1)]
+    scores = tf.concat([
+        self._scan(tf.gather(extended, order[start:end] // probed),
+                   tf.gather(pair_leaves, order[start:end]))
+        for start, end in zip(cuts, cuts[1:])], axis=0)             # [n, R]
+    return scores, tf.math.invert_permutation(order)
+
+  def _scan(self, queries: tf.Tensor, leaves: tf.Tensor) -> tf.Tensor:
+    """float32 [n, R]: scores of leaves[i]'s slots for queries[i] [n, W]."""
+    width = queries.shape[1]
+    count = tf.shape(leaves, out_type=tf.int64)[0]
+    # Row i of the sparse matrix holds queries[i] at its leaf's W rows.
+    first = tf.stack([tf.range(count),
+                      tf.cast(leaves, tf.int64) * width], axis=1)  # [n, 2]
+    columns = tf.stack([tf.zeros([width], tf.int64),
+                        tf.range(width, dtype=tf.int64)], axis=1)  # [W, 2]
+    pairs = tf.sparse.SparseTensor(
+        indices=tf.reshape(first[:, tf.newaxis] + columns, [-1, 2]),
+        values=tf.reshape(queries, [-1]),
+        dense_shape=tf.stack([count,
+                              tf.shape(self._blocks, out_type=tf.int64)[0]]))
+    return tf.sparse.sparse_dense_matmul(pairs, self._blocks)
+
+  def _top_k(self, scores: tf.Tensor, rank: tf.Tensor, leaves: tf.Tensor,
+             k: int) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Each query's k best of its pairs' scores, exactly, best first.
+
+    A leaf's R slots form R / C chunks of C = ``SCORE_CHUNK_ROWS``, chunk j
+    holding slots j, j + R / C, j + 2R / C, ... The k best scores lie in
+    the k chunks of highest maximum (a chunk whose maximum reaches the k-th
+    best score holds one of the k best), so ranking chunk maxima, then the
+    scores of the chosen chunks, spares a heap sort of every score.
+
+    Args:
+      scores: float32 [B * P, R], pair i's scores in row rank[i].
+      rank: int32 [B * P].
+      leaves: int32 [B, P].
+      k: Results wanted.
+
+    Returns:
+      (scores float32 [B, k'], slots int32 [B, k']), a slot being
+      leaf x R + row.
+    """
+    batch, probed = tf.shape(leaves)[0], leaves.shape[1]
+    rows = self.leaf_rows
+    per_leaf = rows // SCORE_CHUNK_ROWS
+    maxima = tf.reduce_max(
+        tf.reshape(scores, [-1, SCORE_CHUNK_ROWS, per_leaf]), axis=1)
+    maxima = tf.reshape(tf.gather(maxima, rank), [batch, probed * per_leaf])
+    _, chunks = tf.math.top_k(maxima, k=min(k, probed * per_leaf),
+                              sorted=False)                        # [B, c]
+    probe, chunk = chunks // per_leaf, chunks % per_leaf
+    chunk_rows = (chunk[:, :, tf.newaxis] +
+                  per_leaf * tf.range(SCORE_CHUNK_ROWS))           # [B, c, C]
+    score_rows = tf.gather(rank, probe + probed * tf.range(batch)[:, tf.newaxis])
+    candidates = tf.gather(tf.reshape(scores, [-1]),
+                           score_rows[:, :, tf.newaxis] * rows + chunk_rows)
+    slots = (tf.gather(leaves, probe, batch_dims=1)[:, :, tf.newaxis] * rows
+             + chunk_rows)                                         # [B, c, C]
+    top_scores, positions = tf.math.top_k(
+        tf.reshape(candidates, [batch, -1]), k=min(k, probed * rows))
+    return top_scores, tf.gather(tf.reshape(slots, [batch, -1]), positions,
+                                 batch_dims=1)
 
   def _build(self, buffer: row_buffer.RowBuffer,
              identifiers: Optional[tf.Tensor]) -> "PartitionedIndex":
@@ -199,29 +292,30 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
       raise ValueError(f"k={self._k} exceeds the {num_candidates} "
                        "candidates.")
     embeddings = buffer.as_array()
+    dim = embeddings.shape[1]
     requested = self._requested or PartitionedParameters.for_corpus(
         num_candidates, self._k)
     num_leaves = min(requested.num_leaves, num_candidates)
     capacity = math.ceil(LEAF_CAPACITY_SLACK * num_candidates / num_leaves)
     logging.info("Building a partitioned index of %d candidates (%d dims): "
-                 "%d leaves of at most %d.", num_candidates,
-                 embeddings.shape[1], num_leaves, capacity)
+                 "%d leaves of at most %d.", num_candidates, dim, num_leaves,
+                 capacity)
     partitions = partitioned_kmeans.train_partitions(
         embeddings, num_leaves, capacity, self._kmeans_iterations,
         self._kmeans_sample_size, self._seed)
     sizes = partitions.leaf_sizes()
-    rows = int(sizes.max())
+    rows = SCORE_CHUNK_ROWS * math.ceil(sizes.max() / SCORE_CHUNK_ROWS)
     # Candidates leaf by leaf; slot = leaf * rows + position in its leaf.
     order = np.argsort(partitions.assignment, kind="stable")
     leaf_of_row = partitions.assignment[order].astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    slots = leaf_of_row * rows + np.arange(num_candidates) - starts[
-        leaf_of_row]
+    position = np.arange(num_candidates) - starts[leaf_of_row]
     source = np.full(partitions.num_leaves * rows, num_candidates, np.int64)
-    source[slots] = order  # Padding slots point one past the last row.
-    blocks = np.zeros((partitions.num_leaves * rows, embeddings.shape[1]),
-                      np.float32)
-    blocks[slots] = embeddings[order]
+    source[leaf_of_row * rows + position] = order  # Padding: one past the end.
+    blocks = np.zeros((partitions.num_leaves, dim + 1, rows), np.float32)
+    blocks[leaf_of_row, :dim, position] = embeddings[order]
+    blocks[:, dim, :] = np.where(np.arange(rows) < sizes[:, np.newaxis], 0,
+                                 np.finfo(np.float32).min)
     if identifiers is None:
       identifiers = tf.range(num_candidates)
       padding_id = tf.constant([-1], identifiers.dtype)
@@ -229,11 +323,12 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
       padding_id = tf.zeros([1], identifiers.dtype)
     self._centroids = tf.Variable(partitions.centroids, trainable=False,
                                   name="centroids")
-    self._blocks = tf.Variable(
-        blocks.reshape(partitions.num_leaves, rows, -1), trainable=False,
-        name="blocks")
-    self._leaf_sizes = tf.Variable(sizes.astype(np.int32), trainable=False,
-                                   name="leaf_sizes")
+    self._alignments = tf.Variable(partitions.alignments, trainable=False,
+                                   name="alignments")
+    self._spreads = tf.Variable(partitions.spreads, trainable=False,
+                                name="spreads")
+    self._blocks = tf.Variable(blocks.reshape(-1, rows), trainable=False,
+                               name="blocks")
     self._identifiers = tf.Variable(
         tf.gather(tf.concat([identifiers, padding_id], 0), source),
         trainable=False, name="identifiers")

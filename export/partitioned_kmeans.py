@@ -17,6 +17,16 @@ each leaf at ``capacity`` candidates:
 3. Each centroid becomes the normalised mean of the candidates it was given,
    so it describes the leaf a query will scan; leaves given nothing are
    dropped.
+4. Two numbers per leaf let a query estimate the best score the leaf holds
+   without scanning it (``Partitions.estimate_best_scores``): a candidate x
+   of a leaf with centroid c scores q.x = (q.c)(x.c) + q'.x' with q', x'
+   the parts orthogonal to c. ``alignments`` is the leaf's mean x.c;
+   ``spreads`` bounds the best q'.x' of its n candidates per unit of |q'|,
+   as the expected maximum of n Gaussian draws: sqrt(2 ln n) times the
+   spread of x' along one direction, rms|x'| / sqrt(D - 1). A wide leaf far
+   from the query can hold better candidates than a tight one nearer to it;
+   ranking leaves by the estimate rather than by q.c reaches the same
+   recall with fewer of them.
 
 The same embeddings and seed give the same partitions.
 """
@@ -35,9 +45,14 @@ class Partitions:
   Attributes:
     centroids: float32 [L, D], unit length (zero for an all-zero leaf).
     assignment: int32 [N], the leaf of each candidate, in [0, L).
+    alignments: float32 [L], each leaf's mean x.c over its candidates x.
+    spreads: float32 [L], each leaf's expected best score orthogonal to its
+      centroid per unit of the query's orthogonal norm.
   """
   centroids: np.ndarray
   assignment: np.ndarray
+  alignments: np.ndarray
+  spreads: np.ndarray
 
   @property
   def num_leaves(self) -> int:
@@ -46,6 +61,17 @@ class Partitions:
   def leaf_sizes(self) -> np.ndarray:
     """int64 [L]: how many candidates each leaf holds."""
     return np.bincount(self.assignment, minlength=self.num_leaves)
+
+  def estimate_best_scores(self, queries: np.ndarray) -> np.ndarray:
+    """float32 [B, L]: each leaf's estimated best score for queries [B, D].
+
+    (q.c) x alignment + |q'| x spread, with |q'|^2 = |q|^2 - (q.c)^2; the
+    partitioned index computes the same in TensorFlow.
+    """
+    along = queries @ self.centroids.T
+    across = np.sqrt(np.maximum(
+        np.sum(queries**2, axis=1, keepdims=True) - along**2, 0))
+    return along * self.alignments + across * self.spreads
 
 
 def _normalized(vectors: np.ndarray) -> np.ndarray:
@@ -73,6 +99,26 @@ def _best_leaves(embeddings: np.ndarray, centroids: np.ndarray,
     leaves[start:start + len(best)] = best
     scores[start:start + len(best)] = chunk[np.arange(len(best)), best]
   return leaves, scores
+
+
+def _leaf_statistics(embeddings: np.ndarray, centroids: np.ndarray,
+                     assignment: np.ndarray) -> tuple:
+  """(alignments [L], spreads [L]) float32 of the leaves; see the module."""
+  num_leaves, dim = centroids.shape
+  sizes = np.bincount(assignment, minlength=num_leaves)
+  along = np.concatenate([
+      np.einsum("nd,nd->n", embeddings[start:start + _ASSIGN_CHUNK_ROWS],
+                centroids[assignment[start:start + _ASSIGN_CHUNK_ROWS]])
+      for start in range(0, len(embeddings), _ASSIGN_CHUNK_ROWS)])
+  across_squared = np.maximum(np.einsum("nd,nd->n", embeddings, embeddings)
+                              - along**2, 0)
+  alignments = np.bincount(assignment, weights=along,
+                           minlength=num_leaves) / sizes
+  rms_across = np.sqrt(np.bincount(assignment, weights=across_squared,
+                                   minlength=num_leaves) / sizes)
+  extreme = np.sqrt(2 * np.log(np.maximum(sizes, 2)))
+  spreads = extreme * rms_across / np.sqrt(max(dim - 1, 1))
+  return alignments.astype(np.float32), spreads.astype(np.float32)
 
 
 def _kmeans(sample: np.ndarray, num_leaves: int, iterations: int,
@@ -152,5 +198,8 @@ def train_partitions(embeddings: np.ndarray, num_leaves: int, capacity: int,
   sums = _leaf_sums(embeddings, assignment, num_leaves)
   renumbered = np.full(num_leaves, -1, np.int32)
   renumbered[kept] = np.arange(len(kept), dtype=np.int32)
-  return Partitions(centroids=_normalized(sums[kept]),
-                    assignment=renumbered[assignment])
+  centroids = _normalized(sums[kept])
+  assignment = renumbered[assignment]
+  alignments, spreads = _leaf_statistics(embeddings, centroids, assignment)
+  return Partitions(centroids=centroids, assignment=assignment,
+                    alignments=alignments, spreads=spreads)

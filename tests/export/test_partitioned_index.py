@@ -53,7 +53,7 @@ def test_default_parameters_follow_the_corpus_size():
   assert small.num_leaves == round(2 * math.sqrt(5000))
   assert small.leaves_to_search == small.num_leaves
   large = partitioned_index.PartitionedParameters.for_corpus(10**6, k=100)
-  assert (large.num_leaves, large.leaves_to_search) == (2000, 103)
+  assert (large.num_leaves, large.leaves_to_search) == (2000, 81)
   # Never fewer searched leaves than hold 4k candidates.
   wide = partitioned_index.PartitionedParameters.for_corpus(10**6, k=20_000)
   assert wide.leaves_to_search == 80_000 // 500
@@ -81,6 +81,21 @@ def test_every_leaf_searched_equals_brute_force(corpus, index):
   assert np.mean(found.numpy() == exact.numpy()) > 0.99
 
 
+def test_a_batch_finds_what_each_query_finds_alone(corpus, index):
+  # Queries of a batch share leaves (near duplicates) and are scored in one
+  # product, pairs ordered by leaf: each still gets its own results.
+  rng = np.random.default_rng(4)
+  queries = clustered(12, seed=4)
+  queries = np.concatenate([queries, queries[:6] + 0.01 * rng.normal(
+      size=(6, 32)).astype(np.float32)])
+  scores, found = index(tf.constant(queries))
+  for row, query in enumerate(queries):
+    alone_scores, alone = index(tf.constant(query[np.newaxis]))
+    np.testing.assert_array_equal(found.numpy()[row], alone.numpy()[0])
+    np.testing.assert_allclose(scores.numpy()[row], alone_scores.numpy()[0],
+                               atol=1e-6)
+
+
 def test_recall_falls_gracefully_with_fewer_leaves(corpus, index):
   params = index.parameters
   assert params.leaves_to_search < params.num_leaves  # Beyond 20k: partial.
@@ -101,10 +116,17 @@ def test_recall_falls_gracefully_with_fewer_leaves(corpus, index):
 
 
 def test_storage_is_close_to_the_corpus(corpus, index):
-  blocks = index.parameters.num_leaves * index.leaf_rows
-  assert len(corpus) <= blocks <= math.ceil(
+  # Slots: leaves capped near the mean, rounded up to whole score chunks.
+  slots = index.parameters.num_leaves * index.leaf_rows
+  assert index.leaf_rows % partitioned_index.SCORE_CHUNK_ROWS == 0
+  assert len(corpus) <= slots <= math.ceil(
       partitioned_index.LEAF_CAPACITY_SLACK * len(corpus)) + (
-          index.parameters.num_leaves)
+          index.parameters.num_leaves * partitioned_index.SCORE_CHUNK_ROWS)
+  # Floats: D and a padding flag per slot; a centroid and two numbers per
+  # leaf.
+  leaves = index.parameters.num_leaves
+  assert sum(v.shape.num_elements() for v in index.variables
+             if v.dtype == tf.float32) == slots * (32 + 1) + leaves * (32 + 2)
   assert index.num_candidates == len(corpus)
 
 

@@ -66,3 +66,30 @@ def test_one_row_one_leaf():
 def test_impossible_partitions_are_refused(leaves, capacity, message):
   with pytest.raises(ValueError, match=message):
     partitioned_kmeans.train_partitions(unit_rows(10), leaves, capacity)
+
+
+def test_estimates_rank_a_wide_leaf_above_a_tight_nearer_one():
+  # A tight leaf whose centroid is nearer the query, and a wide one whose
+  # spread reaches further: the wide leaf holds the better candidate.
+  rng = np.random.default_rng(0)
+  axes = np.eye(16)
+  tight = axes[0] * 0.6 + axes[1] * 0.8 + 0.02 * rng.normal(size=(200, 16))
+  wide = axes[0] * 0.5 + axes[2] * 0.866 + 0.25 * rng.normal(size=(200, 16))
+  rows = np.concatenate([tight, wide])
+  rows = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(
+      np.float32)
+  partitions = partitioned_kmeans.train_partitions(rows, 2, 200)
+  tight_leaf, wide_leaf = partitions.assignment[0], partitions.assignment[-1]
+  assert set(partitions.assignment[:200]) == {tight_leaf}
+  query = axes[:1].astype(np.float32)
+  best = {leaf: (rows[partitions.assignment == leaf] @ query[0]).max()
+          for leaf in (tight_leaf, wide_leaf)}
+  assert best[wide_leaf] > best[tight_leaf] + 0.05
+  centroid_scores = (query @ partitions.centroids.T)[0]
+  assert centroid_scores[tight_leaf] > centroid_scores[wide_leaf]
+  estimates = partitions.estimate_best_scores(query)[0]
+  assert estimates[wide_leaf] > estimates[tight_leaf]
+  # The tight leaf: candidates along its centroid, its estimate its best.
+  assert partitions.alignments[tight_leaf] > 0.99
+  assert partitions.spreads[tight_leaf] < 0.1 < partitions.spreads[wide_leaf]
+  assert abs(estimates[tight_leaf] - best[tight_leaf]) < 0.02
