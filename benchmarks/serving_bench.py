@@ -247,8 +247,9 @@ def recall_sweep(workload: Workload, partitioned_index,
         queries, exact, index="scann", leaves_to_search=leaves,
         num_leaves=params.num_leaves))
   query_tensor = tf.constant(queries)
-  # The partitioned search gathers [queries, leaves, rows, D] floats: in
-  # chunks of queries, or a sweep to many leaves runs out of memory.
+  # The partitioned search holds [queries x leaves, rows] scores (and the
+  # sparse product's indices): in chunks of queries, or a sweep to many
+  # leaves takes gigabytes.
   chunks = [query_tensor[start:start + SWEEP_CHUNK]
             for start in range(0, len(queries), SWEEP_CHUNK)]
   num_leaves = partitioned_index.parameters.num_leaves
