@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
+from tfrs_adcg.tower import Tower
 from tfrs_adcg.vocabulary import Vocabularies
 
 
@@ -49,7 +50,7 @@ def catalog_tables(vocabularies: Vocabularies, advertiser_embedding: IdEmbedding
   return categories, numeric
 
 
-class CandidateTower(tf.keras.Model):
+class CandidateTower(Tower):
   """Advertiser ids -> L2-normalised vectors.
 
   The advertiser's id embedding (shared with the user tower, so that an

@@ -21,6 +21,7 @@ from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.item_content import ItemContent
 from tfrs_adcg.item_content import ItemContentLookup
+from tfrs_adcg.tower import Tower
 
 Features = Dict[str, tf.Tensor]
 
@@ -67,7 +68,7 @@ def _by_frequency(values: np.ndarray):
   return [distinct[i] for i in order if distinct[i] != schema.STRING_PAD]
 
 
-class ItemTower(tf.keras.Model):
+class ItemTower(Tower):
   """Item content -> L2-normalised vectors.
 
   The content part is a two-layer MLP over the concatenation of the

@@ -15,6 +15,7 @@ from tfrs_adcg import schema
 from tfrs_adcg.config import DENSE, TrainConfig
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.repeat_vectors import RepeatVectors
+from tfrs_adcg.tower import Tower
 from tfrs_adcg.transformer import TransformerEncoderBlock
 from tfrs_adcg.vocabulary import Vocabularies
 
@@ -111,7 +112,7 @@ def time_gap_buckets(timestamps: tf.Tensor, mask: tf.Tensor,
   return tf.where(mask, buckets, 0)
 
 
-class UserTower(tf.keras.Model):
+class UserTower(Tower):
   """A user's raw recent events -> one or several L2-normalised vectors.
 
   Embeds each of the last L events as the sum of its advertiser, event type,
@@ -197,12 +198,6 @@ class UserTower(tf.keras.Model):
     self.output_norm = tf.keras.layers.LayerNormalization(
         epsilon=1e-6, name="output_norm")
     self.projection = tf.keras.layers.Dense(dim, name="projection")
-
-  def get_config(self):
-    """The tower has no Keras config: ``tfrs_adcg.model`` rebuilds it from a
-    model dir's ``config.json`` and vocabularies. Saving a SavedModel records
-    it without one."""
-    raise NotImplementedError("UserTower is rebuilt from its TrainConfig.")
 
   @tf.autograph.experimental.do_not_convert
   def call(self, features: Features, training: bool = False) -> tf.Tensor:
