@@ -7,9 +7,9 @@ worker processes log at ``WORKER_LOG_LEVEL``, our loggers at INFO; of what
 the DirectRunner's worker processes log, our lines, such as progress, and
 errors are shown, as plain lines), no FutureWarnings that Beam's GCP
 dependencies print in every process that imports them. ``--log_level``
-(``-v`` for INFO) sets the level of every logger and keeps the warnings
-logged while the command runs (those printed while Python imports the GCP
-libraries stay hidden unless ``PYTHONWARNINGS`` or ``-W`` asks for them).
+(``-v`` for INFO) sets the level of every logger and keeps the warnings,
+those the GCP libraries print at import included (``tfrs_adcg`` reads the
+flag before they load).
 TensorFlow's C++ log is quiet unless ``TF_CPP_MIN_LOG_LEVEL`` says otherwise
 (``tfrs_adcg`` sets its default before TensorFlow loads).
 

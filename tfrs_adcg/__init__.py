@@ -7,8 +7,8 @@ also quiets what every process would print before doing anything: the C++
 log of TensorFlow below errors that stop it (its CUDA, oneDNN and CPU
 banners; ``TF_CPP_MIN_LOG_LEVEL`` in the environment wins), and the
 FutureWarnings about Python and grpcio versions that google-api-core and
-google-auth (Beam's GCP extra) print at import (``-W`` or ``PYTHONWARNINGS``
-win).
+google-auth (Beam's GCP extra) print at import (``-W``, ``PYTHONWARNINGS``,
+or a command line's ``-v`` or ``--log_level`` win).
 """
 
 import os
@@ -17,7 +17,11 @@ import warnings
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-if not sys.warnoptions:
+# A command line's -v or --log_level (beam.logs) asks for every library's
+# warnings, those printed while importing included.
+_VERBOSE_FLAGS = ("-v", "--verbose", "--log_level")
+if not sys.warnoptions and not any(
+    arg.split("=", 1)[0] in _VERBOSE_FLAGS for arg in sys.argv[1:]):
   warnings.filterwarnings("ignore", category=FutureWarning, module="google")
 
 if "tensorflow" in sys.modules:  # pragma: no cover - depends on import order

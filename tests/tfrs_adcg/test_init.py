@@ -58,3 +58,14 @@ def test_tensorflow_io_reads_parquet_with_its_kernels(tmp_path):
   rows = list(dataset.as_numpy_iterator())  # Column names come as bytes.
   assert [int(r[b"x"]) for r in rows] == [1, 2, 3]
   assert [r[b"s"] for r in rows] == [b"a", b"b", b"c"]
+
+
+def test_verbose_command_lines_keep_the_import_time_future_warnings():
+  check = ("import warnings, tfrs_adcg; print(any(f[0] == 'ignore' and "
+           "f[2] is FutureWarning for f in warnings.filters))")
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+  quiet, verbose = (
+      subprocess.run([sys.executable, "-c", check, *argv], env=env,
+                     capture_output=True, text=True, check=True).stdout.strip()
+      for argv in ([], ["--input", "x", "-v"]))
+  assert (quiet, verbose) == ("True", "False")
