@@ -179,7 +179,7 @@ def parse_args(argv: Optional[Sequence[str]]
                      "candidates.")
   max_time = args.max_time
   if max_time is None:
-    max_time = int(time.time()) + config_lib.DAY_SECONDS
+    max_time = int(time.time()) + timestamps.DAY_SECONDS
   config = BatchCandidatesConfig(
       input=args.input,
       model=model,

@@ -18,7 +18,6 @@ from beam import rows
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
 
-DAY_SECONDS = 86400
 
 TIME_SPLIT = "time"
 LEAVE_LAST_OUT = "leave_last_out"
@@ -119,7 +118,7 @@ class PreprocessConfig:
 
   @property
   def label_window_seconds(self) -> int:
-    return self.label_window_days * DAY_SECONDS
+    return self.label_window_days * timestamps.DAY_SECONDS
 
   @property
   def day_offset(self) -> int:
@@ -128,7 +127,7 @@ class PreprocessConfig:
     Cutoffs and label windows are whole days apart from the eval cutoff, so
     days aligned with it hold each event in exactly one of them.
     """
-    return (self.eval_cutoff or 0) % DAY_SECONDS
+    return (self.eval_cutoff or 0) % timestamps.DAY_SECONDS
 
   def to_json(self) -> Dict[str, Any]:
     """The configuration as the manifest records it (times as ISO-8601)."""
@@ -254,7 +253,7 @@ def parse_args(
   args, beam_args = parse_command_line(build_parser(), argv)
   max_time = args.max_time
   if max_time is None:
-    max_time = int(time.time()) + DAY_SECONDS
+    max_time = int(time.time()) + timestamps.DAY_SECONDS
   config = PreprocessConfig(
       input=args.input,
       output=args.output,

@@ -17,6 +17,7 @@ from beam import input_files
 from beam import rows
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
+from tfrs_adcg.timestamps import DAY_SECONDS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -25,7 +26,6 @@ _TIME_OF_DAY = re.compile(r"[T ][0-9]{2}:[0-9]{2}:[0-9]{2}Z?")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _EPOCH_ORDINAL = _EPOCH.date().toordinal()
 _MILLISECOND = datetime.timedelta(milliseconds=1)
-_DAY_SECONDS = 86400
 # The most dates, and times of day, a parser caches before it starts afresh.
 _MAX_CACHED = 100_000
 # The driver detects the timestamp unit from this many rows of as many files.
@@ -107,7 +107,7 @@ class TimestampParser:
       return None
     if len(self._dates) >= _MAX_CACHED:
       self._dates.clear()
-    seconds = self._dates[text] = (ordinal - _EPOCH_ORDINAL) * _DAY_SECONDS
+    seconds = self._dates[text] = (ordinal - _EPOCH_ORDINAL) * DAY_SECONDS
     return seconds
 
   def _time_of_day(self, text: str) -> Optional[int]:

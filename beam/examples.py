@@ -66,7 +66,7 @@ def resolve_eval_cutoff(time_range: Optional[Tuple[int, int]],
   if time_range is None:
     return None
   latest = time_range[1] - config.label_window_seconds
-  return latest - latest % config_lib.DAY_SECONDS
+  return latest - latest % timestamps.DAY_SECONDS
 
 
 # The history features in the order of an events.Event's fields.
@@ -173,7 +173,7 @@ class _TimeSplitFn(_ExamplesFn):
     self._count_user(num_events)
     if eval_cutoff is None:
       return
-    day = config_lib.DAY_SECONDS
+    day = timestamps.DAY_SECONDS
     eval_day = (eval_cutoff - self._offset) // day
     valid_day = eval_day - self._window
     first_day = (day_events[0][0] - self._offset) // day

@@ -31,8 +31,8 @@ import apache_beam as beam
 from beam import collector
 from beam import events
 from tfrs_adcg import timestamps
+from tfrs_adcg.timestamps import DAY_SECONDS
 
-DAY_SECONDS = 86400
 
 # A conversion of a timeline: (day, at_day_start, advertiser_id, item_id).
 # at_day_start marks a conversion at exactly the start of its day (its first

@@ -46,7 +46,6 @@ _UINT64 = 1 << 64
 DEFAULT_CACHE_SIZE = 1 << 18  # Values per cache; about 30 MiB at most.
 
 
-
 def _fixed_width_varints(values: Sequence[int]) -> Optional[bytes]:
   """The varints of non-negative integers that all take the same number of
   bytes (7 bits a byte, low bits first, the high bit set on all but the

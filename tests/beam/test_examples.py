@@ -355,7 +355,7 @@ def _reference_time_split(user, events_, eval_cutoff, config):
   return dict(records), count, positives
 
 
-DAY = timeline.DAY_SECONDS
+DAY = timestamps.DAY_SECONDS
 
 
 def test_time_split_equals_a_cutoff_by_cutoff_reference(tmp_path):

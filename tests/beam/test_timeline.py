@@ -10,7 +10,7 @@ from apache_beam.testing.util import equal_to
 from beam import timeline
 from tfrs_adcg import timestamps
 
-DAY = timeline.DAY_SECONDS
+DAY = timestamps.DAY_SECONDS
 CONVERSIONS = ("checkout",)
 
 
