@@ -85,28 +85,32 @@ def attribute_docs(cls: type) -> Dict[str, str]:
 
 def _attributes_section(docstring: str) -> Dict[str, str]:
   """The entries of a Google-style docstring's ``Attributes:`` section."""
+  lines = inspect.cleandoc(docstring).splitlines()
+  headers = [i for i, line in enumerate(lines)
+             if line.strip() == "Attributes:"]
+  if not headers:
+    return {}
   entries: Dict[str, list] = {}
   entry_indent, name = None, None
-  lines = inspect.cleandoc(docstring).splitlines()
-  start = next((i + 1 for i, line in enumerate(lines)
-                if line.strip() == "Attributes:"), len(lines))
-  header_indent = len(lines[start - 1]) - len(lines[start - 1].lstrip())
-  for line in lines[start:]:
+  header_indent = _indent(lines[headers[0]])
+  for line in lines[headers[0] + 1:]:
     if not line.strip():
       continue
-    indent = len(line) - len(line.lstrip())
-    if indent <= header_indent:
+    if _indent(line) <= header_indent:
       break
+    entry_indent = entry_indent or _indent(line)
     entry = _ENTRY.fullmatch(line.strip())
-    if entry_indent is None:
-      entry_indent = indent
-    if indent == entry_indent and entry:
+    if _indent(line) == entry_indent and entry:
       name = entry.group(1)
       entries[name] = [entry.group(2)]
     elif name is not None:
       entries[name].append(line.strip())
   return {name: " ".join(" ".join(text).split()).replace("``", "")
           for name, text in entries.items()}
+
+
+def _indent(line: str) -> int:
+  return len(line) - len(line.lstrip())
 
 
 class _Switch(argparse.Action):
@@ -148,7 +152,8 @@ def add_flags(parser: argparse.ArgumentParser, cls: type,
     if spec is None:
       continue
     annotation = _without_optional(hints[f.name])
-    if dataclasses.is_dataclass(annotation) and f.name not in flags:
+    if (dataclasses.is_dataclass(annotation) and f.name not in flags
+        and _METADATA_KEY not in f.metadata):
       add_flags(parser, annotation, flags)
       continue
     if f.name not in docs:

@@ -179,6 +179,23 @@ def test_a_nested_dataclass_with_a_flag_of_its_own():
   ).inner == Inner(depth=3)
 
 
+def test_a_nested_dataclass_with_a_flag_in_its_metadata():
+
+  @dataclasses.dataclass
+  class Outer:
+    """Outer.
+
+    Attributes:
+      inner: A depth.
+    """
+    inner: Inner = flags.field(default=Inner(), flag=flags.Flag(
+        parse=lambda text: Inner(int(text))))
+
+  parser = parser_of(Outer)
+  assert flags.from_args(Outer, parser.parse_args(["--inner", "5"])) == Outer(
+      inner=Inner(depth=5))
+
+
 def test_an_undocumented_field_is_refused():
 
   @dataclasses.dataclass
@@ -211,3 +228,15 @@ def test_a_field_of_no_flag_type_needs_a_parse():
 def test_csv_list():
   assert flags.csv_list(" a, b,,c ") == ("a", "b", "c")
   assert flags.csv_list("") == ()
+
+
+def test_a_class_without_an_attributes_section_documents_nothing():
+
+  class Plain:
+    pass
+
+  class Described:
+    """Only a summary."""
+
+  assert flags.attribute_docs(Plain) == {}
+  assert flags.attribute_docs(Described) == {}
