@@ -32,8 +32,8 @@ class BatchCandidatesConfig(pipeline_config.PipelineConfig):
     output_format: Format of the candidate shards, one of
       ``candidate_writers.OUTPUT_FORMATS``.
     top_k: Candidates written per user, at most the model's k.
-    as_of: ISO-8601 time or epoch seconds: a history is the events at or
-      before it. Unset (None): the latest valid event time.
+    as_of: Epoch seconds (the flag takes ISO-8601 too): a history is the
+      events at or before it; unset (None): the latest valid event time.
     batch_size: Users per model call.
   """
   TIME_FIELDS = pipeline_config.PipelineConfig.TIME_FIELDS + ("as_of",)

@@ -38,9 +38,9 @@ class PreprocessConfig(pipeline_config.PipelineConfig):
     conversion_types: Comma-separated event types that count as conversions
       (labels).
     split: ``time`` or ``leave_last_out``.
-    eval_cutoff: ISO-8601 time or epoch seconds of the eval cutoff (time
-      split); unset (None): the latest valid event time minus K days,
-      rounded down to the day.
+    eval_cutoff: Epoch seconds (the flag takes ISO-8601 too) of the eval
+      cutoff of the time split; unset (None): the latest valid event time
+      minus K days, rounded down to the day.
     train_stride_days: Days between consecutive training cutoffs.
     max_train_targets: Leave-last-out: the most training targets per user
       (the conversions before the valid and eval targets, latest first).

@@ -44,8 +44,10 @@ class PipelineConfig:
       holds a pipeline's output, unless ``overwrite``.
     event_types: Comma-separated known event types; others are dead
       letters.
-    min_time: Earlier events (ISO-8601 or epoch seconds) are dead letters.
-    max_time: Later events (ISO-8601 or epoch seconds) are dead letters.
+    min_time: Epoch seconds (the flag takes ISO-8601 too); earlier events
+      are dead letters.
+    max_time: Epoch seconds (the flag takes ISO-8601 too); later events are
+      dead letters.
     dedup_shards: Shards of the duplicate detection; each holds about
       events / dedup_shards distinct events in memory. 0: one shard per
       ``dedup.BYTES_PER_DEDUP_SHARD`` of input.

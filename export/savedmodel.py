@@ -78,8 +78,8 @@ class ExportConfig:
     num_reordering_candidates: scann: partial results re-scored exactly.
     item_catalog: Item-level models: the catalog to index (Parquet or
       TFRecord); None: the one trained with.
-    task: ``advertiser`` or ``item``; if set, refuses a model trained for
-      the other.
+    task: ``advertiser`` or ``item``; refuses a model trained for the
+      other. None: the model's task.
   """
   model_dir: str
   export_dir: str
