@@ -50,6 +50,7 @@ from export import partitioned_index
 from export import serving_module
 from export import warmup
 from tfrs_adcg import command_log
+from tfrs_adcg import flags
 from tfrs_adcg import schema
 
 SAVED_MODEL = "saved_model.pb"
@@ -61,7 +62,25 @@ _STAGING = re.compile(re.escape(STAGING_PREFIX) +
 
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
-  """What to export and how to index it."""
+  """What to export and how to index it.
+
+  Attributes:
+    model_dir: A ``tfrs_adcg.train --model_dir``.
+    export_dir: TF Serving's --model_base_path: versions go in it.
+    index: ``scann`` needs a ScaNN-enabled model server; ``partitioned``
+      (an inverted-file index) and ``brute_force`` use core TensorFlow ops
+      only and load in a stock tensorflow_model_server.
+    k: Candidates returned per user.
+    num_leaves: scann and partitioned: leaves of the tree; None: from the
+      corpus size.
+    num_leaves_to_search: scann and partitioned: leaves each query scans;
+      None: from the corpus size and a recall@100 target of 0.95.
+    num_reordering_candidates: scann: partial results re-scored exactly.
+    item_catalog: Item-level models: the catalog to index (Parquet or
+      TFRecord); None: the one trained with.
+    task: ``advertiser`` or ``item``; refuses a model trained for the
+      other. None: the model's task.
+  """
   model_dir: str
   export_dir: str
   index: str = "scann"
@@ -70,7 +89,7 @@ class ExportConfig:
   num_leaves_to_search: Optional[int] = None
   num_reordering_candidates: Optional[int] = None
   item_catalog: Optional[str] = None
-  task: Optional[str] = None  # If set, must be the trained model's task.
+  task: Optional[str] = None
 
 
 def check_saved_model(version_dir: str) -> None:
@@ -294,40 +313,17 @@ def export_with_config(config: ExportConfig) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> str:
   parser = argparse.ArgumentParser(
       description="Export a trained tfrs-adcg model for TF Serving.")
-  parser.add_argument("--model_dir", required=True,
-                      help="A tfrs_adcg.train --model_dir.")
-  parser.add_argument("--export_dir", required=True,
-                      help="TF Serving's --model_base_path: versions go in it.")
-  parser.add_argument("--index", choices=index_lib.INDEX_KINDS,
-                      default="scann",
-                      help="scann needs a ScaNN-enabled model server; "
-                      "partitioned (an inverted-file index) and brute_force "
-                      "use core TensorFlow ops only and load in a stock "
-                      "tensorflow_model_server.")
-  parser.add_argument("--k", type=int, default=100,
-                      help="Candidates returned per user.")
-  parser.add_argument("--num_leaves", type=int,
-                      help="scann and partitioned: leaves of the tree "
-                      "(default: from the corpus size).")
-  parser.add_argument("--leaves_to_search", "--num_leaves_to_search",
-                      dest="num_leaves_to_search", type=int,
-                      help="scann and partitioned: leaves each query scans "
-                      "(default: from the corpus size and a recall@100 "
-                      "target of 0.95).")
-  parser.add_argument("--num_reordering_candidates", type=int,
-                      help="scann: partial results re-scored exactly.")
-  parser.add_argument("--item_catalog",
-                      help="Item-level models: the catalog to index "
-                      "(Parquet or TFRecord); default: the one trained "
-                      "with.")
-  parser.add_argument("--task", choices=schema.TASKS, default=None,
-                      help="advertiser or item; refuses a model trained for "
-                      "the other (default: the model's task).")
+  flags.add_flags(parser, ExportConfig, {
+      "index": flags.Flag(choices=index_lib.INDEX_KINDS),
+      "num_leaves_to_search": flags.Flag(
+          names=("--leaves_to_search", "--num_leaves_to_search")),
+      "task": flags.Flag(choices=schema.TASKS),
+  })
   args = parser.parse_args(argv)
   command_log.configure()
   if not tf.io.gfile.exists(args.model_dir):
     parser.error(f"--model_dir {args.model_dir!r} does not exist.")
-  path = export_with_config(ExportConfig(**vars(args)))
+  path = export_with_config(flags.from_args(ExportConfig, args))
   print(f"Exported {path}")
   return path
 

@@ -37,6 +37,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from tfrs_adcg import flags
 from tfrs_adcg import schema
 from tfrs_adcg import synthetic_catalog
 from tfrs_adcg import synthetic_corruption
@@ -67,7 +68,7 @@ class SyntheticConfig:
     items: Number of items (at least one per advertiser).
     days: Length of the log in days.
     seed: Seed of every random draw: same seed, same bytes.
-    file_format: One of ``FORMATS``.
+    file_format: Format of the files, one of ``FORMATS``.
     corrupt_fraction: Malformed rows to add, as a fraction of valid events.
     start: First day of the log, ISO-8601 date (UTC).
     categories: Number of advertiser categories; fewer (at least 2) are
@@ -90,14 +91,17 @@ class SyntheticConfig:
   items: int = 6000
   days: int = 60
   seed: int = 0
-  file_format: str = "csv"
+  file_format: str = flags.field(
+      default="csv", flag=flags.Flag(names=("--format",),
+                                     choices=sorted(FORMATS)))
   corrupt_fraction: float = 0.0
   start: str = "2026-01-01"
-  categories: int = 40
-  journeys_per_day: float = 0.35
-  partner_probability: float = 0.5
-  same_category_probability: float = 0.35
-  drift_probability: float = 0.03
+  # The parameters of the generative model have no flags.
+  categories: int = flags.field(default=40, flag=None)
+  journeys_per_day: float = flags.field(default=0.35, flag=None)
+  partner_probability: float = flags.field(default=0.5, flag=None)
+  same_category_probability: float = flags.field(default=0.35, flag=None)
+  drift_probability: float = flags.field(default=0.03, flag=None)
   item_embedding_dim: int = 0
   cold_start_fraction: float = 0.0
 
@@ -116,9 +120,10 @@ class SyntheticConfig:
     if self.file_format not in FORMATS:
       raise ValueError(f"--format must be one of {sorted(FORMATS)}, got "
                        f"{self.file_format!r}.")
-    if not 0.0 <= self.corrupt_fraction < 1.0:
-      raise ValueError("--corrupt_fraction must be in [0, 1), got "
-                       f"{self.corrupt_fraction}.")
+    for name in ("corrupt_fraction", "cold_start_fraction"):
+      if not 0.0 <= getattr(self, name) < 1.0:
+        raise ValueError(f"--{name} must be in [0, 1), got "
+                         f"{getattr(self, name)}.")
     if self.categories < 2:
       raise ValueError(
           f"categories must be at least 2, got {self.categories}.")
@@ -133,9 +138,6 @@ class SyntheticConfig:
     if self.item_embedding_dim < 0:
       raise ValueError("--item_embedding_dim must be 0 (none) or positive, "
                        f"got {self.item_embedding_dim}.")
-    if not 0.0 <= self.cold_start_fraction < 1.0:
-      raise ValueError("--cold_start_fraction must be in [0, 1), got "
-                       f"{self.cold_start_fraction}.")
     if self.cold_start_items > self.items - self.advertisers:
       raise ValueError(
           f"--cold_start_fraction {self.cold_start_fraction} makes "
@@ -254,35 +256,13 @@ def generate(config: SyntheticConfig) -> dict:
 
 
 def _parse_args(argv: Optional[Sequence[str]]) -> SyntheticConfig:
-  defaults = SyntheticConfig(output="")
   parser = argparse.ArgumentParser(
       prog="python -m tfrs_adcg.synthetic",
       description="Writes a synthetic offsite event log and its catalogs.")
-  parser.add_argument("--output", required=True,
-                      help="Directory for events, advertisers and items.")
-  parser.add_argument("--users", type=int, default=defaults.users)
-  parser.add_argument("--advertisers", type=int, default=defaults.advertisers)
-  parser.add_argument("--items", type=int, default=defaults.items)
-  parser.add_argument("--days", type=int, default=defaults.days)
-  parser.add_argument("--seed", type=int, default=defaults.seed)
-  parser.add_argument("--format", dest="file_format", choices=sorted(FORMATS),
-                      default=defaults.file_format)
-  parser.add_argument(
-      "--corrupt_fraction", type=float, default=defaults.corrupt_fraction,
-      help="Malformed rows to add, as a fraction of the valid events.")
-  parser.add_argument("--start", default=defaults.start,
-                      help="First day of the log, ISO-8601 (UTC).")
-  parser.add_argument(
-      "--item_embedding_dim", type=int, default=defaults.item_embedding_dim,
-      help="Length of the items' pretrained embedding vectors (0: none).")
-  parser.add_argument(
-      "--cold_start_fraction", type=float,
-      default=defaults.cold_start_fraction,
-      help="Share of the items that appear in events only after the default "
-      "eval cutoff of beam.preprocess (the last label window).")
+  flags.add_flags(parser, SyntheticConfig)
   args = parser.parse_args(argv)
   try:
-    return SyntheticConfig(**vars(args))
+    return flags.from_args(SyntheticConfig, args)
   except ValueError as error:
     parser.error(str(error))
 

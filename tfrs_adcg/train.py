@@ -66,6 +66,7 @@ from tfrs_adcg import callbacks
 from tfrs_adcg import checkpoints
 from tfrs_adcg import command_log
 from tfrs_adcg import data
+from tfrs_adcg import flags
 from tfrs_adcg import item_catalog
 from tfrs_adcg import item_content
 from tfrs_adcg import metrics
@@ -111,119 +112,24 @@ class TrainResult:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
-  """Command-line flags to a ``TrainConfig``."""
-  defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-  parser = argparse.ArgumentParser(
-      description=__doc__.split("\n")[0],
-      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-  parser.add_argument("--data", required=True,
-                      help="Output directory of beam.preprocess.")
-  parser.add_argument("--model_dir", required=True,
-                      help="Checkpoints, logs and metrics go here.")
-  parser.add_argument("--epochs", type=int, default=defaults["epochs"])
-  parser.add_argument("--steps_per_epoch", type=int,
-                      default=defaults["steps_per_epoch"],
-                      help="Steps between validations and checkpoints; 0: "
-                      "one pass over the training pairs.")
-  parser.add_argument("--batch_size", type=int, default=defaults["batch_size"],
-                      help="Global batch of training pairs.")
-  parser.add_argument("--learning_rate", type=float,
-                      default=defaults["learning_rate"],
-                      help="Adam's (peak) learning rate.")
-  parser.add_argument("--learning_rate_schedule",
-                      choices=LEARNING_RATE_SCHEDULES,
-                      default=defaults["learning_rate_schedule"],
-                      help="warmup_cosine: linear warmup, then cosine decay "
-                      "to zero at the last step of --epochs.")
-  parser.add_argument("--warmup_steps", type=int,
-                      default=defaults["warmup_steps"])
-  parser.add_argument("--max_seq_len", type=int,
-                      default=defaults["max_seq_len"],
-                      help="Most recent events the user tower reads.")
-  parser.add_argument("--num_layers", type=int, default=defaults["num_layers"])
-  parser.add_argument("--num_heads", type=int, default=defaults["num_heads"])
-  parser.add_argument("--embedding_dim", type=int,
-                      default=defaults["embedding_dim"])
-  parser.add_argument("--feed_forward_dim", type=int, default=None,
-                      help="Default: 4 * embedding_dim.")
-  parser.add_argument("--dropout", type=float, default=defaults["dropout"])
-  parser.add_argument("--temperature", type=float,
-                      default=defaults["temperature"])
-  parser.add_argument("--no_logq", dest="logq", action="store_false",
-                      help="Turn the log-Q correction off (ablation).")
-  parser.add_argument("--negatives", choices=negatives.KINDS,
-                      default=defaults["negatives"],
-                      help="in_batch: the batch's other positives; mixed: "
-                      "plus --num_sampled_negatives uniform corpus samples; "
-                      "full: a softmax over the whole corpus.")
-  parser.add_argument("--num_sampled_negatives", type=int,
-                      default=defaults["num_sampled_negatives"])
-  parser.add_argument("--objective", choices=OBJECTIVES,
-                      default=defaults["objective"],
-                      help="pooled: one query per history; dense: every "
-                      "event of a causally encoded history is a query for "
-                      "the conversions after it (PinnerFormer).")
-  parser.add_argument("--dense_target", choices=DENSE_TARGETS,
-                      default=defaults["dense_target"],
-                      help="dense: a random positive of a position's window, "
-                      "or the next one.")
-  parser.add_argument("--num_user_vectors", type=int, default=None,
-                      help="Vectors per user, a candidate scoring its best "
-                      "dot product with any (default: 4 for the advertiser "
-                      "task; 1 for the item task and the dense objective).")
-  parser.add_argument("--num_repeat_vectors", type=int, default=None,
-                      help="More vectors per user: the gated candidate "
-                      "embeddings of the history's most recent distinct "
-                      f"advertisers (default: {REPEAT_VECTORS} for the "
-                      "advertiser task with the pooled objective, else 0).")
-  parser.add_argument("--history_item_ids", default=None,
-                      action=argparse.BooleanOptionalAction,
-                      help="Embed the item ids of the history's events; "
-                      "default: for the item task only.")
-  parser.add_argument("--pooling", choices=POOLINGS,
-                      default=defaults["pooling"])
-  parser.add_argument("--num_oov_buckets", type=int,
-                      default=defaults["num_oov_buckets"])
-  parser.add_argument("--num_time_buckets", type=int,
-                      default=defaults["num_time_buckets"])
-  parser.add_argument("--patience", type=int, default=defaults["patience"],
-                      help="Epochs without a better validation recall "
-                      "(mean of Recall@10/50/100) before stopping.")
-  parser.add_argument("--shuffle_buffer", type=int,
-                      default=defaults["shuffle_buffer"])
-  parser.add_argument("--strategy", choices=STRATEGIES,
-                      default=defaults["strategy"])
-  parser.add_argument("--seed", type=int, default=defaults["seed"])
+  """Command-line flags to a ``TrainConfig``: a flag per field, its help the
+  field's documentation."""
   from export import index  # pylint: disable=g-import-not-at-top
-  parser.add_argument("--export_index", choices=index.INDEX_KINDS,
-                      default=defaults["export_index"],
-                      help="The index of the --export_dir export: scann "
-                      "needs a TF Serving build with ScaNN's ops; "
-                      "partitioned and brute_force load in a stock one.")
-  parser.add_argument("--export_dir", default=None,
-                      help="Export a serving model here after training.")
-  parser.add_argument("--task", choices=schema.TASKS, default=None,
-                      help="advertiser or item; default: the task the data "
-                      "was preprocessed for.")
-  parser.add_argument("--item_catalog", default=None,
-                      help="Item task: the item catalog (*.parquet, or "
-                      "*.tfrecord[.gz] files or glob of tf.train.Example: "
-                      "item_id, advertiser_id, category, price[, "
-                      "embedding]).")
-  parser.add_argument("--no_pretrained", dest="pretrained",
-                      action="store_false",
-                      help="Item task: ignore the catalog's pretrained "
-                      "embeddings (ablation).")
-  parser.add_argument("--num_price_buckets", type=int,
-                      default=defaults["num_price_buckets"])
-  parser.add_argument("--item_id_dropout", type=float,
-                      default=defaults["item_id_dropout"],
-                      help="Item task: share of training positives embedded "
-                      "without their id, as cold-start items are.")
-  parser.add_argument("--advertiser_model_dir", default=None,
-                      help="Item task: a trained advertiser-level model to "
-                      "compare with, its advertisers expanded to items.")
-  return TrainConfig(**vars(parser.parse_args(argv)))
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  flags.add_flags(parser, TrainConfig, {
+      "learning_rate_schedule": flags.Flag(choices=LEARNING_RATE_SCHEDULES),
+      "negatives": flags.Flag(choices=negatives.KINDS),
+      "objective": flags.Flag(choices=OBJECTIVES),
+      "dense_target": flags.Flag(choices=DENSE_TARGETS),
+      "pooling": flags.Flag(choices=POOLINGS),
+      "history_item_ids": flags.Flag(names=(
+          "--history_item_ids", "--no_history_item_ids",
+          "--no-history_item_ids")),
+      "strategy": flags.Flag(choices=STRATEGIES),
+      "export_index": flags.Flag(choices=index.INDEX_KINDS),
+      "task": flags.Flag(choices=schema.TASKS),
+  })
+  return flags.from_args(TrainConfig, parser.parse_args(argv))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> TrainResult:

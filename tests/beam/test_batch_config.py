@@ -91,9 +91,9 @@ def test_dedup_shards_help_states_the_shard_size_in_use(monkeypatch):
     return action.help
 
   assert dedup_help().endswith(
-      f"one per {dedup.BYTES_PER_DEDUP_SHARD // 2**20} MiB of input.")
+      f"one shard per {dedup.BYTES_PER_DEDUP_SHARD // 2**20} MiB of input)")
   monkeypatch.setattr(dedup, "BYTES_PER_DEDUP_SHARD", 3 * 2**19)
-  assert dedup_help().endswith("one per 1.5 MiB of input.")
+  assert dedup_help().endswith("one shard per 1.5 MiB of input)")
 
 
 @pytest.mark.parametrize("changes,message", [

@@ -56,13 +56,6 @@ def test_an_argument_neither_ours_nor_beams_is_an_error(flag, capsys):
   assert "nor a Beam pipeline option" in error
 
 
-def test_unknown_pipeline_args_are_those_beam_would_drop():
-  assert config_lib.unknown_pipeline_args(
-      ["--runner", "DirectRunner", "--direct_num_workers=2", "--project",
-       "p", "--default_sdk_harness_log_level", "WARNING", "--evel", "1"]) == [
-           "--evel", "1"]
-
-
 def test_timestamp_unit_flag():
   config, _ = config_lib.parse_args(["--input", "e.csv", "--output", "o"])
   assert config.timestamp_unit == timestamps.AUTO
