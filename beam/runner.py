@@ -43,7 +43,7 @@ from beam import collector
 _LOGGER = logging.getLogger(__name__)
 
 # About 450k events of a CSV log: below it, one process is as quick as two
-# (benchmarks/results has the runs it was chosen from).
+# (benchmarks/results/runner.md).
 MIN_PARALLEL_BYTES = 24 * 2**20
 # Imported by the DirectRunner's worker processes (Beam's --beam_plugins).
 COLLECTOR_PLUGIN = "beam.collector_plugin"
