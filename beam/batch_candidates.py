@@ -42,7 +42,6 @@ from beam import logs
 from beam import manifest as manifest_lib
 from beam import output_dir
 from beam import preprocess
-from beam import rows
 from beam import runner
 from beam import scoring
 from tfrs_adcg import schema

@@ -22,7 +22,7 @@ import itertools
 import logging
 import os
 import shutil
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io import localfilesystem
@@ -40,6 +40,7 @@ from beam import input_files
 from beam import logs
 from beam import manifest as manifest_lib
 from beam import output_dir
+from beam import pipeline_config
 from beam import rows
 from beam import runner
 from beam import tfrecords
@@ -53,19 +54,7 @@ _CANDIDATE_FEATURE = {schema.ADVERTISER_TASK: schema.ADVERTISER_ID,
                       schema.ITEM_TASK: schema.ITEM_ID}
 
 
-class EventLogConfig(Protocol):
-  """The flags of the event log a command reads
-  (``config.PreprocessConfig``, ``batch_config.BatchCandidatesConfig``)."""
-  input: str
-  input_format: str
-  event_types: Sequence[str]
-  min_time: int
-  max_time: int
-  dedup_shards: int
-  timestamp_unit: str
-
-
-def read_events(config: EventLogConfig,
+def read_events(config: pipeline_config.PipelineConfig,
                 options: PipelineOptions) -> event_log.ReadEvents:
   """The reading of a command's event log, grouped per user and dedup shard.
 
