@@ -6,13 +6,13 @@
         [--format jsonl|parquet|tfrecord] [Beam options: --runner ...]
 
 Reads the raw event log exactly as ``beam.preprocess`` does
-(``event_log.ReadEvents``: same parsing, dead letters and duplicate removal),
+(``preprocess.read_events``: same parsing, dead letters and duplicate removal),
 keeps each user's last ``max_seq_len`` events at or before ``--as_of``
 (default: the latest valid event time) with a bounded combiner
 (``last_events``), and scores the users in batches with the exported
-SavedModel through Beam's RunInference (``scoring``). On the DirectRunner, a
-large input runs in one worker process per core (``beam.direct_runner``),
-each loading the model once.
+SavedModel through Beam's RunInference (``scoring``). ``beam.runner`` picks
+the options of the runner (on the DirectRunner, a large input runs in one
+worker process per core, each loading the model once) and runs it.
 
 Writes into ``--output`` (names from ``tfrs_adcg.schema``): the candidate
 shards, one record per user (``candidate_writers``); ``skipped_users/``
@@ -30,22 +30,19 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam import batch_config
 from beam import batch_manifest
 from beam import candidate_writers
-from beam import collector
 from beam import counts
 from beam import dead_letters
-from beam import direct_runner
-from beam import event_log
 from beam import input_files
 from beam import last_events
 from beam import logs
 from beam import manifest as manifest_lib
 from beam import output_dir
-from beam import rows
+from beam import preprocess
+from beam import runner
 from beam import scoring
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
@@ -75,13 +72,8 @@ def build_pipeline(
   Raises:
     rows.InputError: if the input is missing, empty or lacks columns.
   """
-  parallelism = direct_runner.parallelism(pipeline.options,
-                                         direct_runner.available_cores())
-  read_events = event_log.ReadEvents(
-      config.input, config.input_format, config.event_types, config.min_time,
-      config.max_time, config.dedup_shards, grouped=True,
-      parallelism=parallelism, timestamp_unit=config.timestamp_unit)
-  read = pipeline | "ReadEvents" >> read_events
+  reader = preprocess.read_events(config, pipeline.options)
+  read = pipeline | "ReadEvents" >> reader
   as_of = read.time_range | "AsOf" >> beam.Map(resolve_as_of, config.as_of)
   users = (read.events
            | "UserHistories" >> last_events.UserHistories(
@@ -100,7 +92,7 @@ def build_pipeline(
        | "WriteSummary" >> manifest_lib.WriteSummary(
            config.output, {"time_range": read.time_range, "as_of": as_of}))
   return dataclasses.replace(config,
-                             timestamp_unit=read_events.timestamp_unit)
+                             timestamp_unit=reader.timestamp_unit)
 
 
 def _match(patterns: Sequence[str]) -> List[str]:
@@ -135,12 +127,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
       empty or lacks columns (``rows.InputError``), before any pipeline runs.
   """
   config, beam_args = batch_config.parse_args(argv)
-  collector.collect_less()
   generated_at = timestamps.to_iso(int(time.time()))
   # Lists the input once before anything else: a clear error if missing.
   input_bytes = input_files.total_bytes(config.input)
-  options = PipelineOptions(direct_runner.parallel_options(
-      beam_args, input_bytes, direct_runner.available_cores()))
+  options = runner.pipeline_options(beam_args, input_bytes)
   pipeline = beam.Pipeline(options=options)
   config = build_pipeline(pipeline, config, generated_at)
   prepare_output(config)
@@ -149,7 +139,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
       "last %d events) into %s as %s.", config.input, config.model.version,
       config.model.index, config.top_k, config.model.k,
       config.model.max_seq_len, config.output, config.output_format)
-  pipeline.run().wait_until_finish()
+  runner.run_pipeline(pipeline)
   manifest = batch_manifest.build_manifest(
       config, manifest_lib.read_summary(config.output), generated_at,
       candidate_files(config.output))

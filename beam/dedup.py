@@ -17,10 +17,9 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.transforms import window
 
-from beam import collector
 from beam import combiners
-from beam import direct_runner
 from beam import events
+from beam import runner
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
 from tfrs_adcg.schema import DUPLICATE
@@ -42,9 +41,10 @@ ID_FEATURES = (schema.EVENT_TYPE, schema.ITEM_ID, schema.ADVERTISER_ID)
 def automatic_dedup_shards(input_bytes: int, parallelism: int = 1) -> int:
   """One duplicate-detection shard per ``BYTES_PER_DEDUP_SHARD`` of input,
   rounded up to a multiple of ``parallelism``, the bundles a runner runs at
-  once (``direct_runner.parallelism``), so that they get equal shares."""
-  return direct_runner.balanced_pieces(input_bytes, BYTES_PER_DEDUP_SHARD,
-                                       parallelism)
+  once (``runner.parallelism``: 1 on runners that balance their work
+  themselves), so that they get equal shares."""
+  return runner.balanced_pieces(input_bytes, BYTES_PER_DEDUP_SHARD,
+                                parallelism)
 
 
 def dedup_shard(user_id: str, timestamp: int, num_shards: int) -> int:
@@ -73,9 +73,6 @@ class _DistinctEventsFn(beam.CombineFn):
   CSV row that ``plain_csv_row`` rebuilds. The accumulator is
   ``[{user event: raw row or None}, [raw rows of duplicates]]``.
   """
-
-  def setup(self):
-    collector.collect_less()
 
   def create_accumulator(self):
     return [{}, []]

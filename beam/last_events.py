@@ -15,7 +15,6 @@ from typing import List, Optional, Tuple
 import apache_beam as beam
 from apache_beam import pvalue
 
-from beam import collector
 from beam import combiners
 from beam import counts
 from beam import events
@@ -54,9 +53,6 @@ class LastEventsFn(beam.CombineFn):
     super().__init__()
     self._max_len = max_seq_len
     self._as_of = as_of
-
-  def setup(self):
-    collector.collect_less()
 
   def create_accumulator(self):
     return [0, 0, [], timeline.next_trim_size(0, self._max_len)]

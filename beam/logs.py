@@ -30,6 +30,9 @@ from google.protobuf import text_format
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 OWN_LOGGERS = ("__main__", "beam", "tfrs_adcg", "export")
 WORKER_LOG_LEVEL = "WARNING"
+# The long stages (parsing, scoring) log their progress at most this often,
+# each process its own.
+PROGRESS_SECONDS = 30.0
 # Logs what the DirectRunner's worker processes log ("Worker: ..."), such as
 # a warning about their options in each process.
 _WORKER_RELAY_LOGGER = "apache_beam.runners.portability.local_job_service"

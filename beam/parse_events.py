@@ -19,10 +19,10 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.transforms import window
 
-from beam import collector
 from beam import counts
 from beam import event_times
 from beam import events
+from beam import logs
 from beam import rows
 # A name of this module: the fast path looks it up as a global.
 from beam.dedup import dedup_shard
@@ -48,8 +48,6 @@ _MAX_CACHED = 100_000
 _UINT32 = 1 << 32
 # Characters no id may hold: the vocabulary files are tab-separated lines.
 _ID_BREAKERS = ("\t", "\n", "\r")
-# Parsing logs the rows read so far at most this often (per process).
-PROGRESS_SECONDS = 30.0
 
 
 def _id_text(value: Any) -> Optional[str]:
@@ -94,7 +92,7 @@ class _ParseEventsFn(beam.DoFn):
   form, the common row: ``dedup.plain_csv_row`` rebuilds it from the event, so
   duplicate detection need not carry it. Counts the rows it reads and the
   time range of the valid events per bundle, emitted when the bundle
-  finishes; logs the rows read so far every ``PROGRESS_SECONDS``.
+  finishes; logs the rows read so far every ``logs.PROGRESS_SECONDS``.
   """
 
   def __init__(self, file_format: str, event_types: Sequence[str],
@@ -118,7 +116,6 @@ class _ParseEventsFn(beam.DoFn):
     self._reported_at = 0.0
 
   def setup(self):
-    collector.collect_less()
     self._reported_at = time.monotonic()
 
   def start_bundle(self):
@@ -238,7 +235,7 @@ class _ParseEventsFn(beam.DoFn):
   def _report_progress(self, rows_read: int) -> None:
     self._read_in_process += rows_read
     now = time.monotonic()
-    if now - self._reported_at >= PROGRESS_SECONDS:
+    if now - self._reported_at >= logs.PROGRESS_SECONDS:
       self._reported_at = now
       _LOGGER.info("%s event rows read so far (in this process).",
                    f"{self._read_in_process:,}")

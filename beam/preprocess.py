@@ -8,9 +8,9 @@ Writes into ``--output`` (file names from ``tfrs_adcg.schema``): TFRecord
 shards per split, ``vocab/``, the candidate frequencies, the normalized
 advertiser catalog, ``dead_letter/`` (JSON lines ``{"reason", "row"}``) and,
 last, ``manifest.json``. The pipeline is built only from Beam IOs,
-combiners and GroupByKey, so it runs unchanged on any runner. On the
-DirectRunner, an input of 24 MiB or more runs in one worker process per core
-unless the Beam options say otherwise (``beam.direct_runner``).
+combiners and GroupByKey, so it runs unchanged on any runner; ``beam.runner``
+picks the options of each (on the DirectRunner, a large input runs in one
+worker process per core) and runs it.
 
 A run whose every event row is dropped fails, naming the likely cause, and
 writes no manifest; a run that fails leaves no ``beam-temp-*`` folders.
@@ -30,11 +30,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam import catalog as catalog_lib
-from beam import collector
 from beam import config as config_lib
 from beam import counts
 from beam import dead_letters
-from beam import direct_runner
 from beam import event_log
 from beam import events
 from beam import examples as examples_lib
@@ -42,7 +40,9 @@ from beam import input_files
 from beam import logs
 from beam import manifest as manifest_lib
 from beam import output_dir
+from beam import pipeline_config
 from beam import rows
+from beam import runner
 from beam import tfrecords
 from beam import vocabulary
 from tfrs_adcg import schema
@@ -52,6 +52,24 @@ _LOGGER = logging.getLogger(__name__)
 
 _CANDIDATE_FEATURE = {schema.ADVERTISER_TASK: schema.ADVERTISER_ID,
                       schema.ITEM_TASK: schema.ITEM_ID}
+
+
+def read_events(config: pipeline_config.PipelineConfig,
+                options: PipelineOptions) -> event_log.ReadEvents:
+  """The reading of a command's event log, grouped per user and dedup shard.
+
+  The automatic dedup shards and the first chunks of a text input come in a
+  multiple of the runner's parallelism (``runner.parallelism`` of
+  ``options``).
+
+  Raises:
+    rows.InputError: if the input is missing, empty or lacks columns.
+  """
+  return event_log.ReadEvents(
+      config.input, config.input_format, config.event_types, config.min_time,
+      config.max_time, config.dedup_shards, grouped=True,
+      parallelism=runner.parallelism(options),
+      timestamp_unit=config.timestamp_unit)
 
 
 def build_pipeline(
@@ -68,13 +86,8 @@ def build_pipeline(
   """
   output = config.output
   # Inputs.
-  parallelism = direct_runner.parallelism(pipeline.options,
-                                         direct_runner.available_cores())
-  read_events = event_log.ReadEvents(
-      config.input, config.input_format, config.event_types, config.min_time,
-      config.max_time, config.dedup_shards, grouped=True,
-      parallelism=parallelism, timestamp_unit=config.timestamp_unit)
-  read = pipeline | "ReadEvents" >> read_events
+  reader = read_events(config, pipeline.options)
+  read = pipeline | "ReadEvents" >> reader
   catalog = None
   if config.advertiser_catalog:
     read_catalog = catalog_lib.ReadAdvertiserCatalog(config.advertiser_catalog)
@@ -127,7 +140,7 @@ def build_pipeline(
        | "FlattenCounts" >> beam.Flatten()
        | "WriteSummary" >> manifest_lib.WriteSummary(output, singletons))
   return dataclasses.replace(config,
-                             timestamp_unit=read_events.timestamp_unit)
+                             timestamp_unit=reader.timestamp_unit)
 
 
 def _likely_cause(reason: str, config: config_lib.PreprocessConfig) -> str:
@@ -219,18 +232,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
       columns (``rows.InputError``), before any pipeline runs.
   """
   config, beam_args = config_lib.parse_args(argv)
-  collector.collect_less()
   # Lists the input once before anything else: a clear error if missing.
   input_bytes = input_files.total_bytes(config.input)
-  options = PipelineOptions(direct_runner.parallel_options(
-      beam_args, input_bytes, direct_runner.available_cores()))
+  options = runner.pipeline_options(beam_args, input_bytes)
   pipeline = beam.Pipeline(options=options)
   config = build_pipeline(pipeline, config)
   prepare_output(config)
   _LOGGER.info("Preprocessing %s into %s (%s split).", config.input,
                config.output, config.split)
   try:
-    pipeline.run().wait_until_finish()
+    runner.run_pipeline(pipeline)
   except BaseException:
     remove_temporary_files(config.output)
     raise

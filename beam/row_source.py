@@ -16,9 +16,9 @@ import apache_beam as beam
 from apache_beam.io import filebasedsource
 from apache_beam.io.filesystem import CompressionTypes
 
-from beam import direct_runner
 from beam import input_files
 from beam import rows
+from beam import runner
 
 _BOM_BYTES = "\ufeff".encode("utf-8")
 # The most lines a CSV row spans: a line that leaves a quote open is joined
@@ -44,11 +44,12 @@ class _LineBatchSource(filebasedsource.FileBasedSource):
   line-based readers do; the range where it starts reads it whole.
 
   The initial split cuts a file into chunks of equal size, as many as a
-  multiple of ``parallelism`` (the bundles the runner runs at once; with
-  several files, each is cut by the size that suits their total): Beam's
-  desired chunk size alone leaves a short last chunk, and the DirectRunner
-  deals chunks to its workers in turn, so one worker would read more than
-  the others.
+  multiple of ``parallelism`` (``runner.parallelism``, the bundles the runner
+  runs at once; with several files, each is cut by the size that suits their
+  total): Beam's desired chunk size alone leaves a short last chunk, and the
+  DirectRunner deals chunks to its workers in turn, so one worker would read
+  more than the others. A parallelism of 1, that of runners that balance
+  their work themselves, leaves Beam's desired chunk size.
   """
 
   def __init__(self, pattern: str, header: bool, batch_size: int,
@@ -62,8 +63,8 @@ class _LineBatchSource(filebasedsource.FileBasedSource):
             stop_position=None):
     if desired_bundle_size:
       size = self.estimate_size()
-      chunks = direct_runner.balanced_pieces(size, desired_bundle_size,
-                                             self._parallelism)
+      chunks = runner.balanced_pieces(size, desired_bundle_size,
+                                      self._parallelism)
       desired_bundle_size = max(1, -(-size // chunks))
     return super().split(desired_bundle_size, start_position, stop_position)
 

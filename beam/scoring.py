@@ -16,13 +16,13 @@ from apache_beam.ml.inference import base as inference_base
 
 from beam import counts
 from beam import inference
+from beam import logs
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
 
 _LOGGER = logging.getLogger(__name__)
 
 USERS_WRITTEN = "users_written"  # A count of the manifest.
-PROGRESS_SECONDS = 30.0
 
 
 class _ToRecordFn(beam.DoFn):
@@ -49,7 +49,7 @@ class _ToRecordFn(beam.DoFn):
     candidates: inference.Candidates = prediction.inference
     self._counts.add(USERS_WRITTEN)
     self._written += 1
-    if time.monotonic() - self._logged_at >= PROGRESS_SECONDS:
+    if time.monotonic() - self._logged_at >= logs.PROGRESS_SECONDS:
       _LOGGER.info("Scored %s users in this process so far.",
                    f"{self._written:,}")
       self._logged_at = time.monotonic()

@@ -1,8 +1,8 @@
 """Gzipped TFRecord shards written at a chosen compression level.
 
 ``beam.io.WriteToTFRecord`` gzips at zlib's default level 6. Training
-examples of overlapping histories compress well at any level, and level 1
-is about 2.5 times faster (the files grow by about 40%): on one machine
+examples of overlapping histories compress well at any level, and a low
+level spends far less time compressing for somewhat larger files, where
 gzip was a large share of the preprocessing. ``WriteGzipTFRecords`` is a
 ``FileBasedSink`` like ``WriteToTFRecord`` (temporary files, then renamed
 shards), with TensorFlow's TFRecord framing and a configurable level; the

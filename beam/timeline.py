@@ -28,7 +28,6 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 
-from beam import collector
 from beam import events
 from tfrs_adcg import timestamps
 from tfrs_adcg.timestamps import DAY_SECONDS
@@ -69,9 +68,6 @@ class DayTimelineFn(beam.CombineFn):
     self._max_len = max_seq_len
     self._conversion_types = frozenset(conversion_types)
     self._offset = day_offset
-
-  def setup(self):
-    collector.collect_less()
 
   def create_accumulator(self):
     return [0, [], set(), 2 * self._max_len]

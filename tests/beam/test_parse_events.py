@@ -13,6 +13,7 @@ import pytest
 from beam import counts
 from beam import dedup
 from beam import events
+from beam import logs
 from beam import parse_events
 from beam import row_source
 from beam import rows
@@ -227,7 +228,7 @@ def test_parse_events_survives_random_rows(file_format):
   assert valid + dead == len(batch) and valid and dead
 
 def test_parsing_logs_the_rows_read_so_far(monkeypatch, caplog):
-  monkeypatch.setattr(parse_events, "PROGRESS_SECONDS", 0.0)
+  monkeypatch.setattr(logs, "PROGRESS_SECONDS", 0.0)
   fn = parse_events._ParseEventsFn(rows.CSV, EVENT_TYPES, MIN_TIME, MAX_TIME, 4)
   fn.setup()
   fn.start_bundle()
