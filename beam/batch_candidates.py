@@ -80,7 +80,8 @@ def build_pipeline(
   read_events = event_log.ReadEvents(
       config.input, config.input_format, config.event_types, config.min_time,
       config.max_time, config.dedup_shards, grouped=True,
-      parallelism=parallelism, timestamp_unit=config.timestamp_unit)
+      parallelism=parallelism, timestamp_unit=config.timestamp_unit,
+      count_ids=False)
   read = pipeline | "ReadEvents" >> read_events
   as_of = read.time_range | "AsOf" >> beam.Map(resolve_as_of, config.as_of)
   users = (read.events

@@ -6,7 +6,7 @@ log. Its output is every valid, distinct event keyed by user
 letter ``(reason, raw row)``, whatever the row holds, and per-bundle counts
 say how many rows were read, so that ``events_read == distinct events +
 dead letters``. On the way, the ids of the distinct events are counted for
-the vocabularies. The composite reads rows (``row_source.ReadRows``),
+the vocabularies, unless the reader needs none. The composite reads rows (``row_source.ReadRows``),
 parses them (``parse_events.ParseEvents``) and drops the copies of each
 event (``dedup.DeduplicateEvents``).
 """
@@ -63,7 +63,8 @@ class EventsRead(NamedTuple):
       (``events_dropped/<reason>``).
     time_range: A single ``(earliest, latest)`` valid event time, or None.
     id_counts: ``((feature, id), n)`` pairs to sum: how many distinct events
-      have each event type, item and advertiser (``dedup.ID_FEATURES``).
+      have each event type, item and advertiser (``dedup.ID_FEATURES``);
+      empty with ``ReadEvents(count_ids=False)``.
   """
   events: beam.PCollection
   dead_letters: beam.PCollection
@@ -101,13 +102,15 @@ class ReadEvents(beam.PTransform):
     parallelism: The bundles the runner runs at once; automatic shards and
       the initial chunks of text files come in a multiple of it.
     timestamp_unit: How epoch numbers count, ``timestamps.TIMESTAMP_UNITS``.
+    count_ids: Count the ids of the distinct events (``EventsRead.id_counts``),
+      which the vocabularies need and candidate generation does not.
   """
 
   def __init__(self, pattern: str, file_format: str,
                event_types: Iterable[str], min_time: int, max_time: int,
                dedup_shards: int = 0, flag: str = "--input",
                grouped: bool = False, parallelism: int = 1,
-               timestamp_unit: str = timestamps.AUTO):
+               timestamp_unit: str = timestamps.AUTO, count_ids: bool = True):
     super().__init__()
     paths = input_files.match_files(pattern, flag)
     if not dedup_shards:
@@ -128,6 +131,7 @@ class ReadEvents(beam.PTransform):
     self._dedup_shards = max(1, dedup_shards)
     self._grouped = grouped
     self._parallelism = parallelism
+    self._count_ids = count_ids
 
   def expand(self, pbegin):
     raw_rows = pbegin | "ReadRows" >> row_source.ReadRows(
@@ -137,7 +141,7 @@ class ReadEvents(beam.PTransform):
         self._format, self._event_types, self._min_time, self._max_time,
         self._dedup_shards, self.timestamp_unit)
     distinct = parsed.events | "Deduplicate" >> dedup.DeduplicateEvents(
-        self._grouped)
+        self._grouped, self._count_ids)
     dead_letters = (
         (parsed[parse_events.DEAD_LETTERS], distinct[dedup.DEAD_LETTERS])
         | "FlattenDeadLetters" >> beam.Flatten()
