@@ -6,7 +6,7 @@
         [--format jsonl|parquet|tfrecord] [Beam options: --runner ...]
 
 Reads the raw event log exactly as ``beam.preprocess`` does
-(``preprocess.read_events``: same parsing, dead letters and duplicate removal),
+(``event_log.read_events``: same parsing, dead letters and duplicate removal),
 keeps each user's last ``max_seq_len`` events at or before ``--as_of``
 (default: the latest valid event time) with a bounded combiner
 (``last_events``), and scores the users in batches with the exported
@@ -36,12 +36,12 @@ from beam import batch_manifest
 from beam import candidate_writers
 from beam import counts
 from beam import dead_letters
+from beam import event_log
 from beam import input_files
 from beam import last_events
 from beam import logs
 from beam import manifest as manifest_lib
 from beam import output_dir
-from beam import preprocess
 from beam import runner
 from beam import scoring
 from tfrs_adcg import schema
@@ -72,7 +72,7 @@ def build_pipeline(
   Raises:
     rows.InputError: if the input is missing, empty or lacks columns.
   """
-  reader = preprocess.read_events(config, pipeline.options)
+  reader = event_log.read_events(config, pipeline.options, count_ids=False)
   read = pipeline | "ReadEvents" >> reader
   as_of = read.time_range | "AsOf" >> beam.Map(resolve_as_of, config.as_of)
   users = (read.events

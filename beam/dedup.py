@@ -122,11 +122,13 @@ class _SplitDistinctFn(beam.DoFn):
   Args:
     grouped: Emit ``(user_id, [event, ...])`` per user of the shard rather
       than one ``(user_id, event)`` per event.
+    count_ids: Count the ids; without, ``ID_COUNTS`` stays empty.
   """
 
-  def __init__(self, grouped: bool = False):
+  def __init__(self, grouped: bool = False, count_ids: bool = True):
     super().__init__()
     self._grouped = grouped
+    self._count_ids = count_ids
     self._ids = collections.Counter()
 
   def start_bundle(self):
@@ -134,7 +136,8 @@ class _SplitDistinctFn(beam.DoFn):
 
   def process(self, shard_and_accumulator):
     distinct, duplicates = shard_and_accumulator[1]
-    self._ids.update(map(_IDS, map(_EVENT, distinct)))
+    if self._count_ids:
+      self._ids.update(map(_IDS, map(_EVENT, distinct)))
     if self._grouped:
       by_user = collections.defaultdict(list)
       for user, event in distinct:
@@ -169,17 +172,21 @@ class DeduplicateEvents(beam.PTransform):
   Args:
     grouped: Output ``(user_id, [event, ...])``, a user's distinct events of
       one shard, instead of one ``(user_id, event)`` per event.
+    count_ids: Count the ids of the distinct events into ``ID_COUNTS``;
+      without, it stays empty (a job without vocabularies saves the work).
   """
 
-  def __init__(self, grouped: bool = False):
+  def __init__(self, grouped: bool = False, count_ids: bool = True):
     super().__init__()
     self._grouped = grouped
+    self._count_ids = count_ids
 
   def expand(self, keyed):
     return (keyed
             | "DistinctPerShard" >> beam.CombinePerKey(
                 combiners.PickledAccumulators(_DistinctEventsFn()))
             | "SplitDuplicates" >> beam.ParDo(
-                _SplitDistinctFn(self._grouped)).with_output_types(
+                _SplitDistinctFn(self._grouped,
+                                 self._count_ids)).with_output_types(
                     Tuple[str, Any]).with_outputs(DEAD_LETTERS, ID_COUNTS,
                                                   main="events"))

@@ -6,7 +6,7 @@ log. Its output is every valid, distinct event keyed by user
 letter ``(reason, raw row)``, whatever the row holds, and per-bundle counts
 say how many rows were read, so that ``events_read == distinct events +
 dead letters``. On the way, the ids of the distinct events are counted for
-the vocabularies. The composite reads rows (``row_source.ReadRows``),
+the vocabularies, unless the reader needs none. The composite reads rows (``row_source.ReadRows``),
 parses them (``parse_events.ParseEvents``) and drops the copies of each
 event (``dedup.DeduplicateEvents``).
 """
@@ -14,6 +14,7 @@ event (``dedup.DeduplicateEvents``).
 from typing import Iterable, NamedTuple, Tuple
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam import counts
 from beam import dedup
@@ -21,8 +22,10 @@ from beam import event_times
 from beam import events
 from beam import input_files
 from beam import parse_events
+from beam import pipeline_config
 from beam import row_source
 from beam import rows
+from beam import runner
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
 
@@ -63,7 +66,8 @@ class EventsRead(NamedTuple):
       (``events_dropped/<reason>``).
     time_range: A single ``(earliest, latest)`` valid event time, or None.
     id_counts: ``((feature, id), n)`` pairs to sum: how many distinct events
-      have each event type, item and advertiser (``dedup.ID_FEATURES``).
+      have each event type, item and advertiser (``dedup.ID_FEATURES``);
+      empty with ``ReadEvents(count_ids=False)``.
   """
   events: beam.PCollection
   dead_letters: beam.PCollection
@@ -101,13 +105,15 @@ class ReadEvents(beam.PTransform):
     parallelism: The bundles the runner runs at once; automatic shards and
       the initial chunks of text files come in a multiple of it.
     timestamp_unit: How epoch numbers count, ``timestamps.TIMESTAMP_UNITS``.
+    count_ids: Count the ids of the distinct events (``EventsRead.id_counts``),
+      which the vocabularies need and candidate generation does not.
   """
 
   def __init__(self, pattern: str, file_format: str,
                event_types: Iterable[str], min_time: int, max_time: int,
                dedup_shards: int = 0, flag: str = "--input",
                grouped: bool = False, parallelism: int = 1,
-               timestamp_unit: str = timestamps.AUTO):
+               timestamp_unit: str = timestamps.AUTO, count_ids: bool = True):
     super().__init__()
     paths = input_files.match_files(pattern, flag)
     if not dedup_shards:
@@ -128,6 +134,7 @@ class ReadEvents(beam.PTransform):
     self._dedup_shards = max(1, dedup_shards)
     self._grouped = grouped
     self._parallelism = parallelism
+    self._count_ids = count_ids
 
   def expand(self, pbegin):
     raw_rows = pbegin | "ReadRows" >> row_source.ReadRows(
@@ -137,7 +144,7 @@ class ReadEvents(beam.PTransform):
         self._format, self._event_types, self._min_time, self._max_time,
         self._dedup_shards, self.timestamp_unit)
     distinct = parsed.events | "Deduplicate" >> dedup.DeduplicateEvents(
-        self._grouped)
+        self._grouped, self._count_ids)
     dead_letters = (
         (parsed[parse_events.DEAD_LETTERS], distinct[dedup.DEAD_LETTERS])
         | "FlattenDeadLetters" >> beam.Flatten()
@@ -150,3 +157,23 @@ class ReadEvents(beam.PTransform):
     return EventsRead(events=distinct.events, dead_letters=dead_letters,
                       counts=event_counts, time_range=time_range,
                       id_counts=distinct[dedup.ID_COUNTS])
+
+
+def read_events(config: pipeline_config.PipelineConfig,
+                options: PipelineOptions, count_ids: bool = True
+                ) -> ReadEvents:
+  """The reading of a command's event log, grouped per user and dedup shard.
+
+  The automatic dedup shards and the first chunks of a text input come in a
+  multiple of the runner's parallelism (``runner.parallelism`` of
+  ``options``). ``count_ids``: whether the vocabularies' id counts are
+  wanted (preprocess) or not (batch candidates).
+
+  Raises:
+    rows.InputError: if the input is missing, empty or lacks columns.
+  """
+  return ReadEvents(
+      config.input, config.input_format, config.event_types, config.min_time,
+      config.max_time, config.dedup_shards, grouped=True,
+      parallelism=runner.parallelism(options),
+      timestamp_unit=config.timestamp_unit, count_ids=count_ids)

@@ -54,24 +54,6 @@ _CANDIDATE_FEATURE = {schema.ADVERTISER_TASK: schema.ADVERTISER_ID,
                       schema.ITEM_TASK: schema.ITEM_ID}
 
 
-def read_events(config: pipeline_config.PipelineConfig,
-                options: PipelineOptions) -> event_log.ReadEvents:
-  """The reading of a command's event log, grouped per user and dedup shard.
-
-  The automatic dedup shards and the first chunks of a text input come in a
-  multiple of the runner's parallelism (``runner.parallelism`` of
-  ``options``).
-
-  Raises:
-    rows.InputError: if the input is missing, empty or lacks columns.
-  """
-  return event_log.ReadEvents(
-      config.input, config.input_format, config.event_types, config.min_time,
-      config.max_time, config.dedup_shards, grouped=True,
-      parallelism=runner.parallelism(options),
-      timestamp_unit=config.timestamp_unit)
-
-
 def build_pipeline(
     pipeline: beam.Pipeline,
     config: config_lib.PreprocessConfig) -> config_lib.PreprocessConfig:
@@ -86,7 +68,7 @@ def build_pipeline(
   """
   output = config.output
   # Inputs.
-  reader = read_events(config, pipeline.options)
+  reader = event_log.read_events(config, pipeline.options)
   read = pipeline | "ReadEvents" >> reader
   catalog = None
   if config.advertiser_catalog:

@@ -17,7 +17,8 @@ user), generated into ``--data_dir`` unless it is there already;
 of the run (this process and the worker processes it started: what the run
 costs, however loaded the machine), and their ratio. For context it also
 times the model calls alone (``beam.inference``, no Beam) on the first
-input's users' histories, batched and one at a time. Writes
+input's users' histories, batched and one at a time, with their CPU time
+per user. Writes
 results/batch.{json,md}.
 """
 
@@ -103,19 +104,26 @@ def read_histories(input_pattern: str, max_seq_len: int,
 def time_model(info: inference.ModelInfo,
                histories: List[inference.History], batch_size: int,
                repeats: int) -> Dict[str, float]:
-  """Users per second of the model calls alone, in batches of batch_size."""
+  """Users per second of the model calls alone, in batches of batch_size,
+  and their CPU time per user (this process, TensorFlow's threads included:
+  what a call costs, however loaded the machine)."""
   model = inference.LoadedModel(info)
   batches = [histories[i:i + batch_size]
              for i in range(0, len(histories), batch_size)]
+  cpu_seconds = []
 
   def score_all():
+    cpu = _cpu_seconds()
     for batch in batches:
       model(batch)
+    cpu_seconds.append(_cpu_seconds() - cpu)
 
   seconds = common.median(common.timings(score_all, repeats, warmup=1))
+  cpu_per_user = common.median(cpu_seconds[1:]) / len(histories)
   return {"batch_size": batch_size, "users": len(histories),
           "median_seconds": round(seconds, 3),
-          "users_per_second": round(len(histories) / seconds, 1)}
+          "users_per_second": round(len(histories) / seconds, 1),
+          "cpu_ms_per_user": round(1000 * cpu_per_user, 3)}
 
 
 def _summary(mode_runs: List[Dict[str, float]], batch_size: int
@@ -237,9 +245,11 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
       f"The model calls alone ({len(histories)} users' histories, no Beam):",
       "",
       common.markdown_table(
-          ["mode", "batch size", "users", "seconds", "users/s"],
+          ["mode", "batch size", "users", "seconds", "users/s",
+           "CPU ms/user"],
           [[mode, s["batch_size"], s["users"], s["median_seconds"],
-            s["users_per_second"]] for mode, s in model_only.items()]),
+            s["users_per_second"], s["cpu_ms_per_user"]]
+           for mode, s in model_only.items()]),
       "",
       f"Batched over one at a time: **{model_ratio}x** for the model calls.",
   ]

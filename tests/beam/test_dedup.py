@@ -74,3 +74,23 @@ def test_deduplicate_events():
     assert_that(result.events, equal_to(DISTINCT[:2]), label="Events")
     assert_that(result[dedup.DEAD_LETTERS] | beam.Map(lambda d: d[0]),
                 equal_to([schema.DUPLICATE]), label="Dead")
+
+
+def test_deduplicate_events_counts_ids_only_when_asked():
+  keyed = [(0, [(DISTINCT[0], "a"), (DISTINCT[0], "b"), (DISTINCT[1], "c")])]
+  with test_pipeline.TestPipeline() as pipeline:
+    counted = (pipeline | "Counted" >> beam.Create(keyed)
+               | "Dedup" >> dedup.DeduplicateEvents(grouped=True))
+    uncounted = (pipeline | "Uncounted" >> beam.Create(keyed)
+                 | "DedupNoIds" >> dedup.DeduplicateEvents(grouped=True,
+                                                           count_ids=False))
+    assert_that(counted[dedup.ID_COUNTS], equal_to([
+        ((schema.EVENT_TYPE, "view"), 1), ((schema.ITEM_ID, "i1"), 1),
+        ((schema.ADVERTISER_ID, "a1"), 1), ((schema.EVENT_TYPE, "checkout"), 1),
+        ((schema.ADVERTISER_ID, "a2"), 1)]), label="Ids")
+    assert_that(uncounted[dedup.ID_COUNTS], equal_to([]), label="NoIds")
+    assert_that(uncounted.events, equal_to(
+        [("u1", [DISTINCT[0][1]]), ("u2", [DISTINCT[1][1]])]),
+                label="SameEvents")
+    assert_that(uncounted[dedup.DEAD_LETTERS], equal_to(
+        [(schema.DUPLICATE, "b")]), label="SameDead")

@@ -107,6 +107,37 @@ def test_grouped_events_are_the_same_events_in_lists_per_user(tmp_path):
                           for user in {u for u, _ in DISTINCT}]))
 
 
+def test_reading_without_id_counts_reads_the_same(tmp_path):
+  # ROWS holds copies of an event, malformed and out-of-range rows.
+  _write_inputs(tmp_path)
+  with test_pipeline.TestPipeline() as pipeline:
+    reads = {
+        count_ids: pipeline | f"Read{count_ids}" >> event_log.ReadEvents(
+            str(tmp_path / "events.csv"), rows.CSV, EVENT_TYPES, MIN_TIME,
+            MAX_TIME, dedup_shards=2, grouped=True, count_ids=count_ids)
+        for count_ids in (True, False)}
+    # A user's lists hold distinct events, in whichever order.
+    expected_events = [(user, sorted(e for u, e in DISTINCT if u == user))
+                       for user in {u for u, _ in DISTINCT}]
+    for count_ids, read in reads.items():
+      assert_that(
+          read.events | f"ByUser{count_ids}" >> beam.CombinePerKey(
+              lambda lists: sorted(e for list_ in lists for e in list_)),
+          equal_to(expected_events), label=f"Events{count_ids}")
+      assert_that(read.counts | f"Sum{count_ids}" >> beam.CombinePerKey(sum),
+                  equal_to(_counts_of_rows()), label=f"Counts{count_ids}")
+      assert_that(read.dead_letters, _csv_dead_letters_are_the_raw_rows,
+                  label=f"Dead{count_ids}")
+    assert_that(reads[False].id_counts, equal_to([]), label="NoIds")
+
+
+def _counts_of_rows():
+  """The counts ReadEvents gives of ROWS read from CSV."""
+  dropped = collections.Counter(f"{events.EVENTS_DROPPED}/{reason}"
+                                for _, reason in ROWS if reason is not None)
+  return [(events.EVENTS_READ, len(ROWS))] + list(dropped.items())
+
+
 def test_read_events_fails_fast_on_bad_inputs(tmp_path):
   with pytest.raises(rows.InputError, match="matches no file"):
     event_log.ReadEvents(str(tmp_path / "*.csv"), rows.CSV, EVENT_TYPES,
