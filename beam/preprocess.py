@@ -27,7 +27,6 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import apache_beam as beam
 from apache_beam.io import localfilesystem
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam import catalog as catalog_lib
 from beam import config as config_lib
@@ -40,7 +39,6 @@ from beam import input_files
 from beam import logs
 from beam import manifest as manifest_lib
 from beam import output_dir
-from beam import pipeline_config
 from beam import rows
 from beam import runner
 from beam import tfrecords
