@@ -40,6 +40,7 @@ from scann import scann_ops
 from benchmarks import common
 from benchmarks import item_index_bench
 from export import index as index_lib
+from export import partitioned_index
 from export import serving_module
 from tfrs_adcg import item_catalog
 from tfrs_adcg import model as model_lib
@@ -57,7 +58,7 @@ SYNTHETIC_SPREAD = 1.0
 TRAINED_ITEMS = "trained item tower over the synthetic catalog"
 # Shares of each tree's leaves searched in the recall/latency sweep.
 SWEEP_FRACTIONS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.4)
-SWEEP_CHUNK = 25  # Queries per partitioned search in the sweep.
+SWEEP_CHUNK = 25  # User vectors per partitioned search in the sweep.
 
 
 def clustered_unit_vectors(size: int, dim: int, seed: int,
@@ -94,8 +95,8 @@ def event_batch(batch_size: int, advertisers: List[str],
 
 
 def eval_queries(trained, count: int = EVAL_QUERIES) -> np.ndarray:
-  """User embeddings float32 [count, D] of the model's eval histories; a
-  model of several vectors per user gives each of them (count * H rows)."""
+  """User vectors float32 [count, H, D] of the model's eval histories (H = 1
+  for a model of one vector per user)."""
   files = sorted(glob.glob(schema.split_pattern(trained.config.data,
                                                 schema.EVAL)))
   if not files:
@@ -109,7 +110,7 @@ def eval_queries(trained, count: int = EVAL_QUERIES) -> np.ndarray:
   batch[schema.TIMESTAMP] = parsed[schema.TIMESTAMP].to_tensor(
       schema.INT_PAD)
   embeddings = trained.user_tower(batch, training=False).numpy()
-  return embeddings.reshape(-1, embeddings.shape[-1])
+  return embeddings if embeddings.ndim == 3 else embeddings[:, np.newaxis]
 
 
 def trained_item_embeddings(item_model_dir: str, size: int, work_dir: str
@@ -151,12 +152,43 @@ class Workload:
 
 def exact_top_k(queries: np.ndarray, corpus: np.ndarray, k: int
                 ) -> np.ndarray:
-  """Rows of the exact top-k, int [Q, k], unordered within the row."""
+  """Rows of the exact top-k of users' vectors [Q, H, D] by max-sim (a
+  candidate's best score over a user's H vectors), int [Q, k], unordered
+  within the row."""
   rows = []
   for start in range(0, len(queries), 50):
-    scores = queries[start:start + 50] @ corpus.T
+    scores = np.einsum("qhd,nd->qhn", queries[start:start + 50],
+                       corpus).max(axis=1)
     rows.append(np.argpartition(-scores, k - 1, axis=1)[:, :k])
   return np.concatenate(rows)
+
+
+def merge_vectors(rows: np.ndarray, scores: np.ndarray, vectors: int,
+                  k: int) -> np.ndarray:
+  """Each user's k best distinct rows of the per-vector results ``rows``
+  and ``scores`` [Q * H, k'] (the search of every vector of Q users), as
+  ``user_vectors.merge_top_k`` merges them when serving: [Q, k]."""
+  rows = np.asarray(rows).reshape(-1, vectors * np.shape(rows)[1])
+  scores = np.asarray(scores).reshape(rows.shape)
+  merged = []
+  for user_rows, user_scores in zip(rows, scores):
+    ranked = user_rows[np.argsort(-user_scores, kind="stable")]
+    _, first = np.unique(ranked, return_index=True)
+    kept = ranked[np.sort(first)[:k]]
+    # Fewer than k distinct: the last one repeats, as when serving.
+    merged.append(np.concatenate([kept, kept[-1:].repeat(k - len(kept))]))
+  return np.stack(merged)
+
+
+def search_users(index, queries: np.ndarray, k: int) -> np.ndarray:
+  """Candidate ids [Q, k] of users' vectors [Q, H, D] by max-sim: the
+  partitioned index searches each user's vectors as one set, the others
+  search every vector and merge."""
+  if isinstance(index, partitioned_index.PartitionedIndex):
+    return index(tf.constant(queries), k=k)[1].numpy()
+  scores, ids = index(tf.constant(queries.reshape(-1, queries.shape[-1])),
+                      k=k)
+  return merge_vectors(ids.numpy(), scores.numpy(), queries.shape[1], k)
 
 
 def recall(found_ids: np.ndarray, exact_ids: np.ndarray) -> float:
@@ -191,10 +223,10 @@ def bench_corpus(workload: Workload, repeats: int, work_dir: str) -> dict:
                             namespace_whitelist=["Scann"]))
     signature = tf.saved_model.load(path).signatures[
         serving_module.SERVING_DEFAULT]
-    _, found = index(tf.constant(workload.queries), k=K)
+    found = search_users(index, workload.queries, K)
     row = {"index_build_s": round(build_seconds, 2),
            "savedmodel_mib": round(directory_mib(path), 1),
-           "recall@100": round(recall(found.numpy(), exact), 4)}
+           "recall@100": round(recall(found, exact), 4)}
     for batch_size in (1, 32):
       batch = event_batch(batch_size, workload.advertisers, seed=batch_size)
       seconds = common.timings(lambda b=batch: signature(**b), repeats)
@@ -211,17 +243,18 @@ def bench_corpus(workload: Workload, repeats: int, work_dir: str) -> dict:
 
 
 def _search_point(search, queries: np.ndarray, exact: np.ndarray,
-                  **point) -> dict:
-  """Recall and ms per query of ``search() -> candidate ids [Q, K]``."""
+                  finish=lambda found: found, **point) -> dict:
+  """Recall and ms per user of ``search()``, whose result ``finish`` turns
+  into candidate ids [Q, K] (untimed: the merge of a user's vectors)."""
   seconds = common.timings(search, repeats=5, warmup=1)
   point.update({
-      "recall@100": round(recall(search(), exact), 4),
+      "recall@100": round(recall(finish(search()), exact), 4),
       "ms_per_query": round(1000 * common.median(seconds) / len(queries), 3)})
   print(f"sweep {point}", flush=True)
   return point
 
 
-def recall_sweep(workload: Workload, partitioned_index,
+def recall_sweep(workload: Workload, partitioned,
                  fractions: Sequence[float]) -> List[dict]:
   """Recall@K against exact and search time per query, by leaves searched.
 
@@ -232,6 +265,8 @@ def recall_sweep(workload: Workload, partitioned_index,
   """
   corpus, queries, ids = workload.embeddings, workload.queries, workload.ids
   exact = ids[exact_top_k(queries, corpus, K)]
+  vectors = queries.shape[1]
+  flat = queries.reshape(-1, queries.shape[-1])
   params = index_lib.ScannParameters.for_corpus(len(corpus), K)
   searcher = scann_ops.builder(corpus, K, "dot_product").tree(
       num_leaves=params.num_leaves,
@@ -242,20 +277,22 @@ def recall_sweep(workload: Workload, partitioned_index,
   for fraction in fractions:
     leaves = max(1, round(fraction * params.num_leaves))
     points.append(_search_point(
-        lambda l=leaves: ids[searcher.search_batched(  # noqa: E731
-            queries, leaves_to_search=l)[0].numpy()],
+        lambda l=leaves: searcher.search_batched(  # noqa: E731
+            flat, leaves_to_search=l),
         queries, exact, index="scann", leaves_to_search=leaves,
+        finish=lambda found: ids[merge_vectors(*found, vectors, K)],
         num_leaves=params.num_leaves))
   query_tensor = tf.constant(queries)
   # The partitioned search holds [queries x leaves, rows] scores (and the
   # sparse product's indices): in chunks of queries, or a sweep to many
   # leaves takes gigabytes.
-  chunks = [query_tensor[start:start + SWEEP_CHUNK]
-            for start in range(0, len(queries), SWEEP_CHUNK)]
-  num_leaves = partitioned_index.parameters.num_leaves
+  users = max(1, SWEEP_CHUNK // vectors)
+  chunks = [query_tensor[start:start + users]
+            for start in range(0, len(queries), users)]
+  num_leaves = partitioned.parameters.num_leaves
   for fraction in fractions:
     leaves = max(1, round(fraction * num_leaves))
-    search = tf.function(lambda q, l=leaves: partitioned_index(
+    search = tf.function(lambda q, l=leaves: partitioned(
         q, k=K, leaves_to_search=l)[1])
     points.append(_search_point(
         lambda s=search: np.concatenate([s(chunk).numpy()
@@ -264,9 +301,12 @@ def recall_sweep(workload: Workload, partitioned_index,
         num_leaves=num_leaves))
   brute_force = index_lib.build_index("brute_force", tf.constant(ids),
                                       tf.constant(corpus), K)
-  search = tf.function(lambda q: brute_force(q, k=K)[1])
-  points.append(_search_point(lambda: search(query_tensor).numpy(), queries,
-                              exact, index="brute_force",
+  search = tf.function(lambda q: brute_force(q, k=K))
+  flat_tensor = tf.constant(flat)
+  points.append(_search_point(lambda: search(flat_tensor), queries, exact,
+                              finish=lambda found: merge_vectors(
+                                  found[1], found[0], vectors, K),
+                              index="brute_force",
                               leaves_to_search=None, num_leaves=None))
   return points
 
@@ -309,9 +349,9 @@ def advertiser_corpus_recall(trained) -> dict:
   result = {"candidates": int(ids.shape[0]), "k": k,
             "queries": len(queries)}
   for kind in KINDS:
-    _, found = index_lib.build_index(kind, ids, embeddings, k)(
-        tf.constant(queries), k=k)
-    result[kind] = round(recall(found.numpy(), exact), 4)
+    found = search_users(index_lib.build_index(kind, ids, embeddings, k),
+                         queries, k)
+    result[kind] = round(recall(found, exact), 4)
   return result
 
 
@@ -337,7 +377,7 @@ def workloads(model_dir: str, item_model_dir: Optional[str], work_dir: str,
         np.array([f"c{i}".encode() for i in range(size)]),
         clustered_unit_vectors(size, dim, seed=size, spread=SYNTHETIC_SPREAD),
         clustered_unit_vectors(EVAL_QUERIES, dim, seed=size + 1,
-                               spread=SYNTHETIC_SPREAD),
+                               spread=SYNTHETIC_SPREAD)[:, np.newaxis],
         advertisers)
 
 

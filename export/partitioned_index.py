@@ -173,17 +173,28 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
   def call(self, queries: tf.Tensor, k: Optional[int] = None,
            leaves_to_search: Optional[int] = None
            ) -> Tuple[tf.Tensor, tf.Tensor]:
-    """Top-k of queries [B, D]; ``leaves_to_search`` overrides the built one."""
+    """Top-k of queries [B, D], or of query sets [B, H, D] by max-sim.
+
+    A query set is one user's H vectors, whose score for a candidate is the
+    best of its H dot products (``tfrs_adcg.user_vectors``). Its vectors
+    share the leaves searched: the ``leaves_to_search`` leaves of the best
+    estimated score of any of them. Vectors that point the same way (a
+    user's interests are seldom far apart) then read each leaf once, and a
+    candidate is ranked once, by its best score. ``leaves_to_search``
+    overrides the built number.
+    """
     if self._blocks is None:
       raise ValueError("Index candidates first: call index() or "
                        "index_from_dataset().")
-    if len(queries.shape) != 2:
-      raise ValueError(
-          f"Queries must be [batch, dim] embeddings, got {queries.shape}.")
+    if len(queries.shape) not in (2, 3):
+      raise ValueError("Queries must be [batch, dim] embeddings or [batch, "
+                       f"vectors, dim] sets of them, got {queries.shape}.")
     k = self._k if k is None else k
     probed = min(leaves_to_search or self.parameters.leaves_to_search,
                  self.parameters.num_leaves)
     queries = tf.cast(queries, tf.float32)
+    if len(queries.shape) == 2:
+      queries = queries[:, tf.newaxis]
     leaves = self._best_leaves(queries, probed)                    # [B, P]
     scores, rank = self._pair_scores(queries, leaves)
     top_scores, slots = self._top_k(scores, rank, leaves, k)
@@ -193,39 +204,58 @@ class PartitionedIndex(tfrs.layers.factorized_top_k.TopK):
     return False
 
   def _best_leaves(self, queries: tf.Tensor, probed: int) -> tf.Tensor:
-    """int32 [B, P]: the leaves of the best estimated scores, unordered."""
-    along = tf.linalg.matmul(queries, self._centroids,
-                             transpose_b=True)                     # [B, L]
+    """int32 [B, P]: the leaves of the best estimated scores of query sets
+    [B, H, D] (the best over a set's vectors), unordered."""
+    along = tf.reshape(tf.linalg.matmul(
+        tf.reshape(queries, [-1, queries.shape[-1]]), self._centroids,
+        transpose_b=True), [tf.shape(queries)[0], tf.shape(queries)[1],
+                            -1])                                   # [B, H, L]
     across = tf.sqrt(tf.maximum(
-        tf.reduce_sum(tf.square(queries), axis=1, keepdims=True)
+        tf.reduce_sum(tf.square(queries), axis=2, keepdims=True)
         - tf.square(along), 0.0))
-    estimates = along * self._alignments + across * self._spreads
+    estimates = tf.reduce_max(along * self._alignments
+                              + across * self._spreads, axis=1)   # [B, L]
     return tf.math.top_k(estimates, k=probed, sorted=False)[1]
 
   def _pair_scores(self, queries: tf.Tensor,
                    leaves: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-    """Exact scores of the candidates of every (query, leaf) pair.
+    """Exact max-sim scores of the candidates of every (query set, leaf) pair.
+
+    Each vector of a set scores the set's leaves: one scan row per (vector,
+    pair), rows ordered by leaf so that the rows sharing a leaf read it once
+    from memory. A stable order keeps a pair's H rows adjacent (a set
+    searches a leaf once), so their best is a reduction over H neighbours.
 
     Args:
-      queries: float32 [B, D].
+      queries: float32 [B, H, D].
       leaves: int32 [B, P], pair i = b * P + p searches leaves[b, p].
 
     Returns:
-      (scores float32 [B * P, leaf_rows], rank int32 [B * P]): pair i's
-      scores are row rank[i]; rows are in leaf order.
+      (scores float32 [B * P, leaf_rows], rank int32 [B * P]): pair i's best
+      scores over its set's H vectors are row rank[i]; rows are in leaf
+      order.
     """
-    batch, probed = tf.shape(leaves)[0], tf.shape(leaves)[1]
-    pair_leaves = tf.reshape(leaves, [-1])
-    order = tf.argsort(pair_leaves, stable=True)                   # [B * P]
-    extended = tf.concat([queries, tf.ones([batch, 1])], axis=1)   # [B, W]
-    num_pairs = tf.size(order)
-    cuts = [num_pairs * shard // SCAN_SHARDS
+    batch, vectors = tf.shape(queries)[0], tf.shape(queries)[1]
+    probed = tf.shape(leaves)[1]
+    # Row j = (b * H + h) * P + p scores leaves[b, p] for vector h of set b.
+    row_leaves = tf.reshape(tf.repeat(leaves, vectors, axis=0), [-1])
+    order = tf.argsort(row_leaves, stable=True)               # [B * H * P]
+    extended = tf.reshape(tf.concat(
+        [queries, tf.ones([batch, vectors, 1])], axis=2),
+        [-1, queries.shape[-1] + 1])                           # [B * H, W]
+    num_rows = tf.size(order)
+    cuts = [num_rows * shard // SCAN_SHARDS
             for shard in range(SCAN_SHARDS + 1)]
     scores = tf.concat([
         self._scan(tf.gather(extended, order[start:end] // probed),
-                   tf.gather(pair_leaves, order[start:end]))
-        for start, end in zip(cuts, cuts[1:])], axis=0)             # [n, R]
-    return scores, tf.math.invert_permutation(order)
+                   tf.gather(row_leaves, order[start:end]))
+        for start, end in zip(cuts, cuts[1:])], axis=0)        # [B*H*P, R]
+    first_rows = order[::vectors]                              # [B * P]
+    pairs = (first_rows // (vectors * probed)) * probed + first_rows % probed
+    if queries.shape[1] != 1:
+      scores = tf.reduce_max(
+          tf.reshape(scores, [-1, vectors, self.leaf_rows]), axis=1)
+    return scores, tf.math.invert_permutation(pairs)
 
   def _scan(self, queries: tf.Tensor, leaves: tf.Tensor) -> tf.Tensor:
     """float32 [n, R]: scores of leaves[i]'s slots for queries[i] [n, W]."""

@@ -14,6 +14,7 @@ import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 import tensorflow_recommenders as tfrs
 
+from export import partitioned_index
 from tfrs_adcg import schema
 from tfrs_adcg import user_vectors
 
@@ -43,7 +44,9 @@ class ServingModule(tf.Module):
     [B, H, D] for a model of several vectors (``num_user_vectors`` plus
     ``num_repeat_vectors``), whose candidates are the best of the H
     vectors' (see ``tfrs_adcg.user_vectors`` and
-    ``tfrs_adcg.repeat_vectors``).
+    ``tfrs_adcg.repeat_vectors``). The partitioned index searches a user's
+    H vectors as one set (their leaves shared); the other indexes search
+    each vector and merge.
 
   The four event inputs are [B, T] tensors of one shape; T may be 0 (no
   history) or longer than the model's sequence length (the most recent
@@ -88,7 +91,9 @@ class ServingModule(tf.Module):
 
   def _top_k(self, events: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     embedding = self.user_tower(self._checked(events), training=False)
-    if embedding.shape.rank == 3:  # [B, H, D]: search each, keep the best.
+    if isinstance(self.index, partitioned_index.PartitionedIndex):
+      scores, ids = self.index(embedding, k=self.k)  # Sets of H by max-sim.
+    elif embedding.shape.rank == 3:  # [B, H, D]: search each, keep the best.
       batch_size = tf.shape(embedding)[0]
       scores, ids = self.index(
           tf.reshape(embedding, [-1, embedding.shape[-1]]), k=self.k)

@@ -96,6 +96,31 @@ def test_a_batch_finds_what_each_query_finds_alone(corpus, index):
                                atol=1e-6)
 
 
+def test_query_sets_rank_by_their_best_vector(corpus, index):
+  # A user's H vectors are one query set: every leaf searched, the result is
+  # the exact top-k by max-sim, each candidate once.
+  sets = clustered(5 * 4, seed=6).reshape(5, 4, 32)
+  scores, found = index(tf.constant(sets),
+                        leaves_to_search=index.parameters.num_leaves)
+  best = np.einsum("bhd,nd->bhn", sets, corpus).max(axis=1)
+  exact = np.sort(best, axis=1)[:, ::-1][:, :K]
+  np.testing.assert_allclose(scores.numpy(), exact, atol=1e-5)
+  for row in found.numpy():
+    assert len(set(row)) == K
+  # A set of one vector is that vector's query.
+  one_scores, one = index(tf.constant(sets[:, :1]))
+  two_d_scores, two_d = index(tf.constant(sets[:, 0]))
+  np.testing.assert_array_equal(one.numpy(), two_d.numpy())
+  np.testing.assert_allclose(one_scores.numpy(), two_d_scores.numpy())
+  # With few leaves, a set's leaves are those of its vectors' best
+  # estimates: it finds at least what its best-scoring vector finds alone.
+  few = 4
+  _, found_few = index(tf.constant(sets), leaves_to_search=few)
+  truth = np.argsort(-best, axis=1)[:, :K]
+  truth_ids = np.char.add("c", truth.astype(str)).astype(bytes)
+  assert recall(found_few.numpy(), truth_ids) > 0.3
+
+
 def test_recall_falls_gracefully_with_fewer_leaves(corpus, index):
   params = index.parameters
   assert params.leaves_to_search < params.num_leaves  # Beyond 20k: partial.
