@@ -184,6 +184,7 @@ def test_every_cli_has_a_page_and_the_docs_exist():
   assert set(CLIS) <= documented_commands
 
 
+@pytest.mark.integration
 def test_commands_in_the_docs_use_flags_their_help_lists(documented,
                                                          cli_flags):
   unknown = []
@@ -196,6 +197,7 @@ def test_commands_in_the_docs_use_flags_their_help_lists(documented,
   assert not unknown, "Flags the commands do not have:\n" + "\n".join(unknown)
 
 
+@pytest.mark.integration
 def test_flags_alone_in_the_docs_belong_to_the_page_commands(cli_flags):
   unknown = []
   for page in pages():
@@ -275,6 +277,7 @@ def test_shown_line_printed_masks_digits_and_elisions():
   assert not shown_line_printed("popularity  0.1", printed)
 
 
+@pytest.mark.integration
 def test_the_readme_tour_runs_as_printed(tmp_path):
   steps = tour()
   assert len(steps) >= 5, steps

@@ -18,6 +18,9 @@ from tfrs_adcg import synthetic
 from tfrs_adcg import timestamps
 from tfrs_adcg import vocabulary as vocabulary_lib
 
+# Every test here runs the command end to end.
+pytestmark = pytest.mark.integration
+
 EVENTS_CSV = """\
 user_id,timestamp,event_type,item_id,advertiser_id
 u1,2026-01-01T10:00:00Z,view,i1,a1

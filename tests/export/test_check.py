@@ -50,6 +50,7 @@ def save_module(path: pathlib.Path, function, spec: tf.TensorSpec,
   return version_dir
 
 
+@pytest.mark.integration
 def test_python_callbacks_are_caught(tmp_path):
   version_dir = save_module(
       tmp_path,
@@ -60,6 +61,7 @@ def test_python_callbacks_are_caught(tmp_path):
   assert any("EagerPyFunc" in p and "Python" in p for p in report.problems)
 
 
+@pytest.mark.integration
 def test_missing_batch_dimension_and_warmup_are_caught(tmp_path):
   version_dir = save_module(tmp_path, lambda x: {"total": tf.reduce_sum(x)},
                             tf.TensorSpec([None], tf.float32))
@@ -83,6 +85,7 @@ def test_a_core_only_variant_with_scann_ops_is_caught(exported_versions,
       "cannot load it"]
 
 
+@pytest.mark.integration
 def test_a_scann_variant_without_scann_ops_is_caught(tmp_path):
   version_dir = save_module(tmp_path, lambda x: {"y": x * 2.0},
                             tf.TensorSpec([None], tf.float32), index="scann")
@@ -108,6 +111,7 @@ def test_cli_names_a_folder_without_a_saved_model(exported_versions,
     assert re.search(message, capsys.readouterr().err.splitlines()[-1])
 
 
+@pytest.mark.integration
 def test_cli_exits_non_zero_on_problems(tmp_path, capsys):
   version_dir = save_module(tmp_path, lambda x: {"total": tf.reduce_sum(x)},
                             tf.TensorSpec([None], tf.float32))

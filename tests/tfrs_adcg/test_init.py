@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
@@ -18,6 +19,7 @@ def test_legacy_keras_is_selected():
   assert tf.keras.layers.Dense.__module__.startswith("tf_keras")
 
 
+@pytest.mark.integration
 def test_entry_packages_select_tf_keras_in_a_fresh_process():
   env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
   for package in ("tfrs_adcg", "beam", "export"):
@@ -60,6 +62,7 @@ def test_tensorflow_io_reads_parquet_with_its_kernels(tmp_path):
   assert [r[b"s"] for r in rows] == [b"a", b"b", b"c"]
 
 
+@pytest.mark.integration
 def test_verbose_command_lines_keep_the_import_time_future_warnings():
   check = ("import warnings, tfrs_adcg; print(any(f[0] == 'ignore' and "
            "f[2] is FutureWarning for f in warnings.filters))")
