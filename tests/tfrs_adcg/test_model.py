@@ -10,6 +10,7 @@ import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import negatives
 from tfrs_adcg import schema
+from tfrs_adcg.candidate_tower import CandidateTower
 from tfrs_adcg.model import build
 from tfrs_adcg.model_spec import ModelSpec
 
@@ -193,3 +194,20 @@ def test_several_user_vectors_score_by_their_best(tiny_vocabularies):
   loss = model.compute_loss((history, tf.constant(["a", "c"]),
                              tf.constant([["a"], ["c"]])))
   assert loss.shape == () and np.isfinite(loss.numpy())
+
+
+def test_the_advertiser_model_shares_its_candidate_tower(tiny_vocabularies):
+  model = build(dataclasses.replace(SPEC, num_repeat_vectors=2),
+                tiny_vocabularies)
+  assert isinstance(model.candidate_tower, CandidateTower)
+  assert model.candidate_features is None
+  assert model.user_tower.repeat_vectors.candidate_tower is (
+      model.candidate_tower)
+  assert (model.user_tower.advertiser_embedding is
+          model.candidate_tower.advertiser_embedding)
+  assert model.corpus_size() == 4
+
+
+def test_an_item_model_needs_its_items_and_catalog(tiny_vocabularies):
+  with pytest.raises(ValueError, match="items' content and its item catalog"):
+    build(dataclasses.replace(SPEC, task=schema.ITEM_TASK), tiny_vocabularies)
