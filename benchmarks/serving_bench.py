@@ -133,7 +133,7 @@ def trained_item_embeddings(item_model_dir: str, size: int, work_dir: str
   dim = 0
   if trained.spec.pretrained:
     dim = int(item_catalog.read_item_catalog(
-        trained.corpus_spec.path).element_spec[
+        trained.candidates.path).element_spec[
             schema.CATALOG_EMBEDDING].shape[1])
   path = item_index_bench.write_catalog(
       os.path.join(work_dir, f"catalog-{size}"), size, dim)

@@ -239,7 +239,7 @@ def export_with_config(config: ExportConfig) -> str:
                      f"{config.model_dir!r} holds an advertiser-level one.")
   catalog = config.item_catalog
   if item_task:
-    catalog = catalog or trained.corpus_spec.path
+    catalog = catalog or trained.candidates.path
     item_catalog.check_catalog(catalog, trained.spec.pretrained)
     history_ids = vocabulary.read_vocabularies(os.path.join(
         config.model_dir, model_lib.ASSETS_DIR)).advertiser_ids

@@ -95,8 +95,8 @@ class RetrievalModel(tfrs.Model):
         temperature=spec.temperature, remove_accidental_hits=True)
 
   @property
-  def corpus_spec(self) -> corpus_lib.Corpus:
-    """The candidates the model was given (see ``corpus``)."""
+  def candidates(self) -> corpus_lib.Corpus:
+    """What the model trains against and ranks (see ``corpus``)."""
     return self._corpus
 
   def candidate_ids(self) -> tf.Tensor:
