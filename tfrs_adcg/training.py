@@ -270,15 +270,12 @@ def _prepare_model_dir(config: TrainConfig, write_dir: str
     tf.io.gfile.makedirs(write_dir)
     vocabulary.copy_assets(config.data, assets)
   vocabularies = vocabulary.read_vocabularies(assets)
-  if not config.item_task:
-    config.save(write_dir)
-    return vocabularies, None
-  training_items = os.path.join(assets, item_content.TRAINING_ITEMS)
-  item_ids = item_content.model_item_ids(vocabularies.trained_candidates(),
-                                         vocabularies.item_ids)
-  if not resuming:
+  if config.item_task and not resuming:
+    item_ids = item_content.model_item_ids(vocabularies.trained_candidates(),
+                                           vocabularies.item_ids)
     found = item_content.write_training_items(
-        config.item_catalog, item_ids, training_items, config.pretrained)
+        config.item_catalog, item_ids,
+        os.path.join(assets, item_content.TRAINING_ITEMS), config.pretrained)
     logging.info("%d of the %d training and history items are in the item "
                  "catalog.", found, len(item_ids))
   config.save(write_dir)
