@@ -27,6 +27,7 @@ from benchmarks import common
 from tfrs_adcg import metrics
 from tfrs_adcg import schema
 from tfrs_adcg import train
+from tfrs_adcg import training
 from tfrs_adcg import vocabulary
 
 QUALITY = "quality"
@@ -94,18 +95,18 @@ class Trainer:
       started = time.perf_counter()
       result = train.main(argv + ["--model_dir", model_dir])
       seconds = time.perf_counter() - started
-      written = train.read_metrics(model_dir)
+      written = training.read_metrics(model_dir)
       self._runs[key] = {
           "flags": flags,
           "model_dir": model_dir,
           schema.VALID: written[schema.VALID],
           schema.EVAL: written[schema.EVAL],
-          "best_epoch": written[train.BEST_EPOCH],
+          "best_epoch": written[training.BEST_EPOCH],
           "epochs": result.epochs_done,
           "train_seconds": round(seconds, 1),
           # Epochs take equal time, validation included.
           "seconds_to_best": round(
-              seconds * written[train.BEST_EPOCH] / result.epochs_done, 1),
+              seconds * written[training.BEST_EPOCH] / result.epochs_done, 1),
       }
     return self._runs[key]
 

@@ -46,6 +46,7 @@ from tfrs_adcg import item_catalog
 from tfrs_adcg import model as model_lib
 from tfrs_adcg import schema
 from tfrs_adcg import vocabulary
+from tfrs_adcg.config import TrainConfig
 
 K = 100
 EVENTS = 100
@@ -94,13 +95,14 @@ def event_batch(batch_size: int, advertisers: List[str],
   }
 
 
-def eval_queries(trained, count: int = EVAL_QUERIES) -> np.ndarray:
-  """User vectors float32 [count, H, D] of the model's eval histories (H = 1
-  for a model of one vector per user)."""
-  files = sorted(glob.glob(schema.split_pattern(trained.config.data,
-                                                schema.EVAL)))
+def eval_queries(trained, data_dir: str,
+                 count: int = EVAL_QUERIES) -> np.ndarray:
+  """User vectors float32 [count, H, D] of the eval histories of
+  ``data_dir``, the model's data (H = 1 for a model of one vector per
+  user)."""
+  files = sorted(glob.glob(schema.split_pattern(data_dir, schema.EVAL)))
   if not files:
-    raise FileNotFoundError(f"No eval split in {trained.config.data!r}, the "
+    raise FileNotFoundError(f"No eval split in {data_dir!r}, the "
                             "data the model was trained on.")
   records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(
       count).batch(count)
@@ -125,13 +127,13 @@ def trained_item_embeddings(item_model_dir: str, size: int, work_dir: str
     {"ids": bytes [size], "embeddings": float32 [size, D]}.
   """
   trained = model_lib.load_trained(item_model_dir)
-  if not trained.config.item_task:
+  if not trained.spec.item_task:
     raise ValueError(f"{item_model_dir!r} holds an advertiser-level model; "
                      "--item_model_dir needs one trained with --task item.")
   dim = 0
-  if trained.config.pretrained:
+  if trained.spec.pretrained:
     dim = int(item_catalog.read_item_catalog(
-        trained.config.item_catalog).element_spec[
+        trained.candidates.path).element_spec[
             schema.CATALOG_EMBEDDING].shape[1])
   path = item_index_bench.write_catalog(
       os.path.join(work_dir, f"catalog-{size}"), size, dim)
@@ -339,11 +341,12 @@ def plot_sweep(points: List[dict], title: str, path: str) -> None:
   plt.close(figure)
 
 
-def advertiser_corpus_recall(trained) -> dict:
+def advertiser_corpus_recall(model_dir: str) -> dict:
   """Each index's recall@min(K, N) on the model's own advertiser corpus."""
+  trained = model_lib.load_trained(model_dir)
   ids = trained.candidate_ids()
   embeddings = trained.candidate_embeddings()
-  queries = eval_queries(trained)
+  queries = eval_queries(trained, TrainConfig.load(model_dir).data)
   k = min(K, int(ids.shape[0]))
   exact = ids.numpy()[exact_top_k(queries, embeddings.numpy(), k)]
   result = {"candidates": int(ids.shape[0]), "k": k,
@@ -360,7 +363,7 @@ def workloads(model_dir: str, item_model_dir: Optional[str], work_dir: str,
   """(size, Workload) per corpus size: trained item embeddings if given."""
   if item_model_dir:
     trained = model_lib.load_trained(item_model_dir)
-    queries = eval_queries(trained)
+    queries = eval_queries(trained, TrainConfig.load(item_model_dir).data)
     advertisers = vocabulary.read_vocabularies(os.path.join(
         item_model_dir, model_lib.ASSETS_DIR)).advertiser_ids[:50]
     for size in sizes:
@@ -465,8 +468,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             if workload.source == TRAINED_ITEMS else SYNTHETIC_CLUSTERS)
         results["sweep"] = recall_sweep(workload, indexes["partitioned"],
                                         SWEEP_FRACTIONS)
-  results["advertiser_corpus"] = advertiser_corpus_recall(
-      model_lib.load_trained(args.model_dir))
+  results["advertiser_corpus"] = advertiser_corpus_recall(args.model_dir)
   os.makedirs(args.results_dir, exist_ok=True)
   plot_sweep(results["sweep"],
              f"{int(sizes[-1]):,} candidates, {results['source']}",

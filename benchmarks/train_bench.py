@@ -29,12 +29,14 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 from benchmarks import common
 from tfrs_adcg import data
+from tfrs_adcg import run_config
 from tfrs_adcg import schema
 from tfrs_adcg import synthetic
-from tfrs_adcg import train
+from tfrs_adcg import training
 from tfrs_adcg import vocabulary
-from tfrs_adcg.config import DENSE, TrainConfig
-from tfrs_adcg.model import RetrievalModel
+from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.model import build
+from tfrs_adcg.model_spec import DENSE
 
 MAX_SEQ_LEN = 50
 # (name, training flags over the defaults) of each measured setting.
@@ -70,13 +72,13 @@ def _throughput(data_dir: str, name: str, overrides: Dict, steps: int,
   """In a fresh process: the throughput of ``steps`` steps, and peak RSS."""
   manifest = schema.read_manifest(data_dir)
   # Resolved as training resolves it: the task's defaults included.
-  config = train.resolve_config(
+  config = run_config.resolve_config(
       TrainConfig(data=data_dir, model_dir="", max_seq_len=MAX_SEQ_LEN,
                   **overrides), manifest)
   tf.keras.utils.set_random_seed(config.seed)
-  model = RetrievalModel(config, vocabulary.read_vocabularies(data_dir))
+  model = build(config.model_spec(), vocabulary.read_vocabularies(data_dir))
   model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
-  dataset = train.training_dataset(config, manifest)
+  dataset = training.training_dataset(config, manifest)
   model.fit(dataset, steps_per_epoch=5, epochs=1, verbose=0)  # Traces.
   # The real events of the measured batches: fit reads the stream anew.
   events = sum(int(tf.reduce_sum(tf.cast(

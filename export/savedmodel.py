@@ -228,26 +228,24 @@ def export_with_config(config: ExportConfig) -> str:
   from tfrs_adcg import vocabulary  # pylint: disable=g-import-not-at-top
 
   trained = model_lib.load_trained(config.model_dir)
-  trained_task = trained.config.task or schema.ADVERTISER_TASK
+  trained_task = trained.spec.task or schema.ADVERTISER_TASK
   if config.task is not None and config.task != trained_task:
     raise ValueError(f"--task {config.task} does not match the model: "
                      f"{config.model_dir!r} was trained for the "
                      f"{trained_task} task.")
-  item_task = trained.config.item_task
+  item_task = trained.spec.item_task
   if config.item_catalog and not item_task:
     raise ValueError("--item_catalog is for item-level models; "
                      f"{config.model_dir!r} holds an advertiser-level one.")
-  catalog = config.item_catalog or trained.config.item_catalog
+  catalog = config.item_catalog
   if item_task:
-    item_catalog.check_catalog(catalog, trained.config.pretrained)
-    num_candidates = item_catalog.num_items(catalog)
+    catalog = catalog or trained.candidates.path
+    item_catalog.check_catalog(catalog, trained.spec.pretrained)
     history_ids = vocabulary.read_vocabularies(os.path.join(
         config.model_dir, model_lib.ASSETS_DIR)).advertiser_ids
   else:
-    candidate_ids = trained.candidate_ids()
-    embeddings = trained.candidate_embeddings()
-    num_candidates = int(candidate_ids.shape[0])
-    history_ids = [s.decode() for s in candidate_ids.numpy()[:50]]
+    history_ids = [s.decode() for s in trained.candidate_ids().numpy()[:50]]
+  num_candidates = trained.corpus_size(catalog)
   k = min(config.k, num_candidates)
   if k < config.k:
     logging.warning("Only %d candidates: the model returns top-%d, not %d.",
@@ -271,8 +269,7 @@ def export_with_config(config: ExportConfig) -> str:
         k=k, parameters=partitioned, name="partitioned").index_from_dataset(
             trained.corpus(catalog))
   else:
-    if item_task:
-      candidate_ids, embeddings = trained.corpus_embeddings(catalog)
+    candidate_ids, embeddings = trained.corpus_embeddings(catalog)
     retrieval_index = index_lib.build_index(config.index, candidate_ids,
                                             embeddings, k, scann, partitioned)
   index_seconds = time.time() - started
@@ -291,11 +288,11 @@ def export_with_config(config: ExportConfig) -> str:
   model_name = os.path.basename(os.path.normpath(config.export_dir))
   warmup.write(staging, model_name, serving_module.SERVING_DEFAULT,
                warmup.example_batches(history_ids[:50],
-                                      trained.config.max_seq_len))
+                                      trained.spec.max_seq_len))
   export_info.ExportInfo(
       version=version, index=config.index, k=k,
       num_candidates=num_candidates, task=trained_task,
-      max_seq_len=trained.config.max_seq_len, model_dir=config.model_dir,
+      max_seq_len=trained.spec.max_seq_len, model_dir=config.model_dir,
       signatures=(serving_module.SERVING_DEFAULT,
                   serving_module.USER_EMBEDDING),
       index_build_seconds=round(index_seconds, 3),

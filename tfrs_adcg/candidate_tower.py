@@ -8,7 +8,7 @@ index, offline scoring) only ever pass ids.
 import numpy as np
 import tensorflow as tf
 
-from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.model_spec import ModelSpec
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.tower import Tower
 from tfrs_adcg.vocabulary import Vocabularies
@@ -63,10 +63,10 @@ class CandidateTower(Tower):
   Call: tf.string [N] -> float32 [N, embedding_dim].
   """
 
-  def __init__(self, config: TrainConfig, vocabularies: Vocabularies,
+  def __init__(self, spec: ModelSpec, vocabularies: Vocabularies,
                advertiser_embedding: IdEmbedding, **kwargs):
     super().__init__(**kwargs)
-    dim = config.embedding_dim
+    dim = spec.embedding_dim
     self.advertiser_embedding = advertiser_embedding
     categories, numeric = catalog_tables(vocabularies, advertiser_embedding)
     self.row_categories = self.add_weight(
@@ -81,6 +81,12 @@ class CandidateTower(Tower):
         tf.keras.layers.Dense(2 * dim, activation="relu"),
         tf.keras.layers.Dense(dim),
     ], name="mlp")
+
+  @property
+  def id_lookup(self) -> tf.keras.layers.StringLookup:
+    """Advertiser ids to rows: 0 for padding, then the hash buckets, then the
+    corpus in order (see ``IdEmbedding``)."""
+    return self.advertiser_embedding.lookup
 
   @tf.autograph.experimental.do_not_convert
   def call(self, advertiser_ids: tf.Tensor, training: bool = False) -> tf.Tensor:

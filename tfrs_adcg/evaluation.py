@@ -49,7 +49,7 @@ class ItemBaselines:
            advertiser_model: Optional[RetrievalModel] = None
            ) -> "ItemBaselines":
     """Groups the catalog by advertiser (one streamed pass)."""
-    if advertiser_model is not None and advertiser_model.config.item_task:
+    if advertiser_model is not None and advertiser_model.spec.item_task:
       raise ValueError("The model to expand to items must be an "
                        "advertiser-level model; got an item-level one.")
     return cls(item_catalog.advertiser_items(catalog_path, positives,
@@ -73,11 +73,11 @@ class Evaluator:
                popularity: List[str], batch_size: int = 512,
                item_baselines: Optional[ItemBaselines] = None):
     self._model = model
-    self._item_task = model.config.item_task
+    self._item_task = model.spec.item_task
     self._label_feature = schema.label_feature(
         schema.ITEM_TASK if self._item_task else schema.ADVERTISER_TASK)
     self._dataset = data.evaluation_dataset(
-        paths, model.config.max_seq_len, batch_size, self._label_feature)
+        paths, model.spec.max_seq_len, batch_size, self._label_feature)
     self._popularity = popularity
     self._item_baselines = item_baselines
     self._trained = set(popularity)

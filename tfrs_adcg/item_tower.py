@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrs_adcg import schema
-from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.model_spec import ModelSpec
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.item_content import ItemContent
 from tfrs_adcg.item_content import ItemContentLookup
@@ -73,12 +73,12 @@ class ItemTower(Tower):
 
   The content part is a two-layer MLP over the concatenation of the
   projected, L2-normalised pretrained embedding (unless
-  ``config.pretrained`` is off), the category embedding, the price-bucket
+  ``spec.pretrained`` is off), the category embedding, the price-bucket
   embedding and the advertiser id embedding (shared with the user tower:
   an advertiser in a history and the advertiser of a candidate item start
   out alike). The output is ``l2_normalize(mlp(content) + id_embedding)``,
   the id embedding zero for ids outside ``training_items`` and, while
-  training, for a random ``config.item_id_dropout`` share of the rows.
+  training, for a random ``spec.item_id_dropout`` share of the rows.
   Categories outside the training items' embed as zero too.
 
   Call: dict with ``schema.CATALOG_ITEM_ID``, ``CATALOG_ADVERTISER_ID``,
@@ -87,13 +87,13 @@ class ItemTower(Tower):
   (float32 [N, E]) -> float32 [N, embedding_dim]. Other keys are ignored.
   """
 
-  def __init__(self, config: TrainConfig, training_items: ItemContent,
+  def __init__(self, spec: ModelSpec, training_items: ItemContent,
                advertiser_embedding: IdEmbedding, **kwargs):
     super().__init__(**kwargs)
-    dim = config.embedding_dim
-    self._pretrained = config.pretrained
-    self._num_price_buckets = config.num_price_buckets
-    self._id_dropout = config.item_id_dropout
+    dim = spec.embedding_dim
+    self._pretrained = spec.pretrained
+    self._num_price_buckets = spec.num_price_buckets
+    self._id_dropout = spec.item_id_dropout
     self.advertiser_embedding = advertiser_embedding
     self.item_id_embedding = _KnownIdEmbedding(
         training_items.item_ids, dim, name="item_id_embedding")
@@ -101,7 +101,7 @@ class ItemTower(Tower):
         _by_frequency(training_items.categories), dim,
         name="category_embedding")
     self.price_embedding = tf.keras.layers.Embedding(
-        config.num_price_buckets, dim, name="price_embedding")
+        spec.num_price_buckets, dim, name="price_embedding")
     if self._pretrained:
       self.pretrained_projection = tf.keras.layers.Dense(
           dim, name="pretrained_projection")

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 
 class Tower(tf.keras.Model):
-  """A tower of ``tfrs_adcg.model``: built from a ``TrainConfig`` and the
+  """A tower of ``tfrs_adcg.model``: built from a ``ModelSpec`` and the
   model dir's vocabularies and catalogs, which are no Keras config.
 
   ``get_config`` says so, as Keras asks subclassed models to: saving a

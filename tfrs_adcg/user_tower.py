@@ -12,7 +12,7 @@ from typing import Dict, Optional, Tuple
 import tensorflow as tf
 
 from tfrs_adcg import schema
-from tfrs_adcg.config import DENSE, TrainConfig
+from tfrs_adcg.model_spec import DENSE, ModelSpec
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.repeat_vectors import RepeatVectors
 from tfrs_adcg.tower import Tower
@@ -133,7 +133,7 @@ class UserTower(Tower):
   embedding_dim] for H + R > 1.
   """
 
-  def __init__(self, config: TrainConfig, vocabularies: Vocabularies,
+  def __init__(self, spec: ModelSpec, vocabularies: Vocabularies,
                advertiser_embedding: IdEmbedding,
                item_embedding: Optional[tf.keras.layers.Layer] = None,
                candidate_tower: Optional[tf.keras.layers.Layer] = None,
@@ -141,7 +141,7 @@ class UserTower(Tower):
     """Builds the tower.
 
     Args:
-      config: The model spec.
+      spec: The model spec.
       vocabularies: The history vocabularies.
       advertiser_embedding: Shared with the candidate tower.
       item_embedding: Embeds the history's item ids, tf.string [B, L] ->
@@ -149,51 +149,51 @@ class UserTower(Tower):
         ``vocabularies.item_ids`` (the item model passes its item tower's:
         see ``item_tower.HistoryItemEmbedding``).
       candidate_tower: The advertiser candidate tower, which the repeat
-        vectors of ``config.num_repeat_vectors`` > 0 need.
+        vectors of ``spec.num_repeat_vectors`` > 0 need.
       **kwargs: Keras model arguments.
     """
     super().__init__(**kwargs)
-    self._max_seq_len = config.max_seq_len
-    self._num_time_buckets = config.num_time_buckets
-    self._pooling = config.pooling
-    dim = config.embedding_dim
+    self._max_seq_len = spec.max_seq_len
+    self._num_time_buckets = spec.num_time_buckets
+    self._pooling = spec.pooling
+    dim = spec.embedding_dim
     self.advertiser_embedding = advertiser_embedding
     self.item_embedding = item_embedding
-    if item_embedding is None and config.history_item_ids is not False:
+    if item_embedding is None and spec.history_item_ids is not False:
       self.item_embedding = IdEmbedding(
-          vocabularies.item_ids, config.num_oov_buckets, dim,
+          vocabularies.item_ids, spec.num_oov_buckets, dim,
           name="item_embedding")
     self.event_type_embedding = IdEmbedding(
-        vocabularies.event_types, config.num_oov_buckets, dim,
+        vocabularies.event_types, spec.num_oov_buckets, dim,
         name="event_type_embedding")
     self.time_gap_embedding = tf.keras.layers.Embedding(
-        config.num_time_buckets, dim, name="time_gap_embedding")
+        spec.num_time_buckets, dim, name="time_gap_embedding")
     # Recency positions 0..L-1, and L for padding.
     self.position_embedding = tf.keras.layers.Embedding(
-        config.max_seq_len + 1, dim, name="position_embedding")
-    if config.pooling == "cls":
+        spec.max_seq_len + 1, dim, name="position_embedding")
+    if spec.pooling == "cls":
       self.cls_token = self.add_weight(
           name="cls_token", shape=(1, 1, dim),
           initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
-    self._num_interest_tokens = (config.num_user_vectors or 1) - 1
+    self._num_interest_tokens = (spec.num_user_vectors or 1) - 1
     if self._num_interest_tokens:
       self.interest_tokens = self.add_weight(
           name="interest_tokens", shape=(1, self._num_interest_tokens, dim),
           initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
     self.repeat_vectors = None
-    if config.num_repeat_vectors:
+    if spec.num_repeat_vectors:
       if candidate_tower is None:
         raise ValueError("Repeat vectors need the advertiser candidate tower.")
-      self.repeat_vectors = RepeatVectors(config.num_repeat_vectors,
+      self.repeat_vectors = RepeatVectors(spec.num_repeat_vectors,
                                           candidate_tower,
                                           name="repeat_vectors")
-    self.input_dropout = tf.keras.layers.Dropout(config.dropout)
-    self._causal = config.objective == DENSE
+    self.input_dropout = tf.keras.layers.Dropout(spec.dropout)
+    self._causal = spec.objective == DENSE
     self.blocks = [
-        TransformerEncoderBlock(config.num_heads, config.hidden_dim,
-                                config.dropout, causal=self._causal,
+        TransformerEncoderBlock(spec.num_heads, spec.hidden_dim,
+                                spec.dropout, causal=self._causal,
                                 name=f"encoder_block_{i}")
-        for i in range(config.num_layers)
+        for i in range(spec.num_layers)
     ]
     self.output_norm = tf.keras.layers.LayerNormalization(
         epsilon=1e-6, name="output_norm")

@@ -5,7 +5,7 @@ import numpy as np
 import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import candidate_tower
-from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.model_spec import ModelSpec
 from tfrs_adcg.embedding import IdEmbedding
 
 DIM = 8
@@ -36,9 +36,9 @@ def test_catalog_tables_align_with_the_id_lookup(tiny_vocabularies):
 
 def test_outputs_unit_vectors_for_known_and_unknown_ids(tiny_vocabularies):
   tf.keras.utils.set_random_seed(0)
-  config = TrainConfig(data="", model_dir="", embedding_dim=DIM, num_heads=2)
+  spec = ModelSpec(embedding_dim=DIM, num_heads=2)
   tower = candidate_tower.CandidateTower(
-      config, tiny_vocabularies, embedding_for(tiny_vocabularies))
+      spec, tiny_vocabularies, embedding_for(tiny_vocabularies))
   output = tower(tf.constant(["a", "b", "c", "d", "never-seen"]))
   assert output.shape == (5, DIM)
   np.testing.assert_allclose(tf.norm(output, axis=1).numpy(), 1.0, rtol=1e-5)
@@ -47,9 +47,9 @@ def test_outputs_unit_vectors_for_known_and_unknown_ids(tiny_vocabularies):
 
 def test_catalog_features_change_the_embedding(tiny_vocabularies):
   tf.keras.utils.set_random_seed(0)
-  config = TrainConfig(data="", model_dir="", embedding_dim=DIM, num_heads=2)
+  spec = ModelSpec(embedding_dim=DIM, num_heads=2)
   advertisers = embedding_for(tiny_vocabularies)
-  tower = candidate_tower.CandidateTower(config, tiny_vocabularies,
+  tower = candidate_tower.CandidateTower(spec, tiny_vocabularies,
                                          advertisers)
   before = tower(tf.constant(["b"])).numpy()
   row = int(advertisers.lookup(tf.constant("b")))

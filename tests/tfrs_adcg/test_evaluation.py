@@ -10,17 +10,16 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import data
 from tfrs_adcg import metrics
 from tfrs_adcg import schema
-from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.model_spec import ModelSpec
 from tfrs_adcg.evaluation import Evaluator
-from tfrs_adcg.model import RetrievalModel
+from tfrs_adcg.model import build
 
 
 @pytest.fixture
 def evaluator_and_model(tiny_data_dir, tiny_vocabularies):
   tf.keras.utils.set_random_seed(5)
-  config = TrainConfig(data=str(tiny_data_dir), model_dir="", max_seq_len=4,
-                       embedding_dim=8, num_heads=2, num_layers=1)
-  model = RetrievalModel(config, tiny_vocabularies)
+  spec = ModelSpec(max_seq_len=4, embedding_dim=8, num_heads=2, num_layers=1)
+  model = build(spec, tiny_vocabularies)
   evaluator = Evaluator(
       model, data.shard_paths(str(tiny_data_dir), schema.EVAL),
       tiny_vocabularies.popularity_ranking())
@@ -40,13 +39,14 @@ def test_baselines_by_hand(evaluator_and_model):
   assert results["last_advertiser"]["ndcg@10"] == pytest.approx(1.0)
 
 
-def test_model_ranking_is_the_exact_full_corpus_ranking(evaluator_and_model):
+def test_model_ranking_is_the_exact_full_corpus_ranking(evaluator_and_model,
+                                                        tiny_data_dir):
   evaluator, model = evaluator_and_model
   results = evaluator.evaluate()
   assert set(results) == set(metrics.RANKERS)
   # Score the one eval user against every candidate by hand.
   batch = next(iter(data.evaluation_dataset(
-      data.shard_paths(model.config.data, schema.EVAL), max_seq_len=4)))
+      data.shard_paths(str(tiny_data_dir), schema.EVAL), max_seq_len=4)))
   history = {name: batch[name] for name in schema.SEQUENCE_FEATURES}
   users = model.user_tower(history).numpy()
   scores = (users @ model.candidate_embeddings().numpy().T)[0]

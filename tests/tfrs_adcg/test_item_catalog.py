@@ -269,7 +269,7 @@ def test_a_tfrecord_catalog_trains_and_indexes_as_its_parquet_twin(
                   for shard in range(3)], table)
   tfrecord = str(tmp_path / "items-*-of-3.tfrecord.gz")
   trained = model_lib.load_trained(str(item_model_dir))
-  item_catalog.check_catalog(tfrecord, trained.config.pretrained)
+  item_catalog.check_catalog(tfrecord, trained.spec.pretrained)
   assert item_catalog.num_items(tfrecord) == len(table[schema.CATALOG_ITEM_ID])
 
   # Training: the training items' content, whichever catalog it came from.
@@ -278,10 +278,10 @@ def test_a_tfrecord_catalog_trains_and_indexes_as_its_parquet_twin(
   for path in (parquet, tfrecord):
     out = str(tmp_path / f"training_items_{len(content)}.parquet")
     assert item_content.write_training_items(
-        path, training_ids, out, trained.config.pretrained) == len(
+        path, training_ids, out, trained.spec.pretrained) == len(
             training_ids)
     content.append(item_content.read_training_items(
-        out, training_ids, trained.config.pretrained))
+        out, training_ids, trained.spec.pretrained))
   np.testing.assert_array_equal(content[0].embeddings, content[1].embeddings)
   np.testing.assert_array_equal(content[0].categories, content[1].categories)
 

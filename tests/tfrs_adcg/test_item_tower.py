@@ -5,7 +5,7 @@ import numpy as np
 import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import schema
-from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.model_spec import ModelSpec
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.item_content import ItemContent
 from tfrs_adcg.item_content import ItemContentLookup
@@ -28,11 +28,10 @@ def training_items() -> ItemContent:
 
 
 def make_tower(pretrained: bool = True, dropout: float = 0.0) -> ItemTower:
-  config = TrainConfig(data="d", model_dir="m", embedding_dim=DIM,
-                       task=schema.ITEM_TASK, item_catalog="items.parquet",
-                       pretrained=pretrained, item_id_dropout=dropout)
+  spec = ModelSpec(embedding_dim=DIM, task=schema.ITEM_TASK,
+                   pretrained=pretrained, item_id_dropout=dropout)
   advertisers = IdEmbedding(["a", "b"], 1, DIM)
-  return ItemTower(config, training_items(), advertisers)
+  return ItemTower(spec, training_items(), advertisers)
 
 
 def features(ids, advertisers=("a",), categories=("shoes",), prices=(10.0,),

@@ -10,15 +10,16 @@ import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import negatives
 from tfrs_adcg import schema
-from tfrs_adcg.config import TrainConfig
-from tfrs_adcg.model import RetrievalModel
+from tfrs_adcg.candidate_tower import CandidateTower
+from tfrs_adcg.model import build
+from tfrs_adcg.model_spec import ModelSpec
 
-CONFIG = TrainConfig(data="", model_dir="", max_seq_len=4, embedding_dim=8,
-                     num_heads=2, num_layers=1, temperature=1.0)
+SPEC = ModelSpec(max_seq_len=4, embedding_dim=8, num_heads=2, num_layers=1,
+                 temperature=1.0)
 
 
 def test_corpus_is_every_known_advertiser(tiny_vocabularies):
-  model = RetrievalModel(CONFIG, tiny_vocabularies)
+  model = build(SPEC, tiny_vocabularies)
   assert model.candidate_ids().numpy().tolist() == [b"a", b"b", b"c", b"d"]
   embeddings = model.candidate_embeddings()
   assert embeddings.shape == (4, 8)
@@ -27,7 +28,7 @@ def test_corpus_is_every_known_advertiser(tiny_vocabularies):
 
 
 def test_sampling_probability_comes_from_the_frequencies(tiny_vocabularies):
-  model = RetrievalModel(CONFIG, tiny_vocabularies)
+  model = build(SPEC, tiny_vocabularies)
   # d and unknown ids never were positives: the smallest probability.
   np.testing.assert_allclose(
       model.sampling_probability(tf.constant(["a", "b", "c", "d", "?"])),
@@ -49,7 +50,7 @@ def row_losses(model, positive_ids):
 def test_logq_lowers_the_logit_of_the_more_popular_candidate(
     tiny_vocabularies):
   # Equal raw scores; "a" (probability 0.5) is more popular than "b" (0.25).
-  corrected = RetrievalModel(CONFIG, tiny_vocabularies)
+  corrected = build(SPEC, tiny_vocabularies)
   popular_row, rare_row = row_losses(corrected, ["a", "b"])
   # The corrected logits are score - log(p): a's is lower by log 2, so the
   # row whose positive is the popular "a" has the higher loss.
@@ -57,22 +58,22 @@ def test_logq_lowers_the_logit_of_the_more_popular_candidate(
   assert popular_row == pytest.approx(math.log(1 + 2))
   assert rare_row == pytest.approx(math.log(1 + 1 / 2))
 
-  uncorrected = RetrievalModel(dataclasses.replace(CONFIG, logq=False),
-                               tiny_vocabularies)
+  uncorrected = build(dataclasses.replace(SPEC, logq=False),
+                      tiny_vocabularies)
   assert row_losses(uncorrected, ["a", "b"]) == pytest.approx(
       [math.log(2), math.log(2)])
 
 
 def test_accidental_hits_are_not_negatives(tiny_vocabularies):
-  model = RetrievalModel(dataclasses.replace(CONFIG, logq=False),
-                         tiny_vocabularies)
+  model = build(dataclasses.replace(SPEC, logq=False),
+                tiny_vocabularies)
   # Rows 0 and 1 share the positive "a": neither is the other's negative, so
   # row 0 competes with row 2's "b" only.
   assert row_losses(model, ["a", "a", "b"])[0] == pytest.approx(math.log(2))
 
 
 def test_compute_loss_on_a_batch_of_pairs(tiny_vocabularies):
-  model = RetrievalModel(CONFIG, tiny_vocabularies)
+  model = build(SPEC, tiny_vocabularies)
   history = {
       schema.ADVERTISER_ID: tf.constant([["a", "b"], ["c", ""]]),
       schema.ITEM_ID: tf.constant([["a1", "b1"], ["", ""]]),
@@ -86,8 +87,8 @@ def test_compute_loss_on_a_batch_of_pairs(tiny_vocabularies):
 
 
 def test_other_positives_of_the_example_are_masked(tiny_vocabularies):
-  model = RetrievalModel(dataclasses.replace(CONFIG, logq=False),
-                         tiny_vocabularies)
+  model = build(dataclasses.replace(SPEC, logq=False),
+                tiny_vocabularies)
   # Rows 0 and 1 are one example with labels {a, b}; row 2's example has c.
   # Without the labels row 0 competes with b and c; with them, with c only.
   query = tf.constant([[1.0, 0.0]] * 3)
@@ -107,9 +108,9 @@ def test_mixed_columns_use_the_mixture_sampling_probability(
     tiny_vocabularies):
   # B = 2 positives (a: p = 0.5, b: p = 0.25) and M = 2 uniform draws from
   # the N = 4 corpus: a column's probability is (2 p + 2 / 4) / (2 + 2).
-  config = dataclasses.replace(CONFIG, negatives="mixed",
-                               num_sampled_negatives=2)
-  model = RetrievalModel(config, tiny_vocabularies)
+  spec = dataclasses.replace(SPEC, negatives="mixed",
+                             num_sampled_negatives=2)
+  model = build(spec, tiny_vocabularies)
   ids = tf.constant(["a", "b", "d", "a"])
   np.testing.assert_allclose(
       negatives.mixed_sampling_probability(
@@ -135,10 +136,10 @@ def test_mixed_columns_use_the_mixture_sampling_probability(
 
 def test_full_softmax_equals_in_batch_when_the_batch_is_the_corpus(
     tiny_vocabularies):
-  full = RetrievalModel(dataclasses.replace(CONFIG, negatives="full",
-                                            logq=False), tiny_vocabularies)
-  in_batch = RetrievalModel(dataclasses.replace(CONFIG, logq=False),
-                            tiny_vocabularies)
+  full = build(dataclasses.replace(SPEC, negatives="full",
+                                   logq=False), tiny_vocabularies)
+  in_batch = build(dataclasses.replace(SPEC, logq=False),
+                   tiny_vocabularies)
   for model in (full, in_batch):
     model.build_towers()
   in_batch.set_weights(full.get_weights())
@@ -159,10 +160,9 @@ def test_full_softmax_equals_in_batch_when_the_batch_is_the_corpus(
 
 
 def test_dense_loss_scores_the_positions_with_a_positive(tiny_vocabularies):
-  model = RetrievalModel(dataclasses.replace(CONFIG, objective="dense",
-                                             pooling="last",
-                                             num_user_vectors=1),
-                         tiny_vocabularies)
+  model = build(dataclasses.replace(SPEC, objective="dense", pooling="last",
+                                    num_user_vectors=1),
+                tiny_vocabularies)
   history = {
       schema.ADVERTISER_ID: tf.constant([["a", "b", "c"], ["c", "", ""]]),
       schema.ITEM_ID: tf.constant([["a1", "b1", ""], ["", "", ""]]),
@@ -182,8 +182,8 @@ def test_dense_loss_scores_the_positions_with_a_positive(tiny_vocabularies):
 
 
 def test_several_user_vectors_score_by_their_best(tiny_vocabularies):
-  model = RetrievalModel(dataclasses.replace(CONFIG, num_user_vectors=3),
-                         tiny_vocabularies)
+  model = build(dataclasses.replace(SPEC, num_user_vectors=3),
+                tiny_vocabularies)
   history = {
       schema.ADVERTISER_ID: tf.constant([["a", "b"], ["c", ""]]),
       schema.ITEM_ID: tf.constant([["a1", "b1"], ["", ""]]),
@@ -194,3 +194,20 @@ def test_several_user_vectors_score_by_their_best(tiny_vocabularies):
   loss = model.compute_loss((history, tf.constant(["a", "c"]),
                              tf.constant([["a"], ["c"]])))
   assert loss.shape == () and np.isfinite(loss.numpy())
+
+
+def test_the_advertiser_model_shares_its_candidate_tower(tiny_vocabularies):
+  model = build(dataclasses.replace(SPEC, num_repeat_vectors=2),
+                tiny_vocabularies)
+  assert isinstance(model.candidate_tower, CandidateTower)
+  assert model.candidate_features is None
+  assert model.user_tower.repeat_vectors.candidate_tower is (
+      model.candidate_tower)
+  assert (model.user_tower.advertiser_embedding is
+          model.candidate_tower.advertiser_embedding)
+  assert model.corpus_size() == 4
+
+
+def test_an_item_model_needs_its_items_and_catalog(tiny_vocabularies):
+  with pytest.raises(ValueError, match="items' content and its item catalog"):
+    build(dataclasses.replace(SPEC, task=schema.ITEM_TASK), tiny_vocabularies)

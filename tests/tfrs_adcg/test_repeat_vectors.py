@@ -10,12 +10,11 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import repeat_vectors
 from tfrs_adcg import schema
 from tfrs_adcg import user_vectors
-from tfrs_adcg.config import TrainConfig
-from tfrs_adcg.model import RetrievalModel
+from tfrs_adcg.model import build
+from tfrs_adcg.model_spec import ModelSpec
 
-CONFIG = TrainConfig(data="", model_dir="", max_seq_len=6, embedding_dim=8,
-                     num_heads=2, num_layers=1, pooling="last",
-                     num_user_vectors=2, num_repeat_vectors=2)
+SPEC = ModelSpec(max_seq_len=6, embedding_dim=8, num_heads=2, num_layers=1,
+                 pooling="last", num_user_vectors=2, num_repeat_vectors=2)
 
 
 def test_newest_distinct_finds_each_ids_newest_event_newest_first():
@@ -53,7 +52,7 @@ def history(rows):
 @pytest.fixture
 def model(tiny_vocabularies):
   tf.keras.utils.set_random_seed(3)
-  built = RetrievalModel(CONFIG, tiny_vocabularies)
+  built = build(SPEC, tiny_vocabularies)
   built.build_towers()
   return built
 
@@ -61,8 +60,8 @@ def model(tiny_vocabularies):
 @pytest.mark.parametrize("pooling", ["cls", "mean", "last"])
 def test_repeat_vectors_are_gated_candidate_embeddings(tiny_vocabularies,
                                                        pooling):
-  model = RetrievalModel(dataclasses.replace(CONFIG, pooling=pooling),
-                         tiny_vocabularies)
+  model = build(dataclasses.replace(SPEC, pooling=pooling),
+                tiny_vocabularies)
   users = model.user_tower(history([
       [(10, "a", "view"), (20, "b", "view"), (30, "a", "checkout")],
       [(10, "c", "signup")],
@@ -118,6 +117,6 @@ def test_training_moves_the_gate_but_not_the_candidates_through_it(model):
 
 def test_repeat_vectors_are_refused_where_they_do_not_apply():
   with pytest.raises(ValueError, match="pooled objective"):
-    dataclasses.replace(CONFIG, objective="dense", num_user_vectors=1)
+    dataclasses.replace(SPEC, objective="dense", num_user_vectors=1)
   with pytest.raises(ValueError, match="not be negative"):
-    dataclasses.replace(CONFIG, num_repeat_vectors=-1)
+    dataclasses.replace(SPEC, num_repeat_vectors=-1)

@@ -7,7 +7,7 @@ import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import schema
 from tfrs_adcg import user_tower
-from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.model_spec import ModelSpec
 from tfrs_adcg.embedding import IdEmbedding
 
 DIM = 16
@@ -40,13 +40,12 @@ HISTORY = [(100, "a", "a1", "view"), (700, "b", "b1", "view"),
 
 
 def make_tower(vocabularies, pooling="cls", **overrides):
-  config = TrainConfig(data="", model_dir="", max_seq_len=MAX_SEQ_LEN,
-                       embedding_dim=DIM, num_heads=2, num_layers=2,
-                       pooling=pooling, **overrides)
+  spec = ModelSpec(max_seq_len=MAX_SEQ_LEN, embedding_dim=DIM, num_heads=2,
+                   num_layers=2, pooling=pooling, **overrides)
   tf.keras.utils.set_random_seed(1)
   advertisers = IdEmbedding(vocabularies.candidate_ids(),
-                            config.num_oov_buckets, DIM)
-  return user_tower.UserTower(config, vocabularies, advertisers)
+                            spec.num_oov_buckets, DIM)
+  return user_tower.UserTower(spec, vocabularies, advertisers)
 
 
 def test_select_recent_events_sorts_truncates_and_pads():
