@@ -11,18 +11,18 @@ from tfrs_adcg import schema
 # Eval cutoff: the day of the latest event (Jan 4) less K = 1 day, Jan 3.
 EVENTS_CSV = """\
 user_id,timestamp,event_type,item_id,advertiser_id
-u1,2025-12-31T10:00:00Z,view,i1,a1
-u1,2026-01-01T10:00:00Z,checkout,i1,a1
-u1,2026-01-02T10:00:00Z,view,i2,a2
-u1,1767348000,view,i2,a2
-u1,2026-01-03T10:00:00Z,checkout,i2,a2
-u1,2026-01-03T10:00:00Z,checkout,i2,a2
-u2,2026-01-02T10:00:00Z,view,i3,a3
-u2,2026-01-03T11:00:00Z,signup,,a1
-u2,2026-01-04T10:00:00Z,view,i3,a3
-u2,soon,view,i3,a3
-u3,2026-01-04T09:00:00Z,wishlist,i3,a3
-u3,2026-01-04T09:00:00Z,view,i3
+ann,2025-12-31T08:30:00Z,view,p1,acme
+ann,2026-01-01T08:30:00Z,checkout,p1,acme
+ann,2026-01-02T08:30:00Z,view,p2,bolt
+ann,1767342600,view,p2,bolt
+ann,2026-01-03T08:30:00Z,checkout,p2,bolt
+ann,2026-01-03T08:30:00Z,checkout,p2,bolt
+bob,2026-01-02T08:30:00Z,view,p3,cora
+bob,2026-01-03T09:45:00Z,signup,,acme
+bob,2026-01-04T08:30:00Z,view,p3,cora
+bob,later,view,p3,cora
+cy,2026-01-04T07:15:00Z,wishlist,p3,cora
+cy,2026-01-04T07:15:00Z,view,p3
 """
 
 
@@ -48,17 +48,17 @@ def test_baseline_writes_windowed_examples_and_counts(tmp_path):
   # type and a row of four columns (counted as read all the same).
   assert counts == {"events_read": 12, "events_used": 7,
                     "examples": {schema.TRAIN: 1, schema.EVAL: 2}}
-  # Daily training cutoffs: Jan 1 is u1's only one with a conversion in
+  # Daily training cutoffs: Jan 1 is ann's only one with a conversion in
   # its window.
   assert _examples(output, schema.TRAIN) == [
-      (b"u1", [b"a1"], [b"a1"], [b"i1"])]
+      (b"ann", [b"acme"], [b"acme"], [b"p1"])]
   # At most L = 2 events of history; a signup labels no item.
   assert _examples(output, schema.EVAL) == [
-      (b"u1", [b"a1", b"a2"], [b"a2"], [b"i2"]),
-      (b"u2", [b"a3"], [b"a1"], [])]
+      (b"ann", [b"acme", b"bolt"], [b"bolt"], [b"p2"]),
+      (b"bob", [b"cora"], [b"acme"], [])]
   vocab = schema.vocab_path(str(output), schema.ADVERTISER_ID)
   with open(vocab, encoding="utf-8") as f:
-    assert f.read() == "a1\t3\na2\t2\na3\t2\n"
+    assert f.read() == "acme\t3\nbolt\t2\ncora\t2\n"
   with open(os.path.join(output, schema.CANDIDATE_FREQUENCIES),
             encoding="utf-8") as f:
-    assert f.read() == "a1\t1\t1.0\na2\t0\t0.5\na3\t0\t0.5\n"
+    assert f.read() == "acme\t1\t1.0\nbolt\t0\t0.5\ncora\t0\t0.5\n"
