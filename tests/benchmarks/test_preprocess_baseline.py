@@ -8,21 +8,22 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from benchmarks import preprocess_baseline
 from tfrs_adcg import schema
 
-# Eval cutoff: the day of the latest event (Jan 4) less K = 1 day, Jan 3.
+# Columns are read by name, in any order. Eval cutoff: the day of the latest
+# event (Jan 4) less K = 1 day, Jan 3.
 EVENTS_CSV = """\
-user_id,timestamp,event_type,item_id,advertiser_id
-ann,2025-12-31T08:30:00Z,view,p1,acme
-ann,2026-01-01T08:30:00Z,checkout,p1,acme
-ann,2026-01-02T08:30:00Z,view,p2,bolt
-ann,1767342600,view,p2,bolt
-ann,2026-01-03T08:30:00Z,checkout,p2,bolt
-ann,2026-01-03T08:30:00Z,checkout,p2,bolt
-bob,2026-01-02T08:30:00Z,view,p3,cora
-bob,2026-01-03T09:45:00Z,signup,,acme
-bob,2026-01-04T08:30:00Z,view,p3,cora
-bob,later,view,p3,cora
-cy,2026-01-04T07:15:00Z,wishlist,p3,cora
-cy,2026-01-04T07:15:00Z,view,p3
+timestamp,user_id,event_type,item_id,advertiser_id
+2025-12-31T08:30:00Z,ann,view,p1,acme
+2026-01-01T08:30:00Z,ann,checkout,p1,acme
+2026-01-02T08:30:00Z,ann,view,p2,bolt
+1767342600,ann,view,p2,bolt
+2026-01-03T08:30:00Z,ann,checkout,p2,bolt
+2026-01-03T08:30:00Z,ann,checkout,p2,bolt
+2026-01-02T08:30:00Z,bob,view,p3,cora
+2026-01-03T09:45:00Z,bob,signup,,acme
+2026-01-04T08:30:00Z,bob,view,p3,cora
+later,bob,view,p3,cora
+2026-01-04T07:15:00Z,cy,wishlist,p3,cora
+2026-01-04T07:15:00Z,cy,view,p3
 """
 
 
