@@ -11,7 +11,7 @@ configurations, each run in a fresh subprocess, one after the other:
   DirectRunner (on a large input, one worker process per CPU);
 * beam_one_process: ``beam.preprocess --direct_num_workers 1``, the
   DirectRunner in memory in a single process;
-* baseline: ``baseline_preprocess`` below, the same validation, exact
+* baseline: ``benchmarks.preprocess_baseline``, the same validation, exact
   duplicate removal, grouping and windowing with pyarrow, pandas and numpy
   in one process, writing the same examples with ``schema.encode_example``
   into a gzipped TFRecord file.
@@ -21,18 +21,17 @@ All use the time split, L = 100, K = 7 days and daily training cutoffs;
 times, interleaved, the order rotated each round, since a shared machine's
 speed drifts by tens of percent within minutes; the table shows each
 configuration's run of median wall time, with the range over its repeats,
-and the ratios compare those. Reports wall seconds of each
-subprocess (start to exit: end to end), events read per second, CPU seconds
-(user + system of the subprocess and its children: what the run costs,
-however loaded the machine is), the peak of the summed resident memory of
-the subprocess's whole process tree (runner and Beam worker processes,
-sampled from /proc), and the ratios. Every run must write the same number of
-examples per split as the baseline, or the benchmark fails.
+and the ratios compare those. Reports wall seconds of each subprocess (start
+to exit: end to end), events read per second, CPU seconds (user + system of
+the subprocess and its children: what the run costs, however loaded the
+machine is), the peak of the summed resident memory of the subprocess's
+whole process tree (runner and Beam worker processes, sampled from /proc by
+``benchmarks.process_memory``), and the ratios. Every run must write the same
+number of examples per split as the baseline, or the benchmark fails.
 Writes results/preprocess.{json,md}.
 """
 
 import argparse
-import bisect
 import collections
 import dataclasses
 import json
@@ -40,25 +39,18 @@ import logging
 import os
 import resource
 import shlex
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks import common
+from benchmarks import process_memory
 
 EVENTS_PER_USER = 97.3  # Of the synthetic generator's defaults (60 days).
 MAX_SEQ_LEN = 100
 LABEL_WINDOW_DAYS = 7
-CONVERSION_TYPES = ("checkout", "add_to_cart", "signup")
-EVENT_TYPES = ("view", "add_to_cart", "checkout", "signup")
-DAY = 86400
 TARGET_EVENTS_PER_SECOND = 50_000  # Issue #3, end to end on this machine.
-SAMPLE_SECONDS = 0.2  # How often the process tree's memory is sampled.
-# The module a DirectRunner worker process runs in multi_processing mode.
-SDK_WORKER_MODULE = "apache_beam.runners.worker.sdk_worker_main"
 _MIB = 2**20
 
 
@@ -78,247 +70,6 @@ BASELINE = Configuration("baseline", "baseline", "baseline")
 CONFIGURATIONS = (DEFAULT, ONE_PROCESS, BASELINE)
 
 
-def baseline_preprocess(input_path: str, output: str) -> Dict[str, object]:
-  """beam.preprocess's time split, single process: pyarrow, pandas, numpy.
-
-  Reads the whole CSV into memory (what Beam avoids), validates like
-  ``beam.parse_events`` (ISO or epoch times, ids, types, range), drops exact
-  duplicates, sorts by user and time, and writes the examples, vocabularies
-  and candidate frequencies.
-
-  Returns:
-    Counts: events read, events used, examples per split.
-  """
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import pandas as pd  # pylint: disable=g-import-not-at-top
-  import pyarrow as pa  # pylint: disable=g-import-not-at-top
-  import pyarrow.compute as pc  # pylint: disable=g-import-not-at-top
-  from pyarrow import csv as pa_csv  # pylint: disable=g-import-not-at-top
-
-  import tfrs_adcg  # noqa: F401  pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfrs_adcg import schema  # pylint: disable=g-import-not-at-top
-  from tfrs_adcg import timestamps  # pylint: disable=g-import-not-at-top
-
-  malformed = [0]
-
-  def skip_row(_):
-    malformed[0] += 1
-    return "skip"
-
-  table = pa_csv.read_csv(
-      input_path,
-      parse_options=pa_csv.ParseOptions(invalid_row_handler=skip_row),
-      convert_options=pa_csv.ConvertOptions(
-          column_types={name: pa.string() for name in schema.RAW_COLUMNS},
-          strings_can_be_null=False))
-  read = table.num_rows + malformed[0]
-  times = pc.strptime(table[schema.RAW_TIMESTAMP], format="%Y-%m-%dT%H:%M:%SZ",
-                      unit="s", error_is_null=True)
-  frame = pd.DataFrame({
-      "user": table[schema.RAW_USER_ID].to_numpy(zero_copy_only=False),
-      "time": pc.cast(times, pa.int64()).to_numpy(zero_copy_only=False),
-      "type": table[schema.RAW_EVENT_TYPE].to_numpy(zero_copy_only=False),
-      "item": table[schema.RAW_ITEM_ID].to_numpy(zero_copy_only=False),
-      "advertiser": table[schema.RAW_ADVERTISER_ID].to_numpy(
-          zero_copy_only=False)})
-  unparsed = np.flatnonzero(np.isnan(frame["time"].to_numpy()))
-  raw_times = table[schema.RAW_TIMESTAMP]
-  for row in unparsed:  # Epoch numbers, other ISO forms: as beam.event_times.
-    try:
-      frame.iloc[row, 1] = timestamps.parse_timestamp(
-          raw_times[int(row)].as_py())
-    except (ValueError, OverflowError):
-      pass
-  valid = ((frame["user"] != "") & (frame["advertiser"] != "") &
-           frame["time"].notna() & frame["type"].isin(EVENT_TYPES) &
-           frame["time"].between(946684800, time.time() + DAY))
-  frame = frame[valid].astype({"time": np.int64}).drop_duplicates()
-  frame = frame.sort_values(["user", "time", "type", "item", "advertiser"],
-                            kind="stable")
-
-  latest = int(frame["time"].max()) - LABEL_WINDOW_DAYS * DAY
-  eval_cutoff = latest - latest % DAY
-  users = frame["user"].to_numpy()
-  starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-  ends = np.r_[starts[1:], len(users)]
-  times_all = frame["time"].to_numpy()
-  types_all = frame["type"].tolist()
-  items_all = frame["item"].tolist()
-  advertisers_all = frame["advertiser"].tolist()
-  converted = frame["type"].isin(CONVERSION_TYPES).to_numpy()
-
-  os.makedirs(os.path.join(output, schema.VOCAB_DIR), exist_ok=True)
-  writers = {split: tf.io.TFRecordWriter(
-      os.path.join(output, f"{split}-00000-of-00001{schema.TFRECORD_SUFFIX}"),
-      options="GZIP") for split in (schema.TRAIN, schema.EVAL)}
-  examples = collections.Counter()
-  positives = collections.Counter()
-  eval_day = eval_cutoff // DAY
-  for start, end in zip(starts, ends):
-    user_times = times_all[start:end].tolist()
-    conversions = np.flatnonzero(converted[start:end]) + start
-    conversion_times = times_all[conversions].tolist()
-    first_day = user_times[0] // DAY
-    steps = (eval_day - first_day)
-    cutoff_days = list(range(eval_day - LABEL_WINDOW_DAYS - steps,
-                             eval_day - LABEL_WINDOW_DAYS + 1)) + [eval_day]
-    for cutoff_day in cutoff_days:
-      cutoff = cutoff_day * DAY
-      history_end = bisect.bisect_left(user_times, cutoff)
-      low = bisect.bisect_right(conversion_times, cutoff)
-      high = bisect.bisect_right(conversion_times,
-                                 cutoff + LABEL_WINDOW_DAYS * DAY)
-      if not history_end or low == high:
-        continue
-      window = conversions[low:high]
-      label_advertisers = sorted({advertisers_all[i] for i in window})
-      label_items = sorted({items_all[i] for i in window} - {""})
-      begin = start + max(0, history_end - MAX_SEQ_LEN)
-      stop = start + history_end
-      record = schema.encode_example(
-          users[start], cutoff * timestamps.MILLISECONDS_PER_SECOND, {
-              schema.TIMESTAMP: [
-                  time * timestamps.MILLISECONDS_PER_SECOND
-                  for time in user_times[begin - start:history_end]],
-              schema.EVENT_TYPE: types_all[begin:stop],
-              schema.ITEM_ID: items_all[begin:stop],
-              schema.ADVERTISER_ID: advertisers_all[begin:stop],
-          }, label_advertisers, label_items)
-      split = schema.EVAL if cutoff_day == eval_day else schema.TRAIN
-      writers[split].write(record)
-      examples[split] += 1
-      if split == schema.TRAIN:
-        positives.update(label_advertisers)
-  for writer in writers.values():
-    writer.close()
-
-  for feature, column in ((schema.ADVERTISER_ID, "advertiser"),
-                          (schema.ITEM_ID, "item"),
-                          (schema.EVENT_TYPE, "type")):
-    counts = frame[column][frame[column] != ""].value_counts()
-    ordered = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
-    with open(schema.vocab_path(output, feature), "w", encoding="utf-8") as f:
-      f.writelines(f"{id_}\t{n}\n" for id_, n in ordered)
-  total = sum(positives.values())
-  with open(os.path.join(output, schema.CANDIDATE_FREQUENCIES), "w",
-            encoding="utf-8") as f:
-    for advertiser in frame["advertiser"].unique():
-      n = positives[advertiser]
-      f.write(f"{advertiser}\t{n}\t{max(n, 0.5) / total!r}\n")
-  return {"events_read": read, "events_used": len(frame),
-          "examples": dict(examples)}
-
-
-def _parent_pids() -> Dict[int, int]:
-  """The parent of every process alive now, from /proc/<pid>/stat."""
-  parents = {}
-  for entry in os.listdir("/proc"):
-    if not entry.isdigit():
-      continue
-    try:
-      with open(f"/proc/{entry}/stat", "rb") as f:
-        stat = f.read()
-    except OSError:  # Exited since the listing.
-      continue
-    # After the command name, in parentheses and maybe with spaces: the
-    # state, then the parent's pid.
-    parents[int(entry)] = int(stat[stat.rindex(b")") + 1:].split()[1])
-  return parents
-
-
-def process_tree(root: int) -> List[int]:
-  """``root`` and every descendant of it alive now (Linux)."""
-  children = collections.defaultdict(list)
-  for pid, parent in _parent_pids().items():
-    children[parent].append(pid)
-  tree, pending = [], [root]
-  while pending:
-    pid = pending.pop()
-    tree.append(pid)
-    pending.extend(children[pid])
-  return tree
-
-
-def is_sdk_worker(argv: Sequence[str]) -> bool:
-  """Whether a command line is a DirectRunner worker process's.
-
-  The module must be a whole argument: the ``sh -c "python -m ..."`` Beam
-  starts each worker with is not a second worker.
-  """
-  return SDK_WORKER_MODULE in argv
-
-
-@dataclasses.dataclass
-class TreeSample:
-  """A process tree's summed resident memory and its processes."""
-  rss_bytes: int = 0
-  processes: int = 0
-  sdk_workers: int = 0
-
-
-def sample_tree(root: int) -> TreeSample:
-  """The summed RSS (``/proc/<pid>/statm``) of ``root``'s tree, now."""
-  page_bytes = os.sysconf("SC_PAGE_SIZE")
-  sample = TreeSample()
-  for pid in process_tree(root):
-    try:
-      with open(f"/proc/{pid}/statm", "rb") as f:
-        resident_pages = int(f.read().split()[1])
-      with open(f"/proc/{pid}/cmdline", "rb") as f:
-        argv = f.read().decode("utf-8", "replace").split("\0")
-    except OSError:  # Exited since the walk.
-      continue
-    sample.rss_bytes += resident_pages * page_bytes
-    sample.processes += 1
-    sample.sdk_workers += is_sdk_worker(argv)
-  return sample
-
-
-def run_sampling_tree(command: Sequence[str],
-                      interval: float = SAMPLE_SECONDS
-                      ) -> Tuple[subprocess.CompletedProcess, TreeSample]:
-  """Runs ``command`` to its end, sampling its process tree meanwhile.
-
-  Every ``interval`` seconds a thread sums the resident memory of the
-  subprocess and all its descendants (a Beam runner and its worker
-  processes, say). Pages shared between processes count in each, as in any
-  sum of RSS; a peak shorter than ``interval`` may be missed.
-
-  Returns:
-    The finished process, its stdout and stderr captured as text, and the
-    peaks over the samples: of the summed RSS (not of any one process), of
-    the processes alive at once and of the Beam worker processes among them.
-  """
-  process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-  peak = TreeSample()
-  done = threading.Event()
-
-  def sample() -> None:
-    while True:
-      now = sample_tree(process.pid)
-      peak.rss_bytes = max(peak.rss_bytes, now.rss_bytes)
-      peak.processes = max(peak.processes, now.processes)
-      peak.sdk_workers = max(peak.sdk_workers, now.sdk_workers)
-      if done.wait(interval):
-        return
-
-  sampler = threading.Thread(target=sample, name="SampleTreeRss",
-                             daemon=True)
-  sampler.start()
-  try:
-    stdout, stderr = process.communicate()
-  except BaseException:
-    process.kill()
-    raise
-  finally:
-    done.set()
-    sampler.join()
-  return (subprocess.CompletedProcess(list(command), process.returncode,
-                                      stdout, stderr), peak)
-
-
 def _child(kind: str, input_path: str, output: str,
            beam_args: Sequence[str]) -> None:
   """Runs one preprocessing in this process; prints its counts as JSON."""
@@ -334,7 +85,10 @@ def _child(kind: str, input_path: str, output: str,
               "events_used": counts["events_used"],
               "examples": counts["examples"]}
   else:
-    result = baseline_preprocess(input_path, output)
+    from benchmarks import preprocess_baseline  # pylint: disable=g-import-not-at-top
+
+    result = preprocess_baseline.baseline_preprocess(
+        input_path, output, MAX_SEQ_LEN, LABEL_WINDOW_DAYS)
   result["runner_peak_rss_mib"] = round(common.memory_mib("VmHWM"), 1)
   print("RESULT " + json.dumps(result), flush=True)
 
@@ -351,7 +105,7 @@ def run_subprocess(configuration: Configuration, input_path: str, output: str,
     command.append(f"--beam_args={shlex.join(beam_args)}")
   started = time.perf_counter()
   cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-  finished, peak = run_sampling_tree(command)
+  finished, peak = process_memory.run_sampling_tree(command)
   seconds = time.perf_counter() - started
   cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
   lines = [line for line in finished.stdout.splitlines()
@@ -542,7 +296,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
              "extra_beam_args": beam_args,
              "beam_args": {c.name: list(c.beam_args) + beam_args
                            for c in CONFIGURATIONS if c.child == "beam"},
-             "sample_seconds": SAMPLE_SECONDS,
+             "sample_seconds": process_memory.SAMPLE_SECONDS,
              "target_events_per_second": TARGET_EVENTS_PER_SECOND,
              "repeats": repeats,
              "runs": runs, "ratios": ratios(runs), "all_runs": all_runs}

@@ -7,8 +7,8 @@ The corpus of each size (default 100k and 1M candidates) is, when
 ``--item_model_dir`` is given, what a trained model really produces: a
 synthetic item catalog of that size (``tfrs_adcg.synthetic``, the item
 model's embedding width) through the trained item tower
-(``trained_item_embeddings``), searched by that model's user tower, with
-queries from the eval histories of its data. Without it, clustered unit
+(``benchmarks.serving_workloads``), searched by that model's user tower,
+with queries from the eval histories of its data. Without it, clustered unit
 vectors of ``--model_dir``'s width stand in, labelled "synthetic clusters"
 (a fallback: recall there says little about trained embeddings).
 
@@ -17,15 +17,15 @@ SavedModel exactly as ``export.savedmodel`` lays it out, and times
 ``serving_default`` in-process for batches of 1 and 32 users with 100
 events each: p50 and p99, as ratios against brute force in the same run,
 with the SavedModel's size and the index's recall@100 against exact top-100
-for the eval queries. On the largest corpus it sweeps the leaves searched by
-ScaNN and by the partitioned index for one recall/latency plot of all three
-indexes. Recall is also reported on ``--model_dir``'s own advertiser corpus,
-with queries from its eval histories. Writes results/serving.{json,md,png}.
+for the eval queries (``benchmarks.index_recall``). On the largest corpus it
+sweeps the leaves searched by ScaNN and by the partitioned index for one
+recall/latency plot of all three indexes. Recall is also reported on
+``--model_dir``'s own advertiser corpus, with queries from its eval
+histories. Writes results/serving.{json,md,png}.
 """
 
 import argparse
 import dataclasses
-import glob
 import os
 import tempfile
 import time
@@ -38,46 +38,20 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from scann import scann_ops
 
 from benchmarks import common
-from benchmarks import item_index_bench
+from benchmarks import index_recall
+from benchmarks import serving_workloads
 from export import index as index_lib
-from export import partitioned_index
 from export import serving_module
-from tfrs_adcg import item_catalog
 from tfrs_adcg import model as model_lib
 from tfrs_adcg import schema
-from tfrs_adcg import vocabulary
 from tfrs_adcg.config import TrainConfig
 
 K = 100
 EVENTS = 100
 KINDS = ("scann", "partitioned", "brute_force")
-EVAL_QUERIES = 500
-SYNTHETIC_CLUSTERS = "synthetic clusters"
-# Blurred enough that searching fewer leaves costs recall (at 0.6 a few
-# leaves find everything); 2 is close to uniform.
-SYNTHETIC_SPREAD = 1.0
-TRAINED_ITEMS = "trained item tower over the synthetic catalog"
 # Shares of each tree's leaves searched in the recall/latency sweep.
 SWEEP_FRACTIONS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.4)
 SWEEP_CHUNK = 25  # User vectors per partitioned search in the sweep.
-
-
-def clustered_unit_vectors(size: int, dim: int, seed: int,
-                           clusters: int = 256,
-                           spread: float = 0.6) -> np.ndarray:
-  """Unit vectors scattered around fixed random centres (embeddings cluster).
-
-  The centres are the same for every call with the same ``dim``; ``seed``
-  draws the points, so corpus and queries share one distribution. A larger
-  ``spread`` blurs the clusters (about 2: nearly uniform, the hard case).
-  """
-  centres = np.random.default_rng(dim).normal(
-      size=(clusters, dim)).astype(np.float32)
-  rng = np.random.default_rng(seed)
-  points = centres[rng.integers(clusters, size=size)]
-  points += spread * rng.normal(size=(size, dim)).astype(np.float32)
-  points /= np.linalg.norm(points, axis=1, keepdims=True)
-  return points
 
 
 def event_batch(batch_size: int, advertisers: List[str],
@@ -95,109 +69,6 @@ def event_batch(batch_size: int, advertisers: List[str],
   }
 
 
-def eval_queries(trained, data_dir: str,
-                 count: int = EVAL_QUERIES) -> np.ndarray:
-  """User vectors float32 [count, H, D] of the eval histories of
-  ``data_dir``, the model's data (H = 1 for a model of one vector per
-  user)."""
-  files = sorted(glob.glob(schema.split_pattern(data_dir, schema.EVAL)))
-  if not files:
-    raise FileNotFoundError(f"No eval split in {data_dir!r}, the "
-                            "data the model was trained on.")
-  records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(
-      count).batch(count)
-  parsed = tf.io.parse_example(next(iter(records)), schema.feature_spec())
-  batch = {name: parsed[name].to_tensor(schema.STRING_PAD)
-           for name in schema.STRING_SEQUENCE_FEATURES}
-  batch[schema.TIMESTAMP] = parsed[schema.TIMESTAMP].to_tensor(
-      schema.INT_PAD)
-  embeddings = trained.user_tower(batch, training=False).numpy()
-  return embeddings if embeddings.ndim == 3 else embeddings[:, np.newaxis]
-
-
-def trained_item_embeddings(item_model_dir: str, size: int, work_dir: str
-                            ) -> Dict[str, np.ndarray]:
-  """A trained item model's embeddings of a synthetic catalog of ``size``.
-
-  Writes a synthetic catalog of ``size`` items (pretrained vectors of the
-  model's width) into ``work_dir`` and streams it through the model's item
-  tower, as ``export.savedmodel`` indexes a catalog.
-
-  Returns:
-    {"ids": bytes [size], "embeddings": float32 [size, D]}.
-  """
-  trained = model_lib.load_trained(item_model_dir)
-  if not trained.spec.item_task:
-    raise ValueError(f"{item_model_dir!r} holds an advertiser-level model; "
-                     "--item_model_dir needs one trained with --task item.")
-  dim = 0
-  if trained.spec.pretrained:
-    dim = int(item_catalog.read_item_catalog(
-        trained.candidates.path).element_spec[
-            schema.CATALOG_EMBEDDING].shape[1])
-  path = item_index_bench.write_catalog(
-      os.path.join(work_dir, f"catalog-{size}"), size, dim)
-  ids, embeddings = trained.corpus_embeddings(path)
-  return {"ids": ids.numpy(), "embeddings": embeddings.numpy()}
-
-
-@dataclasses.dataclass
-class Workload:
-  """What one corpus size is measured on."""
-  source: str
-  trained: object
-  ids: np.ndarray
-  embeddings: np.ndarray
-  queries: np.ndarray
-  advertisers: List[str]
-
-
-def exact_top_k(queries: np.ndarray, corpus: np.ndarray, k: int
-                ) -> np.ndarray:
-  """Rows of the exact top-k of users' vectors [Q, H, D] by max-sim (a
-  candidate's best score over a user's H vectors), int [Q, k], unordered
-  within the row."""
-  rows = []
-  for start in range(0, len(queries), 50):
-    scores = np.einsum("qhd,nd->qhn", queries[start:start + 50],
-                       corpus).max(axis=1)
-    rows.append(np.argpartition(-scores, k - 1, axis=1)[:, :k])
-  return np.concatenate(rows)
-
-
-def merge_vectors(rows: np.ndarray, scores: np.ndarray, vectors: int,
-                  k: int) -> np.ndarray:
-  """Each user's k best distinct rows of the per-vector results ``rows``
-  and ``scores`` [Q * H, k'] (the search of every vector of Q users), as
-  ``user_vectors.merge_top_k`` merges them when serving: [Q, k]."""
-  rows = np.asarray(rows).reshape(-1, vectors * np.shape(rows)[1])
-  scores = np.asarray(scores).reshape(rows.shape)
-  merged = []
-  for user_rows, user_scores in zip(rows, scores):
-    ranked = user_rows[np.argsort(-user_scores, kind="stable")]
-    _, first = np.unique(ranked, return_index=True)
-    kept = ranked[np.sort(first)[:k]]
-    # Fewer than k distinct: the last one repeats, as when serving.
-    merged.append(np.concatenate([kept, kept[-1:].repeat(k - len(kept))]))
-  return np.stack(merged)
-
-
-def search_users(index, queries: np.ndarray, k: int) -> np.ndarray:
-  """Candidate ids [Q, k] of users' vectors [Q, H, D] by max-sim: the
-  partitioned index searches each user's vectors as one set, the others
-  search every vector and merge."""
-  if isinstance(index, partitioned_index.PartitionedIndex):
-    return index(tf.constant(queries), k=k)[1].numpy()
-  scores, ids = index(tf.constant(queries.reshape(-1, queries.shape[-1])),
-                      k=k)
-  return merge_vectors(ids.numpy(), scores.numpy(), queries.shape[1], k)
-
-
-def recall(found_ids: np.ndarray, exact_ids: np.ndarray) -> float:
-  return float(np.mean([len(set(f) & set(e)) / len(e)
-                        for f, e in zip(found_ids, exact_ids)]))
-
-
 def directory_mib(path: str) -> float:
   total = 0
   for root, _, files in os.walk(path):
@@ -205,12 +76,14 @@ def directory_mib(path: str) -> float:
   return total / 2**20
 
 
-def bench_corpus(workload: Workload, repeats: int, work_dir: str) -> dict:
+def bench_corpus(workload: serving_workloads.Workload, repeats: int,
+                 work_dir: str) -> dict:
   """Build, save, reload, time and measure recall of every index kind."""
   size = len(workload.ids)
   ids = tf.constant(workload.ids)
   corpus = tf.constant(workload.embeddings)
-  exact = workload.ids[exact_top_k(workload.queries, workload.embeddings, K)]
+  exact = workload.ids[index_recall.exact_top_k(workload.queries,
+                                                workload.embeddings, K)]
   results, indexes = {}, {}
   for kind in KINDS:
     started = time.perf_counter()
@@ -225,10 +98,10 @@ def bench_corpus(workload: Workload, repeats: int, work_dir: str) -> dict:
                             namespace_whitelist=["Scann"]))
     signature = tf.saved_model.load(path).signatures[
         serving_module.SERVING_DEFAULT]
-    found = search_users(index, workload.queries, K)
+    found = index_recall.search_users(index, workload.queries, K)
     row = {"index_build_s": round(build_seconds, 2),
            "savedmodel_mib": round(directory_mib(path), 1),
-           "recall@100": round(recall(found, exact), 4)}
+           "recall@100": round(index_recall.recall(found, exact), 4)}
     for batch_size in (1, 32):
       batch = event_batch(batch_size, workload.advertisers, seed=batch_size)
       seconds = common.timings(lambda b=batch: signature(**b), repeats)
@@ -250,13 +123,13 @@ def _search_point(search, queries: np.ndarray, exact: np.ndarray,
   into candidate ids [Q, K] (untimed: the merge of a user's vectors)."""
   seconds = common.timings(search, repeats=5, warmup=1)
   point.update({
-      "recall@100": round(recall(finish(search()), exact), 4),
+      "recall@100": round(index_recall.recall(finish(search()), exact), 4),
       "ms_per_query": round(1000 * common.median(seconds) / len(queries), 3)})
   print(f"sweep {point}", flush=True)
   return point
 
 
-def recall_sweep(workload: Workload, partitioned,
+def recall_sweep(workload: serving_workloads.Workload, partitioned,
                  fractions: Sequence[float]) -> List[dict]:
   """Recall@K against exact and search time per query, by leaves searched.
 
@@ -266,7 +139,7 @@ def recall_sweep(workload: Workload, partitioned,
   ``SWEEP_CHUNK``).
   """
   corpus, queries, ids = workload.embeddings, workload.queries, workload.ids
-  exact = ids[exact_top_k(queries, corpus, K)]
+  exact = ids[index_recall.exact_top_k(queries, corpus, K)]
   vectors = queries.shape[1]
   flat = queries.reshape(-1, queries.shape[-1])
   params = index_lib.ScannParameters.for_corpus(len(corpus), K)
@@ -282,7 +155,8 @@ def recall_sweep(workload: Workload, partitioned,
         lambda l=leaves: searcher.search_batched(  # noqa: E731
             flat, leaves_to_search=l),
         queries, exact, index="scann", leaves_to_search=leaves,
-        finish=lambda found: ids[merge_vectors(*found, vectors, K)],
+        finish=lambda found: ids[index_recall.merge_vectors(
+            *found, vectors, K)],
         num_leaves=params.num_leaves))
   query_tensor = tf.constant(queries)
   # The partitioned search holds [queries x leaves, rows] scores (and the
@@ -306,7 +180,7 @@ def recall_sweep(workload: Workload, partitioned,
   search = tf.function(lambda q: brute_force(q, k=K))
   flat_tensor = tf.constant(flat)
   points.append(_search_point(lambda: search(flat_tensor), queries, exact,
-                              finish=lambda found: merge_vectors(
+                              finish=lambda found: index_recall.merge_vectors(
                                   found[1], found[0], vectors, K),
                               index="brute_force",
                               leaves_to_search=None, num_leaves=None))
@@ -346,42 +220,17 @@ def advertiser_corpus_recall(model_dir: str) -> dict:
   trained = model_lib.load_trained(model_dir)
   ids = trained.candidate_ids()
   embeddings = trained.candidate_embeddings()
-  queries = eval_queries(trained, TrainConfig.load(model_dir).data)
+  queries = serving_workloads.eval_queries(trained,
+                                           TrainConfig.load(model_dir).data)
   k = min(K, int(ids.shape[0]))
-  exact = ids.numpy()[exact_top_k(queries, embeddings.numpy(), k)]
+  exact = ids.numpy()[index_recall.exact_top_k(queries, embeddings.numpy(), k)]
   result = {"candidates": int(ids.shape[0]), "k": k,
             "queries": len(queries)}
   for kind in KINDS:
-    found = search_users(index_lib.build_index(kind, ids, embeddings, k),
-                         queries, k)
-    result[kind] = round(recall(found, exact), 4)
+    found = index_recall.search_users(
+        index_lib.build_index(kind, ids, embeddings, k), queries, k)
+    result[kind] = round(index_recall.recall(found, exact), 4)
   return result
-
-
-def workloads(model_dir: str, item_model_dir: Optional[str], work_dir: str,
-              sizes: Sequence[int]):
-  """(size, Workload) per corpus size: trained item embeddings if given."""
-  if item_model_dir:
-    trained = model_lib.load_trained(item_model_dir)
-    queries = eval_queries(trained, TrainConfig.load(item_model_dir).data)
-    advertisers = vocabulary.read_vocabularies(os.path.join(
-        item_model_dir, model_lib.ASSETS_DIR)).advertiser_ids[:50]
-    for size in sizes:
-      corpus = trained_item_embeddings(item_model_dir, size, work_dir)
-      yield size, Workload(TRAINED_ITEMS, trained, corpus["ids"],
-                           corpus["embeddings"], queries, advertisers)
-    return
-  trained = model_lib.load_trained(model_dir)
-  dim = int(trained.candidate_embeddings().shape[1])
-  advertisers = [s.decode() for s in trained.candidate_ids().numpy()]
-  for size in sizes:
-    yield size, Workload(
-        SYNTHETIC_CLUSTERS, trained,
-        np.array([f"c{i}".encode() for i in range(size)]),
-        clustered_unit_vectors(size, dim, seed=size, spread=SYNTHETIC_SPREAD),
-        clustered_unit_vectors(EVAL_QUERIES, dim, seed=size + 1,
-                               spread=SYNTHETIC_SPREAD)[:, np.newaxis],
-        advertisers)
 
 
 def markdown(results: dict) -> str:
@@ -455,8 +304,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
   results = {"machine": common.machine(), "k": K, "events_per_user": EVENTS,
              "repeats": repeats, "corpus": {}, "sweep_size": sizes[-1]}
   with tempfile.TemporaryDirectory() as work_dir:
-    for size, workload in workloads(args.model_dir, args.item_model_dir,
-                                    work_dir, sizes):
+    for size, workload in serving_workloads.workloads(
+        args.model_dir, args.item_model_dir, work_dir, sizes):
       measured = bench_corpus(workload, repeats, work_dir)
       indexes = measured.pop("indexes")
       results["corpus"][str(size)] = measured
@@ -465,7 +314,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         results["queries"] = len(workload.queries)
         results["query_source"] = (
             "eval histories through the trained user tower"
-            if workload.source == TRAINED_ITEMS else SYNTHETIC_CLUSTERS)
+            if workload.source == serving_workloads.TRAINED_ITEMS
+            else serving_workloads.SYNTHETIC_CLUSTERS)
         results["sweep"] = recall_sweep(workload, indexes["partitioned"],
                                         SWEEP_FRACTIONS)
   results["advertiser_corpus"] = advertiser_corpus_recall(args.model_dir)

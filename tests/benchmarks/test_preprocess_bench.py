@@ -1,54 +1,13 @@
 """Tests of benchmarks.preprocess_bench's helpers, with no timing.
 
-The process-tree sampler on a real parent and child, the labels, the ratios,
-the examples check and the markdown.
+The labels, the ratios, the median runs and rounds, the examples check and
+the markdown.
 """
-
-import os
-import sys
 
 import pytest
 
 from benchmarks import common
 from benchmarks import preprocess_bench as bench
-
-ALLOCATED = 50 * 2**20
-# A parent and the child it starts each fill ALLOCATED bytes (written, so
-# resident); the child holds them for a second.
-_CHILD = f"import time; data = b'x' * {ALLOCATED}; time.sleep(1)"
-_PARENT = (f"import subprocess, sys; data = b'x' * {ALLOCATED}; "
-           f"subprocess.run([sys.executable, '-c', {_CHILD!r}], check=True)")
-
-
-def test_run_sampling_tree_sums_a_grandchilds_memory():
-  finished, peak = bench.run_sampling_tree([sys.executable, "-c", _PARENT],
-                                           interval=0.05)
-  assert finished.returncode == 0, finished.stderr
-  # The sum over the tree, not the largest process.
-  assert peak.rss_bytes >= 2 * ALLOCATED
-  assert peak.processes == 2
-  assert peak.sdk_workers == 0
-
-
-def test_run_sampling_tree_captures_output_and_failure():
-  finished, peak = bench.run_sampling_tree(
-      [sys.executable, "-c", "import sys; print('out'); sys.exit(3)"])
-  assert finished.returncode == 3
-  assert finished.stdout == "out\n"
-  assert peak.processes == 1 and peak.rss_bytes > 0
-
-
-def test_process_tree_of_this_process():
-  tree = bench.process_tree(os.getpid())
-  assert tree[0] == os.getpid()
-  assert os.getppid() not in tree
-
-
-def test_is_sdk_worker_counts_the_python_not_its_shell():
-  module = bench.SDK_WORKER_MODULE
-  assert bench.is_sdk_worker(["/venv/bin/python", "-m", module, ""])
-  assert not bench.is_sdk_worker(["/bin/sh", "-c", f"python -m {module}"])
-  assert not bench.is_sdk_worker(["python", "-m", "beam.preprocess"])
 
 
 def _run(configuration, size=1000, events_per_second=1000, cpu=1000,
