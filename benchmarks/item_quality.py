@@ -9,10 +9,11 @@
 2. Signal: how often an item's nearest pretrained neighbour among other
    advertisers' items is of its product kind, beside the chance that two
    items of one category are: what a content encoder's vectors tell.
-3. Two ``tfrs_adcg.train`` runs, the defaults and ``--no_pretrained``, each
-   choosing its epoch on valid and reading eval once: the model against
-   ``last_advertiser_expanded`` and popularity at Recall@10/50/100, and the
-   cold-start Recall@100 with and without the pretrained vectors.
+3. Three ``tfrs_adcg.train`` runs, the defaults, ``--no_pretrained`` and
+   ``--num_repeat_vectors 0``, each choosing its epoch on valid and reading
+   eval once: the model against ``last_advertiser_expanded`` and
+   popularity at Recall@10/50/100, and the cold-start Recall@100 with and
+   without the pretrained vectors.
 
 Writes results/item_quality.{json,md}.
 """
@@ -46,6 +47,13 @@ QUICK_TRAIN_FLAGS: quality.Flags = {
 RANKERS = ("model", evaluation.LAST_ADVERTISER_EXPANDED, "popularity")
 PRETRAINED = "pretrained"
 NO_PRETRAINED = "no_pretrained"
+NO_REPEAT_VECTORS = "no_repeat_vectors"
+# Each run's name, flags over the defaults and table label.
+RUNS = ((PRETRAINED, {}, "item model"),
+        (NO_PRETRAINED, {"--no_pretrained": None},
+         "item model, `--no_pretrained`"),
+        (NO_REPEAT_VECTORS, {"--num_repeat_vectors": "0"},
+         "item model, `--num_repeat_vectors 0`"))
 COLD_START_RECALL = f"{metrics.COLD_START_PREFIX}recall@{metrics.MAX_K}"
 
 _BLOCK = 1024  # Rows of the item-by-item cosine matrix computed at a time.
@@ -114,8 +122,7 @@ def measure(workdir: str, quick: bool = False) -> Dict:
       data, os.path.join(workdir, "models"),
       {**(QUICK_TRAIN_FLAGS if quick else {}),
        "--item_catalog": os.path.join(raw, "items.parquet")})
-  runs = {PRETRAINED: trainer.run(), NO_PRETRAINED: trainer.run(
-      {"--no_pretrained": None})}
+  runs = {name: trainer.run(flags) for name, flags, _ in RUNS}
   return {
       "machine": common.machine(),
       "data": quality.describe_data(data),
@@ -141,8 +148,7 @@ def markdown(results: Dict) -> str:
             [f"Recall@{k}" for k in metrics.RECALL_KS] +
             ["cold-start Recall@100", "best epoch"])
   rows = []
-  for name, label in ((PRETRAINED, "item model"),
-                      (NO_PRETRAINED, "item model, `--no_pretrained`")):
+  for name, _, label in RUNS:
     run = results["runs"][name]
     for split in quality.SPLITS:
       rows.append([label, split] + _cells(run[split]["model"]) +

@@ -50,8 +50,10 @@ ABLATIONS: Tuple[Tuple[str, Flags], ...] = (
      {"--objective": "dense", "--num_user_vectors": "1",
       "--negatives": "full"}),
     ("--no_logq", {"--no_logq": None}),
-    ("--learning_rate_schedule warmup_cosine",
-     {"--learning_rate_schedule": "warmup_cosine"}),
+    ("--learning_rate_schedule constant --patience 2",
+     {"--learning_rate_schedule": "constant", "--patience": "2"}),
+    ("--learning_rate_schedule warmup_cosine --epochs 10",
+     {"--learning_rate_schedule": "warmup_cosine", "--epochs": "10"}),
 )
 
 

@@ -18,7 +18,9 @@ from tfrs_adcg.model_spec import ModelSpec
 
 CONFIG_FILE = "config.json"
 
-LEARNING_RATE_SCHEDULES = ("constant", "warmup_cosine")
+PLATEAU = "plateau"
+WARMUP_COSINE = "warmup_cosine"
+LEARNING_RATE_SCHEDULES = (PLATEAU, "constant", WARMUP_COSINE)
 DENSE_TARGETS = ("window", "next")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -46,9 +48,13 @@ class TrainConfig(ModelSpec):
     batch_size: Global batch size: training pairs per step, summed over
       replicas. Each replica's in-batch negatives are its share of the batch.
     learning_rate: Adam's (peak) learning rate.
-    learning_rate_schedule: ``constant``, or ``warmup_cosine``: a linear
-      warmup over ``warmup_steps``, then a cosine decay to zero at the last
-      step of ``epochs``.
+    learning_rate_schedule: ``plateau``: the learning rate is multiplied by
+      ``callbacks.PLATEAU_DECAY`` after every epoch without a better
+      validation recall, so training runs at full speed while it improves,
+      takes smaller steps where it stalls and stops after ``patience`` such
+      epochs in a row, however large the data; ``constant``; or
+      ``warmup_cosine``: a linear warmup over ``warmup_steps``, then a
+      cosine decay to zero at the last step of ``epochs``.
     warmup_steps: Steps of the warmup.
     dense_target: ``window``: one of a position's positives at random each
       step; ``next``: the first of them.
@@ -74,10 +80,10 @@ class TrainConfig(ModelSpec):
   steps_per_epoch: int = 100
   batch_size: int = 256
   learning_rate: float = 1e-3
-  learning_rate_schedule: str = "constant"
+  learning_rate_schedule: str = PLATEAU
   warmup_steps: int = 100
   dense_target: str = "window"
-  patience: int = 2
+  patience: int = 3
   shuffle_buffer: int = 20_000
   strategy: str = "default"
   seed: int = 42

@@ -327,12 +327,13 @@ def build(spec: ModelSpec, vocabularies: Vocabularies,
                                                name="item_content")
   candidate_tower = ItemTower(spec, item_content.select(corpus.ids),
                               advertiser_embedding, name="candidate_tower")
-  history_items = None
-  if spec.history_item_ids is not False:
-    history_items = HistoryItemEmbedding(content, candidate_tower,
-                                         name="history_items")
-  user_tower = UserTower(spec, vocabularies, advertiser_embedding,
-                         history_items, name="user_tower")
+  history_items = HistoryItemEmbedding(content, candidate_tower,
+                                       name="history_items")
+  user_tower = UserTower(
+      spec, vocabularies, advertiser_embedding,
+      history_items if spec.history_item_ids is not False else None,
+      candidate_tower=history_items, candidate_feature=schema.ITEM_ID,
+      name="user_tower")
   return RetrievalModel(spec, user_tower, candidate_tower, corpus,
                         vocabularies.probabilities, candidate_features=content)
 

@@ -59,15 +59,14 @@ class ModelSpec:
       may hold millions of items and whose serving cost grows with H, and
       for the dense objective, which needs one. A tower built from an
       unresolved spec has one.
-    num_repeat_vectors: R, more vectors of an advertiser model's user: the
-      candidate embeddings of the history's R most recent distinct
-      advertisers, each times a learned gate (see ``repeat_vectors``), so
-      that a return to an advertiser just visited can rank first. ``None``
-      means the default training resolves and saves:
-      ``run_config.REPEAT_VECTORS`` for the advertiser task with the pooled
-      objective, else 0 (the item task's candidates are items; the dense
-      objective needs one vector). A tower built from an unresolved spec
-      has none.
+    num_repeat_vectors: R, more vectors of a user: the candidate
+      embeddings of the history's R most recent distinct candidates
+      (advertisers, or items of the item task), each times a learned gate
+      (see ``repeat_vectors``), so that a return to a candidate just
+      visited, or to its neighbours, can rank first. ``None`` means the
+      default training resolves and saves: ``run_config.REPEAT_VECTORS``
+      with the pooled objective, 0 with the dense one (which needs one
+      vector). A tower built from an unresolved spec has none.
     history_item_ids: Whether the user tower embeds the item ids of the
       history's events. ``None`` means the task's default, which training
       resolves and saves: yes for the item task, whose candidates are
@@ -132,12 +131,10 @@ class ModelSpec:
       raise ValueError("The dense objective reads the newest event's vector: "
                        "it needs pooling 'last' and one user vector, not "
                        f"{self.pooling!r} and {self.num_user_vectors}.")
-    if self.num_repeat_vectors and (self.objective == DENSE
-                                    or self.task == schema.ITEM_TASK):
-      raise ValueError("Repeat vectors are for advertiser candidates and the "
-                       "pooled objective; pass --num_repeat_vectors 0 with "
-                       f"objective {self.objective!r} and task "
-                       f"{self.task!r}.")
+    if self.num_repeat_vectors and self.objective == DENSE:
+      raise ValueError("Repeat vectors are for the pooled objective; pass "
+                       "--num_repeat_vectors 0 with objective "
+                       f"{self.objective!r}.")
     if self.embedding_dim % self.num_heads:
       raise ValueError(f"embedding_dim ({self.embedding_dim}) must be a "
                        f"multiple of num_heads ({self.num_heads}).")

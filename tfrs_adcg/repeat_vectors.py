@@ -1,4 +1,4 @@
-"""Repeat vectors: a user's recent advertisers as query vectors of their own.
+"""Repeat vectors: a user's recent candidates as query vectors of their own.
 
 Conversions often go to an advertiser the user has just visited, and the
 last-advertiser ranking is hard to beat at the top of the list. A pooled
@@ -12,7 +12,11 @@ cosine; the gate, computed from the encoder's output at the advertiser's
 newest event (its event type, age, recency and context), says how likely a
 return to that advertiser is, against the scores of the other vectors. The
 vectors join the others in max-sim scoring, so retrieval stays one inner
-product search per vector and the index and serving are unchanged.
+product search per vector and the index and serving are unchanged. An
+item model does the same with the history's items: a repeat vector is the
+item tower's embedding of an item just viewed, and scores that item and its
+neighbours (the advertiser's other items, items of its kind) by their
+cosine.
 """
 
 from typing import Tuple
@@ -51,21 +55,22 @@ def newest_distinct(ids: tf.Tensor, mask: tf.Tensor,
 
 
 class RepeatVectors(tf.keras.layers.Layer):
-  """The R most recent distinct advertisers' gated candidate embeddings.
+  """The R most recent distinct candidates' gated candidate embeddings.
 
   Args:
-    count: R, the number of recent distinct advertisers.
-    candidate_tower: Advertiser ids [N] -> unit vectors [N, D], the
-      model's candidate tower. Its output is taken as it is, without a
-      gradient: the repeat channel learns its gates, not the candidates.
+    count: R, the number of recent distinct candidates.
+    candidate_tower: Candidate ids [N] -> unit vectors [N, D], as the
+      model's candidate tower embeds them. Its output is taken as it is,
+      without a gradient: the repeat channel learns its gates, not the
+      candidates.
 
-  Call: ``(encoded, advertiser_ids, mask, fallback)`` with ``encoded``
-  float32 [B, L, D] the encoder's output per event, ``advertiser_ids``
+  Call: ``(encoded, candidate_ids, mask, fallback)`` with ``encoded``
+  float32 [B, L, D] the encoder's output per event, ``candidate_ids``
   tf.string [B, L] and ``mask`` bool [B, L] the events, oldest first, and
   ``fallback`` float32 [B, D] -> float32 [B, R, D]: slot r is
-  ``softplus(w . encoded[newest event of advertiser r] + b)`` times
-  advertiser r's candidate embedding, or ``fallback`` where the history has
-  fewer than r + 1 distinct advertisers (a copy of another of the user's
+  ``softplus(w . encoded[newest event of candidate r] + b)`` times
+  candidate r's embedding, or ``fallback`` where the history has
+  fewer than r + 1 distinct candidates (a copy of another of the user's
   vectors changes no max-sim score).
   """
 
@@ -78,10 +83,10 @@ class RepeatVectors(tf.keras.layers.Layer):
     self.candidate_tower = candidate_tower
     self.gate = tf.keras.layers.Dense(1, name="gate")
 
-  def call(self, encoded: tf.Tensor, advertiser_ids: tf.Tensor,
+  def call(self, encoded: tf.Tensor, candidate_ids: tf.Tensor,
            mask: tf.Tensor, fallback: tf.Tensor) -> tf.Tensor:
-    positions, found = newest_distinct(advertiser_ids, mask, self._count)
-    recent = tf.gather(advertiser_ids, positions, batch_dims=1)  # [B, R]
+    positions, found = newest_distinct(candidate_ids, mask, self._count)
+    recent = tf.gather(candidate_ids, positions, batch_dims=1)  # [B, R]
     embeddings = tf.stop_gradient(self.candidate_tower(
         tf.reshape(recent, [-1]), training=False))
     embeddings = tf.reshape(embeddings, [-1, self._count,

@@ -14,8 +14,8 @@ from tfrs_adcg.config import RESUME_FIELDS
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.model_spec import DENSE
 
-# The default --num_repeat_vectors of advertiser models of pooled queries
-# (chosen on the valid split of the synthetic log, three seeds).
+# The default --num_repeat_vectors of pooled queries (chosen on the valid
+# split of the synthetic log: three seeds for advertisers, one for items).
 REPEAT_VECTORS = 8
 
 
@@ -48,8 +48,7 @@ def resolve_config(config: TrainConfig, manifest: dict) -> TrainConfig:
     num_user_vectors = 1 if item_task or config.objective == DENSE else 4
   num_repeat_vectors = config.num_repeat_vectors
   if num_repeat_vectors is None:
-    num_repeat_vectors = (0 if item_task or config.objective == DENSE
-                          else REPEAT_VECTORS)
+    num_repeat_vectors = 0 if config.objective == DENSE else REPEAT_VECTORS
   return dataclasses.replace(config, task=task,
                              history_item_ids=history_item_ids,
                              num_user_vectors=num_user_vectors,

@@ -43,7 +43,7 @@ from tfrs_adcg import model as model_lib
 from tfrs_adcg import run_config
 from tfrs_adcg import schema
 from tfrs_adcg import vocabulary
-from tfrs_adcg.config import TrainConfig
+from tfrs_adcg.config import PLATEAU, WARMUP_COSINE, TrainConfig
 from tfrs_adcg.evaluation import Evaluator, ItemBaselines
 from tfrs_adcg.item_content import ItemContent
 from tfrs_adcg.model import ASSETS_DIR, RetrievalModel
@@ -161,7 +161,10 @@ def _callbacks(config: TrainConfig, validation: Evaluator,
   checkpoint last: a run killed before it redoes the epoch, and drops the
   epoch's log row (``_trim_training_log``)."""
   return [
-      callbacks.ValidationEarlyStopping(validation, state, config.patience),
+      callbacks.ValidationEarlyStopping(
+          validation, state, config.patience,
+          decay=(callbacks.PLATEAU_DECAY
+                 if config.learning_rate_schedule == PLATEAU else None)),
       tf.keras.callbacks.TensorBoard(os.path.join(write_dir, TENSORBOARD_DIR)),
       tf.keras.callbacks.CSVLogger(os.path.join(write_dir, TRAINING_LOG),
                                    append=True),
@@ -195,8 +198,8 @@ def _learning_rate(config: TrainConfig, steps_per_epoch: int
                    ) -> Union[float, tf.keras.optimizers.schedules
                               .LearningRateSchedule]:
   """The configured learning rate, or its schedule over all the steps."""
-  if config.learning_rate_schedule == "constant":
-    return config.learning_rate
+  if config.learning_rate_schedule != WARMUP_COSINE:
+    return config.learning_rate  # The plateau's decay is a callback's.
   total_steps = config.epochs * steps_per_epoch
   warmup_steps = min(config.warmup_steps, total_steps - 1)
   return tf.keras.optimizers.schedules.CosineDecay(

@@ -124,8 +124,9 @@ class UserTower(Tower):
   to the sequence as well, and their outputs, projected and normalised the
   same way, follow the pooled vector. With ``num_repeat_vectors`` R > 0,
   R repeat vectors follow them: the gated candidate embeddings of the
-  history's R most recent distinct advertisers (see ``repeat_vectors``). A
-  history without real events yields finite vectors.
+  history's R most recent distinct candidates, advertisers or items (see
+  ``repeat_vectors``). A history without real events yields finite
+  vectors.
 
   Call: dict of ``SEQUENCE_FEATURES``, [B, T] each (tf.string ids with
   ``schema.STRING_PAD`` as padding in ``ADVERTISER_ID``, int64 epoch-millisecond
@@ -137,6 +138,7 @@ class UserTower(Tower):
                advertiser_embedding: IdEmbedding,
                item_embedding: Optional[tf.keras.layers.Layer] = None,
                candidate_tower: Optional[tf.keras.layers.Layer] = None,
+               candidate_feature: str = schema.ADVERTISER_ID,
                **kwargs):
     """Builds the tower.
 
@@ -148,8 +150,12 @@ class UserTower(Tower):
         [B, L, embedding_dim], in place of an id embedding of
         ``vocabularies.item_ids`` (the item model passes its item tower's:
         see ``item_tower.HistoryItemEmbedding``).
-      candidate_tower: The advertiser candidate tower, which the repeat
-        vectors of ``spec.num_repeat_vectors`` > 0 need.
+      candidate_tower: Candidate ids tf.string [N] -> their vectors [N, D]
+        as the index holds them, which the repeat vectors of
+        ``spec.num_repeat_vectors`` > 0 need.
+      candidate_feature: The history's feature whose ids are candidates:
+        ``ADVERTISER_ID``, or ``ITEM_ID`` for an item model (empty ids, as
+        of signups, are no candidates).
       **kwargs: Keras model arguments.
     """
     super().__init__(**kwargs)
@@ -181,9 +187,10 @@ class UserTower(Tower):
           name="interest_tokens", shape=(1, self._num_interest_tokens, dim),
           initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
     self.repeat_vectors = None
+    self._candidate_feature = candidate_feature
     if spec.num_repeat_vectors:
       if candidate_tower is None:
-        raise ValueError("Repeat vectors need the advertiser candidate tower.")
+        raise ValueError("Repeat vectors need the candidates' tower.")
       self.repeat_vectors = RepeatVectors(spec.num_repeat_vectors,
                                           candidate_tower,
                                           name="repeat_vectors")
@@ -220,8 +227,10 @@ class UserTower(Tower):
     if interests is None:
       vectors = vectors[:, tf.newaxis]
     first = 1 if self._pooling == "cls" else 0
-    repeats = self.repeat_vectors(x[:, first:], events[schema.ADVERTISER_ID],
-                                  event_mask, vectors[:, 0])
+    candidates = events[self._candidate_feature]
+    repeats = self.repeat_vectors(
+        x[:, first:], candidates,
+        event_mask & (candidates != schema.STRING_PAD), vectors[:, 0])
     return tf.concat([vectors, repeats], axis=1)
 
   @tf.autograph.experimental.do_not_convert

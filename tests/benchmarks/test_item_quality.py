@@ -52,7 +52,8 @@ def test_markdown_and_json(tmp_path):
                "candidates": 50},
       "kind_signal": {"nearest_same_kind": 0.8, "chance_same_kind": 0.2},
       "runs": {item_quality.PRETRAINED: run(0.45, 0.3, 3),
-               item_quality.NO_PRETRAINED: run(0.4, 0.2, 4)},
+               item_quality.NO_PRETRAINED: run(0.4, 0.2, 4),
+               item_quality.NO_REPEAT_VECTORS: run(0.3, 0.25, 2)},
       "cold_start_recall@100_ratio": 1.5,
   }
   path = item_quality.write(results, str(tmp_path))
@@ -61,6 +62,8 @@ def test_markdown_and_json(tmp_path):
   assert "| item model | eval | 0.1500 | 0.2250 | 0.4500 | 0.3000 | 3 |" in text
   assert ("| item model, `--no_pretrained` | valid | 0.1333 | 0.2000 | "
           "0.4000 | 0.2000 | 4 |") in text
+  assert ("| item model, `--num_repeat_vectors 0` | eval | 0.1000 | 0.1500 "
+          "| 0.3000 | 0.2500 | 2 |") in text
   assert "| last advertiser expanded | eval | 0.1000 |" in text
   assert "1.50x the one without" in text and "80% of the items" in text
   with open(os.path.join(str(tmp_path), "item_quality.json"),

@@ -19,6 +19,7 @@ from export import savedmodel
 from export import serving_module
 from export import warmup
 from tfrs_adcg import schema
+from tfrs_adcg import user_vectors
 
 EVAL_USERS = 16
 
@@ -357,8 +358,7 @@ def test_item_export_indexes_the_whole_catalog(
   trained = model_lib.load_trained(str(item_model_dir))
   ids, embeddings = trained.corpus_embeddings()
   batch = eval_batch(item_preprocessed_dir)
-  scores = tf.linalg.matmul(trained.user_tower(batch), embeddings,
-                            transpose_b=True)
+  scores = user_vectors.scores(trained.user_tower(batch), embeddings)
   exact = tf.math.top_k(scores, k=50)
   exact_ids = tf.gather(ids, exact.indices).numpy()
   for kind, version_dir in item_exported_versions.items():

@@ -50,7 +50,6 @@ def test_derived_values():
     ({"num_sampled_negatives": 0}, "num_sampled_negatives"),
     ({"objective": "causal"}, "objective"),
     ({"objective": "dense", "pooling": "cls"}, "dense objective"),
-    ({"num_repeat_vectors": 2, "task": "item"}, "Repeat vectors"),
     ({"embedding_dim": 30, "num_heads": 4}, "multiple of num_heads"),
     ({"num_user_vectors": 0}, "num_user_vectors"),
     ({"num_repeat_vectors": -1}, "num_repeat_vectors"),

@@ -1,4 +1,4 @@
-"""Repeat vectors: the recent advertisers, their gates, max-sim scores."""
+"""Repeat vectors: the recent candidates, their gates, max-sim scores."""
 
 import dataclasses
 
@@ -10,6 +10,7 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from tfrs_adcg import repeat_vectors
 from tfrs_adcg import schema
 from tfrs_adcg import user_vectors
+from tfrs_adcg import model as model_lib
 from tfrs_adcg.model import build
 from tfrs_adcg.model_spec import ModelSpec
 
@@ -120,3 +121,28 @@ def test_repeat_vectors_are_refused_where_they_do_not_apply():
     dataclasses.replace(SPEC, objective="dense", num_user_vectors=1)
   with pytest.raises(ValueError, match="not be negative"):
     dataclasses.replace(SPEC, num_repeat_vectors=-1)
+
+
+def test_an_item_models_repeat_vectors_point_at_the_recent_items(
+    item_model_dir):
+  trained = model_lib.load_trained(str(item_model_dir))
+  items = [s.decode() for s in trained.candidate_ids().numpy()[:2]]
+  # Oldest first: item 0, a signup (no item), item 1, item 0 again.
+  history = {
+      schema.ITEM_ID: tf.constant([[items[0], "", items[1], items[0]]]),
+      schema.ADVERTISER_ID: tf.constant([["a", "a", "a", "a"]]),
+      schema.EVENT_TYPE: tf.constant([["view", "signup", "view", "view"]]),
+      schema.TIMESTAMP: tf.constant([[1, 2, 3, 4]], tf.int64)}
+  vectors = trained.user_tower(history, training=False).numpy()[0]
+  spec = trained.spec
+  assert spec.num_repeat_vectors > 0
+  assert vectors.shape == (spec.num_user_vectors + spec.num_repeat_vectors,
+                           spec.embedding_dim)
+  repeats = vectors[spec.num_user_vectors:]
+  embedded = trained.embed_candidates(tf.constant(items)).numpy()
+  unit = repeats[:2] / np.linalg.norm(repeats[:2], axis=1, keepdims=True)
+  # Newest distinct first: item 0 (seen last), then item 1; the signup's
+  # empty id is no candidate, so the other slots repeat the pooled vector.
+  np.testing.assert_allclose(unit, embedded[[0, 1]], atol=1e-5)
+  np.testing.assert_allclose(repeats[2:], np.broadcast_to(
+      vectors[0], repeats[2:].shape), atol=1e-6)

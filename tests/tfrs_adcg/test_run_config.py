@@ -27,7 +27,7 @@ def test_item_task_is_read_from_the_data_and_mismatches_refused(
   assert not any((tmp_path / name).exists() for name in "abcd")
 
 
-def test_repeat_vectors_default_to_advertiser_models_of_pooled_queries():
+def test_repeat_vectors_default_to_pooled_queries():
   def resolved(**fields):
     return run_config.resolve_config(
         TrainConfig(data="d", model_dir="m", **fields), {})

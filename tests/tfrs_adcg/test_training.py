@@ -25,9 +25,11 @@ from tfrs_adcg import checkpoints
 from tfrs_adcg import data
 from tfrs_adcg import metrics
 from tfrs_adcg import model as model_lib
+from tfrs_adcg import run_config
 from tfrs_adcg import schema
 from tfrs_adcg import train
 from tfrs_adcg import training
+from tfrs_adcg import user_vectors
 from tfrs_adcg import vocabulary
 from tfrs_adcg.config import TrainConfig
 from tfrs_adcg.evaluation import Evaluator
@@ -396,7 +398,8 @@ def test_item_metrics_json(item_model_dir):
 def test_item_model_dir_is_self_contained(item_model_dir, item_synthetic_dir):
   config = TrainConfig.load(str(item_model_dir))
   assert config.task == schema.ITEM_TASK and config.pretrained
-  assert config.num_user_vectors == 1 and config.num_repeat_vectors == 0
+  assert (config.num_user_vectors, config.num_repeat_vectors) == (
+      1, run_config.REPEAT_VECTORS)
   trained = model_lib.load_trained(str(item_model_dir))
   training_items = {i.decode() for i in trained.candidate_ids().numpy()}
   cold = cold_start_items(item_synthetic_dir)
@@ -475,8 +478,8 @@ def test_cold_start_items_rank_higher_for_users_of_their_advertiser(
            for a in advertisers]
   history = {name: tf.constant([user[name] for user in users])
              for name in schema.SEQUENCE_FEATURES}
-  scores = tf.linalg.matmul(trained.user_tower(history), embeddings,
-                            transpose_b=True).numpy()  # [users, items]
+  scores = user_vectors.scores(trained.user_tower(history),
+                               embeddings).numpy()  # [users, items]
   ranks = (-scores).argsort(axis=1).argsort(axis=1)
   advertiser_of = _content_of(item_synthetic_dir, cold)[
       schema.CATALOG_ADVERTISER_ID]
