@@ -3,9 +3,12 @@
 What a short script would do instead of a Beam pipeline: read the whole CSV
 into memory with pyarrow, validate, deduplicate, group and window with pandas
 and numpy, and write the same examples (``schema.encode_example``), the
-vocabularies and the candidate frequencies. ``benchmarks.preprocess_bench``
-times it against ``beam.preprocess`` and fails unless both write the same
-number of examples per split.
+vocabularies and the candidate frequencies, under the protocol of
+``beam.preprocess``'s time split with its default cutoffs: an eval cutoff, a
+valid cutoff K days before it, and daily training cutoffs whose label windows
+end by the valid cutoff. ``benchmarks.preprocess_bench`` times it against
+``beam.preprocess`` and fails unless both write the same number of examples
+per split.
 """
 
 import bisect
@@ -36,8 +39,11 @@ def baseline_preprocess(input_path: str, output: str, max_seq_len: int,
 
   Reads the whole CSV into memory (what Beam avoids), validates like
   ``beam.parse_events`` (ISO or epoch times, ids, types, range), drops exact
-  duplicates, sorts by user and time, and writes the examples, vocabularies
-  and candidate frequencies, with daily training cutoffs.
+  duplicates, sorts by user and time, and writes the examples of the train,
+  valid and eval splits, the vocabularies and the candidate frequencies.
+  The eval cutoff is the latest event time minus K days, rounded down to the
+  day; the valid cutoff K days before it; the training cutoffs are daily, up
+  to the valid cutoff minus K days.
 
   Args:
     input_path: A CSV event log of the raw schema.
@@ -46,7 +52,11 @@ def baseline_preprocess(input_path: str, output: str, max_seq_len: int,
     label_window_days: Days after a cutoff whose conversions label it (K).
 
   Returns:
-    Counts: events read, events used, examples per split.
+    Counts: events read, events used, examples per split (every split of
+    ``schema.SPLITS``, as in ``beam.preprocess``'s manifest).
+
+  Raises:
+    ValueError: if ``input_path`` has no valid event.
   """
   malformed = [0]
 
@@ -85,6 +95,10 @@ def baseline_preprocess(input_path: str, output: str, max_seq_len: int,
   frame = frame.sort_values(["user", "time", "type", "item", "advertiser"],
                             kind="stable")
 
+  if frame.empty:
+    raise ValueError(f"{input_path} has no valid event: no cutoff to split "
+                     "at.")
+
   latest = int(frame["time"].max()) - label_window_days * DAY
   eval_cutoff = latest - latest % DAY
   users = frame["user"].to_numpy()
@@ -99,18 +113,23 @@ def baseline_preprocess(input_path: str, output: str, max_seq_len: int,
   os.makedirs(os.path.join(output, schema.VOCAB_DIR), exist_ok=True)
   writers = {split: tf.io.TFRecordWriter(
       os.path.join(output, f"{split}-00000-of-00001{schema.TFRECORD_SUFFIX}"),
-      options="GZIP") for split in (schema.TRAIN, schema.EVAL)}
-  examples = collections.Counter()
+      options="GZIP") for split in schema.SPLITS}
+  examples = dict.fromkeys(schema.SPLITS, 0)
   positives = collections.Counter()
   eval_day = eval_cutoff // DAY
+  valid_day = eval_day - label_window_days
+  split_of_day = {valid_day: schema.VALID, eval_day: schema.EVAL}
   for start, end in zip(starts, ends):
     user_times = times_all[start:end].tolist()
     conversions = np.flatnonzero(converted[start:end]) + start
     conversion_times = times_all[conversions].tolist()
     first_day = user_times[0] // DAY
-    steps = (eval_day - first_day)
-    cutoff_days = list(range(eval_day - label_window_days - steps,
-                             eval_day - label_window_days + 1)) + [eval_day]
+    # From the first training cutoff whose label window reaches the user's
+    # first event to the last one, whose window ends at the valid cutoff.
+    steps = valid_day - first_day
+    cutoff_days = list(range(valid_day - label_window_days - steps,
+                             valid_day - label_window_days + 1))
+    cutoff_days += [valid_day, eval_day]
     for cutoff_day in cutoff_days:
       cutoff = cutoff_day * DAY
       history_end = bisect.bisect_left(user_times, cutoff)
@@ -133,7 +152,7 @@ def baseline_preprocess(input_path: str, output: str, max_seq_len: int,
               schema.ITEM_ID: items_all[begin:stop],
               schema.ADVERTISER_ID: advertisers_all[begin:stop],
           }, label_advertisers, label_items)
-      split = schema.EVAL if cutoff_day == eval_day else schema.TRAIN
+      split = split_of_day.get(cutoff_day, schema.TRAIN)
       writers[split].write(record)
       examples[split] += 1
       if split == schema.TRAIN:
@@ -148,11 +167,16 @@ def baseline_preprocess(input_path: str, output: str, max_seq_len: int,
     ordered = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
     with open(schema.vocab_path(output, feature), "w", encoding="utf-8") as f:
       f.writelines(f"{id_}\t{n}\n" for id_, n in ordered)
+  # As beam.vocabulary: most positives first, half a positive for a
+  # candidate with none, 1 / candidates for each when no candidate has any.
+  candidates = sorted(((advertiser, positives[advertiser])
+                       for advertiser in frame["advertiser"].unique()),
+                      key=lambda pair: (-pair[1], pair[0]))
   total = sum(positives.values())
   with open(os.path.join(output, schema.CANDIDATE_FREQUENCIES), "w",
             encoding="utf-8") as f:
-    for advertiser in frame["advertiser"].unique():
-      n = positives[advertiser]
-      f.write(f"{advertiser}\t{n}\t{max(n, 0.5) / total!r}\n")
+    for advertiser, n in candidates:
+      probability = max(n, 0.5) / total if total else 1.0 / len(candidates)
+      f.write(f"{advertiser}\t{n}\t{probability!r}\n")
   return {"events_read": read, "events_used": len(frame),
-          "examples": dict(examples)}
+          "examples": examples}
