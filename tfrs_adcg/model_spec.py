@@ -70,11 +70,9 @@ class ModelSpec:
     history_item_ids: Whether the user tower embeds the item ids of the
       history's events. ``None`` means the task's default, which training
       resolves and saves: yes for the item task, whose candidates are
-      items; no for the advertiser task, where a
-      history's advertisers and event types carry what item ids add, and
-      thousands of item embeddings let the tower memorise histories (on the
-      synthetic log, several vectors with item ids reached a valid Recall@10
-      of 0.43, without them 0.46). A tower built from an unresolved
+      items; no for the advertiser task, where a history's advertisers and
+      event types carry what item ids add, and thousands of item embeddings
+      let the tower memorise histories. A tower built from an unresolved
       spec (or an older one) embeds them.
     num_oov_buckets: Hash buckets for ids missing from the vocabularies.
     num_time_buckets: Log-scale buckets of an event's age relative to the
