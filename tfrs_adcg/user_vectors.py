@@ -41,19 +41,22 @@ def merge_top_k(candidate_scores: tf.Tensor, candidate_ids: tf.Tensor,
     k distinct ids, its last slots repeat a kept id with the lowest float32
     score.
   """
-  # Best score first, then stably by a hash of the id: the copies of an id
-  # are adjacent, its best first, and every later copy equals its left
-  # neighbour.
+  # Best score first, then stably by a 62-bit hash of the id: the copies of
+  # an id are adjacent, its best first, and every later copy has its left
+  # neighbour's hash. Sorting moves positions and hashes, not strings: the
+  # ids are gathered once, k per row, at the end.
   by_score = tf.argsort(candidate_scores, axis=1, direction="DESCENDING",
                         stable=True)
-  ids = tf.gather(candidate_ids, by_score, batch_dims=1)
-  ranked = tf.gather(candidate_scores, by_score, batch_dims=1)
-  keys = tf.strings.to_hash_bucket_fast(ids, 2**62)
+  keys = tf.gather(tf.strings.to_hash_bucket_fast(candidate_ids, 2**62),
+                   by_score, batch_dims=1)
   by_id = tf.argsort(keys, axis=1, stable=True)
-  ids = tf.gather(ids, by_id, batch_dims=1)
-  ranked = tf.gather(ranked, by_id, batch_dims=1)
-  repeat = tf.concat([tf.zeros_like(ids[:, :1], tf.bool),
-                      tf.equal(ids[:, 1:], ids[:, :-1])], axis=1)
+  positions = tf.gather(by_score, by_id, batch_dims=1)
+  keys = tf.gather(keys, by_id, batch_dims=1)
+  ranked = tf.gather(candidate_scores, positions, batch_dims=1)
+  repeat = tf.concat([tf.zeros_like(keys[:, :1], tf.bool),
+                      tf.equal(keys[:, 1:], keys[:, :-1])], axis=1)
   ranked = tf.where(repeat, ranked.dtype.min, ranked)
   best, order = tf.math.top_k(ranked, k=k)
-  return best, tf.gather(ids, order, batch_dims=1)
+  return best, tf.gather(candidate_ids,
+                         tf.gather(positions, order, batch_dims=1),
+                         batch_dims=1)
