@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from tfrs_adcg.model_spec import ModelSpec
 from tfrs_adcg.embedding import IdEmbedding
-from tfrs_adcg.tower import Tower
+from tfrs_adcg.tower import Tower, content_mlp
 from tfrs_adcg.vocabulary import Vocabularies
 
 
@@ -77,10 +77,7 @@ class CandidateTower(Tower):
         initializer=tf.constant_initializer(numeric), trainable=False)
     self.category_embedding = tf.keras.layers.Embedding(
         len(vocabularies.categories) + 1, dim, name="category_embedding")
-    self.mlp = tf.keras.Sequential([
-        tf.keras.layers.Dense(2 * dim, activation="relu"),
-        tf.keras.layers.Dense(dim),
-    ], name="mlp")
+    self.mlp = content_mlp(dim)
 
   @property
   def id_lookup(self) -> tf.keras.layers.StringLookup:

@@ -21,7 +21,7 @@ from tfrs_adcg.model_spec import ModelSpec
 from tfrs_adcg.embedding import IdEmbedding
 from tfrs_adcg.item_content import ItemContent
 from tfrs_adcg.item_content import ItemContentLookup
-from tfrs_adcg.tower import Tower
+from tfrs_adcg.tower import Tower, content_mlp
 
 Features = Dict[str, tf.Tensor]
 
@@ -105,10 +105,7 @@ class ItemTower(Tower):
     if self._pretrained:
       self.pretrained_projection = tf.keras.layers.Dense(
           dim, name="pretrained_projection")
-    self.mlp = tf.keras.Sequential([
-        tf.keras.layers.Dense(2 * dim, activation="relu"),
-        tf.keras.layers.Dense(dim),
-    ], name="mlp")
+    self.mlp = content_mlp(dim)
 
   @property
   def id_lookup(self) -> tf.keras.layers.StringLookup:

@@ -17,3 +17,12 @@ class Tower(tf.keras.Model):
     raise NotImplementedError(
         f"{type(self).__name__} is rebuilt from a model dir's config.json "
         "and vocabularies (tfrs_adcg.model), not from a Keras config.")
+
+
+def content_mlp(dim: int) -> tf.keras.Sequential:
+  """A candidate tower's two-layer MLP over its concatenated content
+  features: [N, F] -> [N, dim], through a ReLU layer of 2 * dim."""
+  return tf.keras.Sequential([
+      tf.keras.layers.Dense(2 * dim, activation="relu"),
+      tf.keras.layers.Dense(dim),
+  ], name="mlp")

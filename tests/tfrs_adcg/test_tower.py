@@ -1,4 +1,5 @@
-"""Towers save into a SavedModel without a Keras config, and say why."""
+"""Towers save into a SavedModel without a Keras config, and say why; the
+candidate towers' content MLP."""
 
 import logging
 
@@ -34,3 +35,10 @@ def test_saving_a_tower_warns_of_no_arguments(tmp_path, caplog):
   with caplog.at_level(logging.WARNING):
     tf.saved_model.save(module, str(tmp_path / "saved"))
   assert not [r for r in caplog.records if "non-serializable" in r.getMessage()]
+
+
+def test_content_mlp_maps_features_to_the_embedding_width():
+  mlp = tower.content_mlp(8)
+  out = mlp(tf.ones([3, 5]))
+  assert out.shape == (3, 8)
+  assert [layer.units for layer in mlp.layers] == [16, 8]
