@@ -52,6 +52,8 @@ KINDS = ("scann", "partitioned", "brute_force")
 # Shares of each tree's leaves searched in the recall/latency sweep.
 SWEEP_FRACTIONS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.4)
 SWEEP_CHUNK = 25  # User vectors per partitioned search in the sweep.
+BRUTE_FORCE_CHUNK = 500  # Query vectors per brute-force search.
+SWEEP_VECTORS = 500  # User vectors of the recall/latency sweep.
 
 
 def event_batch(batch_size: int, advertisers: List[str],
@@ -136,11 +138,13 @@ def recall_sweep(workload: serving_workloads.Workload, partitioned,
   ScaNN (built with ``ScannParameters.for_corpus``) and the partitioned
   index each at ``fractions`` of their leaves; brute force once. Search
   only, all queries in one batch (the partitioned index in chunks of
-  ``SWEEP_CHUNK``).
+  ``SWEEP_CHUNK``), over the first users whose vectors number at most
+  ``SWEEP_VECTORS`` (a search of every leaf holds all their scores).
   """
-  corpus, queries, ids = workload.embeddings, workload.queries, workload.ids
+  corpus, ids = workload.embeddings, workload.ids
+  vectors = workload.queries.shape[1]
+  queries = workload.queries[:max(1, SWEEP_VECTORS // vectors)]
   exact = ids[index_recall.exact_top_k(queries, corpus, K)]
-  vectors = queries.shape[1]
   flat = queries.reshape(-1, queries.shape[-1])
   params = index_lib.ScannParameters.for_corpus(len(corpus), K)
   searcher = scann_ops.builder(corpus, K, "dot_product").tree(
@@ -178,8 +182,16 @@ def recall_sweep(workload: serving_workloads.Workload, partitioned,
   brute_force = index_lib.build_index("brute_force", tf.constant(ids),
                                       tf.constant(corpus), K)
   search = tf.function(lambda q: brute_force(q, k=K))
-  flat_tensor = tf.constant(flat)
-  points.append(_search_point(lambda: search(flat_tensor), queries, exact,
+  # Every vector against the whole corpus: [vectors, N] scores a chunk.
+  flat_chunks = [tf.constant(flat[start:start + BRUTE_FORCE_CHUNK])
+                 for start in range(0, len(flat), BRUTE_FORCE_CHUNK)]
+
+  def search_all():
+    found = [search(chunk) for chunk in flat_chunks]
+    return (np.concatenate([f[0].numpy() for f in found]),
+            np.concatenate([f[1].numpy() for f in found]))
+
+  points.append(_search_point(search_all, queries, exact,
                               finish=lambda found: index_recall.merge_vectors(
                                   found[1], found[0], vectors, K),
                               index="brute_force",
