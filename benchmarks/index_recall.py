@@ -14,6 +14,7 @@ import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 from export import partitioned_index
+from tfrs_adcg import user_vectors
 
 
 def exact_top_k(queries: np.ndarray, corpus: np.ndarray, k: int
@@ -29,21 +30,18 @@ def exact_top_k(queries: np.ndarray, corpus: np.ndarray, k: int
   return np.concatenate(rows)
 
 
-def merge_vectors(rows: np.ndarray, scores: np.ndarray, vectors: int,
+def merge_vectors(ids: np.ndarray, scores: np.ndarray, vectors: int,
                   k: int) -> np.ndarray:
-  """Each user's k best distinct rows of the per-vector results ``rows``
-  and ``scores`` [Q * H, k'] (the search of every vector of Q users), as
-  ``user_vectors.merge_top_k`` merges them when serving: [Q, k]."""
-  rows = np.asarray(rows).reshape(-1, vectors * np.shape(rows)[1])
-  scores = np.asarray(scores).reshape(rows.shape)
-  merged = []
-  for user_rows, user_scores in zip(rows, scores):
-    ranked = user_rows[np.argsort(-user_scores, kind="stable")]
-    _, first = np.unique(ranked, return_index=True)
-    kept = ranked[np.sort(first)[:k]]
-    # Fewer than k distinct: the last one repeats, as when serving.
-    merged.append(np.concatenate([kept, kept[-1:].repeat(k - len(kept))]))
-  return np.stack(merged)
+  """Each user's k best distinct ids of the per-vector results ``ids``
+  (bytes) and ``scores`` [Q * H, k'] (the search of every vector of Q
+  users), merged by ``user_vectors.merge_top_k`` as serving merges them:
+  [Q, k]."""
+  ids = np.asarray(ids)
+  width = vectors * ids.shape[1]
+  _, merged = user_vectors.merge_top_k(
+      tf.constant(np.reshape(scores, [-1, width]), tf.float32),
+      tf.constant(ids.reshape(-1, width)), k)
+  return merged.numpy()
 
 
 def search_users(index, queries: np.ndarray, k: int) -> np.ndarray:

@@ -159,8 +159,8 @@ def recall_sweep(workload: serving_workloads.Workload, partitioned,
         lambda l=leaves: searcher.search_batched(  # noqa: E731
             flat, leaves_to_search=l),
         queries, exact, index="scann", leaves_to_search=leaves,
-        finish=lambda found: ids[index_recall.merge_vectors(
-            *found, vectors, K)],
+        finish=lambda found: index_recall.merge_vectors(
+            ids[np.asarray(found[0])], np.asarray(found[1]), vectors, K),
         num_leaves=params.num_leaves))
   query_tensor = tf.constant(queries)
   # The partitioned search holds [queries x leaves, rows] scores (and the
