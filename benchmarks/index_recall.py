@@ -13,7 +13,7 @@ import numpy as np
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
-from export import partitioned_index
+from export import serving_module
 from tfrs_adcg import user_vectors
 
 
@@ -45,14 +45,9 @@ def merge_vectors(ids: np.ndarray, scores: np.ndarray, vectors: int,
 
 
 def search_users(index, queries: np.ndarray, k: int) -> np.ndarray:
-  """Candidate ids [Q, k] of users' vectors [Q, H, D] by max-sim: the
-  partitioned index searches each user's vectors as one set, the others
-  search every vector and merge."""
-  if isinstance(index, partitioned_index.PartitionedIndex):
-    return index(tf.constant(queries), k=k)[1].numpy()
-  scores, ids = index(tf.constant(queries.reshape(-1, queries.shape[-1])),
-                      k=k)
-  return merge_vectors(ids.numpy(), scores.numpy(), queries.shape[1], k)
+  """Candidate ids [Q, k] of users' vectors [Q, H, D] by max-sim, searched
+  as the serving signature searches them (``serving_module.search_users``)."""
+  return serving_module.search_users(index, tf.constant(queries), k)[1].numpy()
 
 
 def recall(found_ids: np.ndarray, exact_ids: np.ndarray) -> float:

@@ -8,7 +8,7 @@ time-gap bucketing, happens inside the user tower, so the graph answers
 exactly what training saw.
 """
 
-from typing import Dict
+from typing import Dict, Tuple
 
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
@@ -90,19 +90,9 @@ class ServingModule(tf.Module):
     return {EMBEDDING: embedding}
 
   def _top_k(self, events: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    embedding = self.user_tower(self._checked(events), training=False)
-    if isinstance(self.index, partitioned_index.PartitionedIndex):
-      scores, ids = self.index(embedding, k=self.k)  # Sets of H by max-sim.
-    elif embedding.shape.rank == 3:  # [B, H, D]: search each, keep the best.
-      batch_size = tf.shape(embedding)[0]
-      scores, ids = self.index(
-          tf.reshape(embedding, [-1, embedding.shape[-1]]), k=self.k)
-      scores = tf.reshape(scores, [batch_size, -1])
-      scores, ids = user_vectors.merge_top_k(
-          scores, tf.reshape(ids, [batch_size, -1]),
-          tf.minimum(self.k, tf.shape(scores)[1]))
-    else:
-      scores, ids = self.index(embedding, k=self.k)
+    scores, ids = search_users(
+        self.index, self.user_tower(self._checked(events), training=False),
+        self.k)
     # An approximate search may find fewer than k; pad so the output is
     # always [B, k], missing slots with id "" and the lowest float score.
     missing = [[0, 0], [0, self.k - tf.shape(ids)[1]]]
@@ -110,3 +100,24 @@ class ServingModule(tf.Module):
     scores = tf.pad(scores, missing, constant_values=scores.dtype.min)
     return {CANDIDATE_IDS: tf.reshape(ids, [-1, self.k]),
             SCORES: tf.reshape(scores, [-1, self.k])}
+
+
+def search_users(index: tfrs.layers.factorized_top_k.TopK,
+                 embedding: tf.Tensor, k: int) -> Tuple[tf.Tensor, tf.Tensor]:
+  """Users' top k of ``index``: (scores [B, k'], ids [B, k']), best first.
+
+  ``embedding`` is [B, D], or [B, H, D] for users of several vectors, whose
+  candidates rank by their best score over the H vectors (max-sim). The
+  partitioned index searches a user's vectors as one set; any other index
+  searches each vector, and the results are merged per user
+  (``user_vectors.merge_top_k``). k' may be below k where an approximate
+  search finds fewer.
+  """
+  if (isinstance(index, partitioned_index.PartitionedIndex)
+      or embedding.shape.rank == 2):
+    return index(embedding, k=k)
+  batch_size = tf.shape(embedding)[0]
+  scores, ids = index(tf.reshape(embedding, [-1, embedding.shape[-1]]), k=k)
+  scores = tf.reshape(scores, [batch_size, -1])
+  return user_vectors.merge_top_k(scores, tf.reshape(ids, [batch_size, -1]),
+                                  tf.minimum(k, tf.shape(scores)[1]))
