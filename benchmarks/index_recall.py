@@ -24,8 +24,9 @@ def exact_top_k(queries: np.ndarray, corpus: np.ndarray, k: int
   within the row."""
   rows = []
   for start in range(0, len(queries), 50):
-    scores = np.einsum("qhd,nd->qhn", queries[start:start + 50],
-                       corpus).max(axis=1)
+    chunk = queries[start:start + 50]
+    scores = (chunk.reshape(-1, chunk.shape[-1]) @ corpus.T).reshape(
+        len(chunk), chunk.shape[1], -1).max(axis=1)
     rows.append(np.argpartition(-scores, k - 1, axis=1)[:, :k])
   return np.concatenate(rows)
 

@@ -48,7 +48,6 @@ K = 100
 METHODS = ("read", "streamed", "tfrs", "partitioned")
 SEARCHED = ("streamed", "partitioned")
 _QUERIES = 1000
-_EXACT_CHUNK = 50
 
 
 def write_catalog(directory: str, size: int, dim: int) -> str:
@@ -74,17 +73,11 @@ def _catalog_arrays(path: str) -> Tuple[np.ndarray, np.ndarray]:
   return ids, vectors
 
 
-def _exact_top_k(queries: np.ndarray, corpus: np.ndarray) -> np.ndarray:
-  rows = []
-  for start in range(0, len(queries), _EXACT_CHUNK):
-    scores = queries[start:start + _EXACT_CHUNK] @ corpus.T
-    rows.append(np.argpartition(-scores, K, axis=1)[:, :K])
-  return np.concatenate(rows)
-
-
 def _search_and_recall(index, path: str, repeats: int) -> dict:
   """Latency of k=100 searches and recall@100 against exact, at this size."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from benchmarks import index_recall  # pylint: disable=g-import-not-at-top
 
   ids, corpus = _catalog_arrays(path)
   rng = np.random.default_rng(0)
@@ -104,9 +97,8 @@ def _search_and_recall(index, path: str, repeats: int) -> dict:
         1000 * common.percentile(seconds, 99), 3)
   _, found = search(tf.constant(queries))
   found = found.numpy().astype(str)
-  exact = ids[_exact_top_k(queries, corpus)]
-  result["recall_at_100"] = round(float(np.mean(
-      [len(set(f) & set(e)) / K for f, e in zip(found, exact)])), 4)
+  exact = ids[index_recall.exact_top_k(queries[:, np.newaxis], corpus, K)]
+  result["recall_at_100"] = round(index_recall.recall(found, exact), 4)
   result["queries"] = _QUERIES
   return result
 
