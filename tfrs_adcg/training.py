@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -139,7 +140,7 @@ def train(config: TrainConfig) -> TrainResult:
           steps_per_epoch=steps_per_epoch,
           callbacks=_callbacks(config, validation, state, epoch_checkpoints,
                                write_dir),
-          verbose=1 if chief else 0).history
+          verbose=_fit_verbosity(chief)).history
 
   results = {}
   if chief:
@@ -192,6 +193,14 @@ def training_dataset(config: TrainConfig, manifest: dict) -> tf.data.Dataset:
   return data.training_dataset(
       paths, config.batch_size, config.max_seq_len, config.shuffle_buffer,
       config.seed, schema.label_feature(config.task))
+
+
+def _fit_verbosity(chief: bool) -> int:
+  """Keras' progress: a live bar on a terminal, one line an epoch in a log
+  file (the bar would write a line a step there), nothing off the chief."""
+  if not chief:
+    return 0
+  return 1 if sys.stdout.isatty() else 2
 
 
 def _learning_rate(config: TrainConfig, steps_per_epoch: int

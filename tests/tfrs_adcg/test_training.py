@@ -101,6 +101,23 @@ def test_model_dir_is_self_contained_and_restores_the_best_epoch(
       read_metrics(trained_model_dir)["model"], abs=1e-6)
 
 
+class _Stdout:
+
+  def __init__(self, tty: bool):
+    self._tty = tty
+
+  def isatty(self) -> bool:
+    return self._tty
+
+
+@pytest.mark.parametrize("chief, tty, verbosity", [
+    (True, True, 1), (True, False, 2), (False, True, 0), (False, False, 0)])
+def test_progress_is_a_bar_on_a_terminal_and_a_line_an_epoch_in_a_log(
+    monkeypatch, chief, tty, verbosity):
+  monkeypatch.setattr(sys, "stdout", _Stdout(tty))
+  assert training._fit_verbosity(chief) == verbosity  # pylint: disable=protected-access
+
+
 def test_resuming_with_another_architecture_is_refused(
     trained_model_dir, preprocessed_dir, tmp_path):
   copy = tmp_path / "copy"
