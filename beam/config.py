@@ -44,6 +44,8 @@ class PreprocessConfig(pipeline_config.PipelineConfig):
     train_stride_days: Days between consecutive training cutoffs.
     max_train_targets: Leave-last-out: the most training targets per user
       (the conversions before the valid and eval targets, latest first).
+      The literature trains on every earlier conversion; the cap only
+      bounds the memory of a user with a runaway event count.
     task: ``advertiser`` or ``item``: the candidates whose training
       frequencies go into the candidate frequency file.
     advertiser_catalog: Optional CSV, JSONL or Parquet file of advertiser
@@ -60,7 +62,7 @@ class PreprocessConfig(pipeline_config.PipelineConfig):
   split: str = TIME_SPLIT
   eval_cutoff: Optional[int] = None
   train_stride_days: int = 1
-  max_train_targets: int = 20
+  max_train_targets: int = 1000
   task: str = schema.ADVERTISER_TASK
   advertiser_catalog: Optional[str] = None
   gzip_level: int = 1
