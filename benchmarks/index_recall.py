@@ -6,6 +6,11 @@ ScaNN and brute force search each vector and merge the results per user as
 serving does. These helpers compute the exact max-sim top k, that merge, an
 index's top k per user, and the recall of one top k against another, so that
 the benchmark measures every index the same way.
+
+Scoring every user against the whole corpus at once takes [users x H, N]
+floats (18 GB for 500 users of 9 vectors over 1M candidates): the exact top
+k and the searches go a few users at a time, at most
+``SCORES_PER_SEARCH`` scores each (``users_per_search``).
 """
 
 import numpy as np
@@ -16,18 +21,28 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from export import serving_module
 from tfrs_adcg import user_vectors
 
+# Scores of one chunk of users against the whole corpus, at most (256 MiB).
+SCORES_PER_SEARCH = 2**26
+
+
+def users_per_search(vectors: int, num_candidates: int) -> int:
+  """Users of ``vectors`` vectors each whose scores against
+  ``num_candidates`` candidates fit ``SCORES_PER_SEARCH`` (at least 1)."""
+  return max(1, SCORES_PER_SEARCH // (vectors * num_candidates))
+
 
 def exact_top_k(queries: np.ndarray, corpus: np.ndarray, k: int
                 ) -> np.ndarray:
   """Rows of the exact top-k of users' vectors [Q, H, D] by max-sim (a
-  candidate's best score over a user's H vectors), int [Q, k], unordered
-  within the row."""
+  candidate's best score over a user's H vectors) in ``corpus`` [N, D],
+  int [Q, k], unordered within the row."""
+  users = users_per_search(queries.shape[1], len(corpus))
   rows = []
-  for start in range(0, len(queries), 50):
-    chunk = queries[start:start + 50]
+  for start in range(0, len(queries), users):
+    chunk = queries[start:start + users]
     scores = (chunk.reshape(-1, chunk.shape[-1]) @ corpus.T).reshape(
         len(chunk), chunk.shape[1], -1).max(axis=1)
-    rows.append(np.argpartition(-scores, k - 1, axis=1)[:, :k])
+    rows.append(np.argpartition(scores, -k, axis=1)[:, -k:])
   return np.concatenate(rows)
 
 
@@ -45,10 +60,20 @@ def merge_vectors(ids: np.ndarray, scores: np.ndarray, vectors: int,
   return merged.numpy()
 
 
-def search_users(index, queries: np.ndarray, k: int) -> np.ndarray:
-  """Candidate ids [Q, k] of users' vectors [Q, H, D] by max-sim, searched
-  as the serving signature searches them (``serving_module.search_users``)."""
-  return serving_module.search_users(index, tf.constant(queries), k)[1].numpy()
+def search_users(index, queries: np.ndarray, k: int,
+                 num_candidates: int) -> np.ndarray:
+  """Candidate ids [Q, k] of users' vectors [Q, H, D] by max-sim in an index
+  of ``num_candidates`` candidates, searched as the serving signature
+  searches them (``serving_module.search_users``), ``users_per_search``
+  users at a time."""
+  search = tf.function(
+      lambda users: serving_module.search_users(index, users, k)[1],
+      input_signature=[tf.TensorSpec([None, *queries.shape[1:]],
+                                     tf.float32)])
+  users = users_per_search(queries.shape[1], num_candidates)
+  return np.concatenate([
+      search(tf.constant(queries[start:start + users])).numpy()
+      for start in range(0, len(queries), users)])
 
 
 def recall(found_ids: np.ndarray, exact_ids: np.ndarray) -> float:

@@ -1,27 +1,42 @@
 """Serving benchmark: latency and recall of ScaNN, partitioned and brute force.
 
     python -m benchmarks.serving_bench --model_dir runs/x \
-        [--item_model_dir runs/items] [--quick] [--sizes 100000,1000000]
+        [--item_model_dir runs/items] [--quick] [--sizes 100000,1000000] \
+        [--b1_calls 1000] [--b32_calls 200]
 
 The corpus of each size (default 100k and 1M candidates) is, when
 ``--item_model_dir`` is given, what a trained model really produces: a
 synthetic item catalog of that size (``tfrs_adcg.synthetic``, the item
 model's embedding width) through the trained item tower
 (``benchmarks.serving_workloads``), searched by that model's user tower,
-with queries from the eval histories of its data. Without it, clustered unit
-vectors of ``--model_dir``'s width stand in, labelled "synthetic clusters"
-(a fallback: recall there says little about trained embeddings).
+with queries from the eval histories of its data (users of H vectors: the
+partitioned index searches a user's vectors as one set, ScaNN and brute
+force each vector and merge). Without it, clustered unit vectors of
+``--model_dir``'s width stand in, labelled "synthetic clusters" (a
+fallback: recall there says little about trained embeddings).
 
-For each size and index kind it builds the index, saves and reloads the
-SavedModel exactly as ``export.savedmodel`` lays it out, and times
-``serving_default`` in-process for batches of 1 and 32 users with 100
-events each: p50 and p99, as ratios against brute force in the same run,
-with the SavedModel's size and the index's recall@100 against exact top-100
-for the eval queries (``benchmarks.index_recall``). On the largest corpus it
-sweeps the leaves searched by ScaNN and by the partitioned index for one
-recall/latency plot of all three indexes. Recall is also reported on
-``--model_dir``'s own advertiser corpus, with queries from its eval
-histories. Writes results/serving.{json,md,png}.
+Every stage runs in a process of its own (``benchmarks.fresh_process``), so
+that the peak memory is one stage's, not the sum of all: at 1M candidates a
+stage holds a few GB where one process of them all outgrew 24 GB. Arrays
+pass between them as files in a temporary directory. For each size:
+
+1. the workload: the corpus, the queries and their exact top 100 by
+   max-sim (``benchmarks.index_recall``);
+2. one process per index kind: build it, save the SavedModel exactly as
+   ``export.savedmodel`` lays it out, and measure its recall@100 against
+   the exact top 100 (its size on disk too);
+3. one process loads the three SavedModels and times ``serving_default``
+   in-process for batches of 1 and 32 users with 100 events each, the
+   indexes' calls interleaved (``benchmarks.serving_latency``): p50, p95
+   and p99 of ``--b1_calls`` and ``--b32_calls`` calls, and ratios against
+   brute force;
+4. on the largest corpus only, the recall/latency sweep of the leaves
+   searched by ScaNN and by the partitioned index, for one plot of all
+   three indexes.
+
+Recall is also reported on ``--model_dir``'s own advertiser corpus, with
+queries from its eval histories. Writes results/serving.{json,md} and
+results/serving_recall_latency.png, with each stage's peak resident memory.
 """
 
 import argparse
@@ -38,7 +53,9 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 from scann import scann_ops
 
 from benchmarks import common
+from benchmarks import fresh_process
 from benchmarks import index_recall
+from benchmarks import serving_latency
 from benchmarks import serving_workloads
 from export import index as index_lib
 from export import serving_module
@@ -49,10 +66,14 @@ from tfrs_adcg.config import TrainConfig
 K = 100
 EVENTS = 100
 KINDS = ("scann", "partitioned", "brute_force")
+BATCH_SIZES = (1, 32)
+# Timed calls of an index in a row, and untimed calls before them, by batch
+# size (serving_latency.interleaved_timings).
+BLOCK_CALLS = {1: 100, 32: 20}
+WARMUP_CALLS = {1: 5, 32: 2}
 # Shares of each tree's leaves searched in the recall/latency sweep.
 SWEEP_FRACTIONS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.4)
 SWEEP_CHUNK = 25  # User vectors per partitioned search in the sweep.
-BRUTE_FORCE_CHUNK = 500  # Query vectors per brute-force search.
 SWEEP_VECTORS = 500  # User vectors of the recall/latency sweep.
 
 
@@ -78,73 +99,135 @@ def directory_mib(path: str) -> float:
   return total / 2**20
 
 
-def bench_corpus(workload: serving_workloads.Workload, repeats: int,
-                 work_dir: str) -> dict:
-  """Build, save, reload, time and measure recall of every index kind."""
+def prepare_workload(model_dir: str, item_model_dir: Optional[str],
+                     size: int, work_dir: str) -> dict:
+  """Stage 1: the workload of ``size`` and its exact top K, into files.
+
+  Returns:
+    The paths of the workload (``Workload.save``) and of the exact top K
+    rows int [Q, K] (.npy), and what the report says of them.
+  """
+  workload = serving_workloads.workload(model_dir, item_model_dir, size,
+                                        work_dir)
+  exact = os.path.join(work_dir, f"exact-{size}.npy")
+  np.save(exact, index_recall.exact_top_k(workload.queries,
+                                          workload.embeddings, K))
+  return {"workload": workload.save(os.path.join(work_dir,
+                                                 f"workload-{size}.npz")),
+          "exact": exact, "source": workload.source,
+          "users": int(workload.queries.shape[0]),
+          "vectors_per_user": int(workload.queries.shape[1])}
+
+
+def build_and_measure(kind: str, files: dict, work_dir: str) -> dict:
+  """Stage 2: builds one index, saves its SavedModel, measures its recall.
+
+  Args:
+    kind: One of ``KINDS``.
+    files: ``prepare_workload``'s result.
+    work_dir: The SavedModel goes to <work_dir>/<kind>-<size>.
+
+  Returns:
+    Build seconds, SavedModel MiB, recall@K, the SavedModel's path and,
+    for the partitioned index, its parameters.
+  """
+  workload = serving_workloads.Workload.load(files["workload"])
   size = len(workload.ids)
-  ids = tf.constant(workload.ids)
-  corpus = tf.constant(workload.embeddings)
-  exact = workload.ids[index_recall.exact_top_k(workload.queries,
-                                                workload.embeddings, K)]
-  results, indexes = {}, {}
-  for kind in KINDS:
-    started = time.perf_counter()
-    index = index_lib.build_index(kind, ids, corpus, K)
-    build_seconds = time.perf_counter() - started
-    indexes[kind] = index
-    module = serving_module.ServingModule(workload.trained.user_tower, index,
-                                          K)
-    path = os.path.join(work_dir, f"{kind}-{size}")
-    tf.saved_model.save(module, path, signatures=module.signatures(),
-                        options=tf.saved_model.SaveOptions(
-                            namespace_whitelist=["Scann"]))
-    signature = tf.saved_model.load(path).signatures[
-        serving_module.SERVING_DEFAULT]
-    found = index_recall.search_users(index, workload.queries, K)
-    row = {"index_build_s": round(build_seconds, 2),
-           "savedmodel_mib": round(directory_mib(path), 1),
-           "recall@100": round(index_recall.recall(found, exact), 4)}
-    for batch_size in (1, 32):
-      batch = event_batch(batch_size, workload.advertisers, seed=batch_size)
-      seconds = common.timings(lambda b=batch: signature(**b), repeats)
-      row[f"b{batch_size}_p50_ms"] = round(1000 * common.median(seconds), 2)
-      row[f"b{batch_size}_p99_ms"] = round(
-          1000 * common.percentile(seconds, 99), 2)
-    if kind == "partitioned":
-      row["partitioned"] = dict(dataclasses.asdict(index.parameters),
-                                leaf_rows=index.leaf_rows)
-    results[kind] = row
-    print(f"{size:>9} {kind:<12} {row}", flush=True)
-  results["indexes"] = indexes
+  exact = workload.ids[np.load(files["exact"])]
+  started = time.perf_counter()
+  index = index_lib.build_index(kind, tf.constant(workload.ids),
+                                tf.constant(workload.embeddings), K)
+  build_seconds = time.perf_counter() - started
+  module = serving_module.ServingModule(
+      model_lib.load_trained(workload.model_dir).user_tower, index, K)
+  path = os.path.join(work_dir, f"{kind}-{size}")
+  tf.saved_model.save(module, path, signatures=module.signatures(),
+                      options=tf.saved_model.SaveOptions(
+                          namespace_whitelist=["Scann"]))
+  found = index_recall.search_users(index, workload.queries, K, size)
+  row = {"savedmodel": path, "index_build_s": round(build_seconds, 2),
+         "savedmodel_mib": round(directory_mib(path), 1),
+         "recall@100": round(index_recall.recall(found, exact), 4)}
+  if kind == "partitioned":
+    row["partitioned"] = dict(dataclasses.asdict(index.parameters),
+                              leaf_rows=index.leaf_rows)
+  print(f"{size:>9} {kind:<12} {row}", flush=True)
+  return row
+
+
+def time_signatures(savedmodels: Dict[str, str], files: dict,
+                    calls: Dict[int, int]) -> dict:
+  """Stage 3: ``serving_default`` of each SavedModel, timed interleaved.
+
+  Args:
+    savedmodels: The SavedModel directory of each index kind.
+    files: ``prepare_workload``'s result (its advertisers make the events).
+    calls: Timed calls of each index by batch size.
+
+  Returns:
+    {kind: {"b1_p50_ms": ..., "b1_p95_ms": ..., ...}}.
+  """
+  with np.load(files["workload"]) as arrays:
+    advertisers = arrays["advertisers"].tolist()
+  signatures = {kind: tf.saved_model.load(path).signatures[
+      serving_module.SERVING_DEFAULT] for kind, path in savedmodels.items()}
+  results = {kind: {} for kind in savedmodels}
+  for batch_size in BATCH_SIZES:
+    batch = event_batch(batch_size, advertisers, seed=batch_size)
+    seconds = serving_latency.interleaved_timings(
+        {kind: lambda s=signature: s(**batch)
+         for kind, signature in signatures.items()},
+        calls[batch_size], BLOCK_CALLS[batch_size], WARMUP_CALLS[batch_size])
+    for kind, values in seconds.items():
+      results[kind].update(
+          serving_latency.percentiles_ms(values, f"b{batch_size}"))
+  for kind, row in results.items():
+    print(f"{kind:<12} {row}", flush=True)
   return results
 
 
-def _search_point(search, queries: np.ndarray, exact: np.ndarray,
+def _search_point(search, exact: np.ndarray, users: int,
                   finish=lambda found: found, **point) -> dict:
-  """Recall and ms per user of ``search()``, whose result ``finish`` turns
-  into candidate ids [Q, K] (untimed: the merge of a user's vectors)."""
+  """Recall and ms per user of ``search()`` over ``users`` users, whose
+  result ``finish`` turns into candidate ids [users, K] (untimed: the merge
+  of a user's vectors)."""
   seconds = common.timings(search, repeats=5, warmup=1)
   point.update({
       "recall@100": round(index_recall.recall(finish(search()), exact), 4),
-      "ms_per_query": round(1000 * common.median(seconds) / len(queries), 3)})
+      "ms_per_user": round(1000 * common.median(seconds) / users, 3)})
   print(f"sweep {point}", flush=True)
   return point
 
 
-def recall_sweep(workload: serving_workloads.Workload, partitioned,
-                 fractions: Sequence[float]) -> List[dict]:
-  """Recall@K against exact and search time per query, by leaves searched.
+def _leaves_searched(fractions: Sequence[float], num_leaves: int
+                     ) -> List[int]:
+  """The distinct numbers of leaves ``fractions`` of ``num_leaves`` make
+  (at least 1), ascending."""
+  return sorted({max(1, round(f * num_leaves)) for f in fractions})
+
+
+def recall_sweep(files: dict, fractions: Sequence[float]) -> dict:
+  """Stage 4: recall@K against exact and search time per user, by leaves
+  searched.
 
   ScaNN (built with ``ScannParameters.for_corpus``) and the partitioned
-  index each at ``fractions`` of their leaves; brute force once. Search
-  only, all queries in one batch (the partitioned index in chunks of
-  ``SWEEP_CHUNK``), over the first users whose vectors number at most
-  ``SWEEP_VECTORS`` (a search of every leaf holds all their scores).
+  index (``PartitionedParameters.for_corpus``) each at ``fractions`` of
+  their leaves; brute force once. Search only, over the first users whose
+  vectors number at most ``SWEEP_VECTORS``, all in one batch but for the
+  partitioned index (in chunks of ``SWEEP_CHUNK`` vectors: a search of many
+  leaves holds [vectors x leaves, leaf rows] scores) and brute force
+  (``index_recall.users_per_search`` users at a time).
+
+  Returns:
+    {"users": the users searched, "points": [{"index", "leaves_to_search",
+    "num_leaves", "recall@100", "ms_per_user"}, ...]}.
   """
+  workload = serving_workloads.Workload.load(files["workload"])
   corpus, ids = workload.embeddings, workload.ids
   vectors = workload.queries.shape[1]
-  queries = workload.queries[:max(1, SWEEP_VECTORS // vectors)]
-  exact = ids[index_recall.exact_top_k(queries, corpus, K)]
+  users = max(1, SWEEP_VECTORS // vectors)
+  queries = workload.queries[:users]
+  exact = ids[np.load(files["exact"])[:users]]
   flat = queries.reshape(-1, queries.shape[-1])
   params = index_lib.ScannParameters.for_corpus(len(corpus), K)
   searcher = scann_ops.builder(corpus, K, "dot_product").tree(
@@ -153,50 +236,49 @@ def recall_sweep(workload: serving_workloads.Workload, partitioned,
       training_iterations=12).score_ah(2).reorder(
           params.num_reordering_candidates).build()
   points = []
-  for fraction in fractions:
-    leaves = max(1, round(fraction * params.num_leaves))
+  for leaves in _leaves_searched(fractions, params.num_leaves):
     points.append(_search_point(
         lambda l=leaves: searcher.search_batched(  # noqa: E731
             flat, leaves_to_search=l),
-        queries, exact, index="scann", leaves_to_search=leaves,
+        exact, users, index="scann", leaves_to_search=leaves,
         finish=lambda found: index_recall.merge_vectors(
             ids[np.asarray(found[0])], np.asarray(found[1]), vectors, K),
         num_leaves=params.num_leaves))
+  del searcher
+  partitioned = index_lib.build_index("partitioned", tf.constant(ids),
+                                      tf.constant(corpus), K)
   query_tensor = tf.constant(queries)
-  # The partitioned search holds [queries x leaves, rows] scores (and the
-  # sparse product's indices): in chunks of queries, or a sweep to many
-  # leaves takes gigabytes.
-  users = max(1, SWEEP_CHUNK // vectors)
-  chunks = [query_tensor[start:start + users]
-            for start in range(0, len(queries), users)]
+  per_search = max(1, SWEEP_CHUNK // vectors)
+  chunks = [query_tensor[start:start + per_search]
+            for start in range(0, users, per_search)]
   num_leaves = partitioned.parameters.num_leaves
-  for fraction in fractions:
-    leaves = max(1, round(fraction * num_leaves))
+  for leaves in _leaves_searched(fractions, num_leaves):
     search = tf.function(lambda q, l=leaves: partitioned(
         q, k=K, leaves_to_search=l)[1])
     points.append(_search_point(
         lambda s=search: np.concatenate([s(chunk).numpy()
                                          for chunk in chunks]),
-        queries, exact, index="partitioned", leaves_to_search=leaves,
+        exact, users, index="partitioned", leaves_to_search=leaves,
         num_leaves=num_leaves))
+  del partitioned
   brute_force = index_lib.build_index("brute_force", tf.constant(ids),
                                       tf.constant(corpus), K)
   search = tf.function(lambda q: brute_force(q, k=K))
-  # Every vector against the whole corpus: [vectors, N] scores a chunk.
-  flat_chunks = [tf.constant(flat[start:start + BRUTE_FORCE_CHUNK])
-                 for start in range(0, len(flat), BRUTE_FORCE_CHUNK)]
+  per_search = vectors * index_recall.users_per_search(vectors, len(corpus))
+  flat_chunks = [tf.constant(flat[start:start + per_search])
+                 for start in range(0, len(flat), per_search)]
 
   def search_all():
     found = [search(chunk) for chunk in flat_chunks]
     return (np.concatenate([f[0].numpy() for f in found]),
             np.concatenate([f[1].numpy() for f in found]))
 
-  points.append(_search_point(search_all, queries, exact,
+  points.append(_search_point(search_all, exact, users,
                               finish=lambda found: index_recall.merge_vectors(
                                   found[1], found[0], vectors, K),
                               index="brute_force",
                               leaves_to_search=None, num_leaves=None))
-  return points
+  return {"users": users, "points": points}
 
 
 def plot_sweep(points: List[dict], title: str, path: str) -> None:
@@ -208,17 +290,17 @@ def plot_sweep(points: List[dict], title: str, path: str) -> None:
   figure, axes = plt.subplots(figsize=(7, 4.5))
   for kind, marker in zip(KINDS, ("o", "s", "*")):
     series = [p for p in points if p["index"] == kind]
-    axes.plot([p["ms_per_query"] for p in series],
+    axes.plot([p["ms_per_user"] for p in series],
               [p["recall@100"] for p in series], marker=marker, label=kind,
               markersize=10 if kind == "brute_force" else 6)
     for p in series:
       if p["leaves_to_search"]:
         axes.annotate(str(p["leaves_to_search"]),
-                      (p["ms_per_query"], p["recall@100"]), fontsize=7)
+                      (p["ms_per_user"], p["recall@100"]), fontsize=7)
   axes.axhline(0.95, color="grey", linestyle=":", linewidth=1)
   axes.set_xscale("log")
-  axes.set_xlabel("ms per query (one batch of all queries, search only)")
-  axes.set_ylabel("recall@100 vs exact")
+  axes.set_xlabel("ms per user (users searched in batches, search only)")
+  axes.set_ylabel("recall@100 vs exact max-sim top 100")
   axes.set_title(title, fontsize=9)
   axes.legend(title="index (labels: leaves searched)", fontsize=8)
   axes.grid(True, alpha=0.3)
@@ -234,62 +316,89 @@ def advertiser_corpus_recall(model_dir: str) -> dict:
   embeddings = trained.candidate_embeddings()
   queries = serving_workloads.eval_queries(trained,
                                            TrainConfig.load(model_dir).data)
-  k = min(K, int(ids.shape[0]))
+  num_candidates = int(ids.shape[0])
+  k = min(K, num_candidates)
   exact = ids.numpy()[index_recall.exact_top_k(queries, embeddings.numpy(), k)]
-  result = {"candidates": int(ids.shape[0]), "k": k,
-            "queries": len(queries)}
+  result = {"candidates": num_candidates, "k": k, "queries": len(queries)}
   for kind in KINDS:
     found = index_recall.search_users(
-        index_lib.build_index(kind, ids, embeddings, k), queries, k)
+        index_lib.build_index(kind, ids, embeddings, k), queries, k,
+        num_candidates)
     result[kind] = round(index_recall.recall(found, exact), 4)
   return result
 
 
 def markdown(results: dict) -> str:
-  """The latency table, the sweep and the advertiser-corpus recall."""
+  """The latency table, the sweep, the stages and the advertiser-corpus
+  recall."""
   rows = []
   for size, kinds in results["corpus"].items():
     brute = kinds["brute_force"]
     for kind in KINDS:
       row = kinds[kind]
-      rows.append([f"{int(size):,}", kind, row["index_build_s"],
-                   row["savedmodel_mib"],
-                   f"{row['savedmodel_mib'] / brute['savedmodel_mib']:.2f}x",
-                   row["b1_p50_ms"], row["b1_p99_ms"], row["b32_p50_ms"],
-                   row["b32_p99_ms"],
-                   f"{brute['b32_p50_ms'] / row['b32_p50_ms']:.1f}x",
-                   row["recall@100"]])
+      rows.append(
+          [f"{int(size):,}", kind, row["index_build_s"], row["savedmodel_mib"],
+           f"{row['savedmodel_mib'] / brute['savedmodel_mib']:.2f}x"]
+          + [row[f"b{b}_p{q}_ms"] for b in BATCH_SIZES
+             for q in serving_latency.PERCENTILES]
+          + [f"{brute['b32_p50_ms'] / row['b32_p50_ms']:.1f}x",
+             row["recall@100"]])
   largest = results["corpus"][str(results["sweep_size"])]
   parameters = largest["partitioned"]["partitioned"]
   advertisers = results["advertiser_corpus"]
+  calls = results["calls"]
   return "\n\n".join([
       f"Serving, in-process `serving_default`, {EVENTS} events per user, "
-      f"top-{K}, {results['repeats']} calls each "
-      f"({common.machine_line(results['machine'])}). Corpus: "
-      f"**{results['source']}**; recall@{K} against exact top-{K} for "
-      f"{results['queries']} queries ({results['query_source']}):",
+      f"top-{K} ({common.machine_line(results['machine'])}). Corpus: "
+      f"**{results['source']}**; {results['users']} users of "
+      f"{results['vectors_per_user']} vectors ({results['query_source']}), "
+      f"recall@{K} per user against the exact top {K} by max-sim. Latency "
+      f"over {calls['1']} calls of batch 1 and {calls['32']} of batch 32 "
+      "per index, the three indexes' calls interleaved in blocks, each "
+      "block after untimed warmup calls:",
       common.markdown_table(
           ["candidates", "index", "build s", "SavedModel MiB",
-           "size vs brute", "b1 p50 ms", "b1 p99 ms", "b32 p50 ms",
-           "b32 p99 ms", "b32 p50 speed-up vs brute", "recall@100"],
-          rows),
+           "size vs brute"]
+          + [f"b{b} p{q} ms" for b in BATCH_SIZES
+             for q in serving_latency.PERCENTILES]
+          + ["b32 p50 speed-up vs brute", "recall@100"], rows),
       f"Partitioned index at {int(results['sweep_size']):,} candidates: "
       f"{parameters['num_leaves']} leaves of at most "
       f"{parameters['leaf_rows']} rows, {parameters['leaves_to_search']} "
       "searched (`PartitionedParameters.for_corpus`).",
       f"Recall@{K} against exact by leaves searched, over "
-      f"{int(results['sweep_size']):,} candidates ({results['source']}). "
-      "Search only, all queries in one batch:",
+      f"{int(results['sweep_size']):,} candidates ({results['source']}), "
+      f"the first {results['sweep_users']} users. Search only, users in "
+      "batches:",
       common.markdown_table(
-          ["index", "leaves searched", "of", "recall@100", "ms/query"],
+          ["index", "leaves searched", "of", "recall@100", "ms per user"],
           [[p["index"], p["leaves_to_search"] or "all rows",
-            p["num_leaves"] or "", p["recall@100"], p["ms_per_query"]]
+            p["num_leaves"] or "", p["recall@100"], p["ms_per_user"]]
            for p in results["sweep"]]),
       "![Recall vs latency of the three indexes](serving_recall_latency.png)",
+      "Each stage ran in a process of its own (seconds, peak resident "
+      "memory): " + "; ".join(
+          f"{stage['stage']} at {stage['candidates']:,} "
+          f"{stage['seconds']} s, {stage['peak_rss_mib']:,.0f} MiB"
+          for stage in results["stages"]) + ".",
       f"On the advertiser corpus of `--model_dir` ({advertisers['candidates']}"
       f" candidates, its eval histories as {advertisers['queries']} queries),"
       f" recall@{advertisers['k']} against exact: "
       + ", ".join(f"{kind} {advertisers[kind]}" for kind in KINDS) + "."])
+
+
+def _run_stage(results: dict, stage: str, size: int, function, *args):
+  """``function(*args)`` in a fresh process; its seconds and peak memory
+  are recorded in ``results["stages"]``. Returns its result."""
+  started = time.perf_counter()
+  result, peak = fresh_process.run(function, *args)
+  results["stages"].append({
+      "stage": stage, "candidates": size,
+      "seconds": round(time.perf_counter() - started, 1),
+      "peak_rss_mib": peak})
+  print(f"{size:>9} {stage}: {results['stages'][-1]['seconds']} s, peak "
+        f"{peak:,.0f} MiB", flush=True)
+  return result
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
@@ -304,36 +413,50 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                       "tower embeds a synthetic catalog of each size, its "
                       "user tower and eval histories give the queries.")
   parser.add_argument("--sizes", default="100000,1000000")
-  parser.add_argument("--repeats", type=int, default=50)
+  parser.add_argument("--b1_calls", type=int, default=1000,
+                      help="Timed batch-1 calls of each index.")
+  parser.add_argument("--b32_calls", type=int, default=200,
+                      help="Timed batch-32 calls of each index.")
   parser.add_argument("--quick", action="store_true",
-                      help="10k and 50k candidates, fewer repeats.")
+                      help="10k and 50k candidates, fewer calls.")
   common.add_results_dir_flag(parser)
   args = parser.parse_args(argv)
   sizes = [int(s) for s in args.sizes.split(",")]
-  repeats = args.repeats
+  calls = {1: args.b1_calls, 32: args.b32_calls}
   if args.quick:
-    sizes, repeats = [10_000, 50_000], 10
+    sizes, calls = [10_000, 50_000], {1: 100, 32: 20}
   results = {"machine": common.machine(), "k": K, "events_per_user": EVENTS,
-             "repeats": repeats, "corpus": {}, "sweep_size": sizes[-1]}
+             "calls": {str(b): n for b, n in calls.items()}, "corpus": {},
+             "sweep_size": sizes[-1], "stages": []}
   with tempfile.TemporaryDirectory() as work_dir:
-    for size, workload in serving_workloads.workloads(
-        args.model_dir, args.item_model_dir, work_dir, sizes):
-      measured = bench_corpus(workload, repeats, work_dir)
-      indexes = measured.pop("indexes")
-      results["corpus"][str(size)] = measured
+    for size in sizes:
+      files = _run_stage(results, "workload", size, prepare_workload,
+                         args.model_dir, args.item_model_dir, size, work_dir)
+      rows = {kind: _run_stage(results, kind, size, build_and_measure, kind,
+                               files, work_dir) for kind in KINDS}
+      latency = _run_stage(
+          results, "timing", size, time_signatures,
+          {kind: row.pop("savedmodel") for kind, row in rows.items()},
+          files, calls)
+      results["corpus"][str(size)] = {kind: {**rows[kind], **latency[kind]}
+                                      for kind in KINDS}
       if size == sizes[-1]:
-        results["source"] = workload.source
-        results["queries"] = len(workload.queries)
+        results["source"] = files["source"]
+        results["users"] = files["users"]
+        results["vectors_per_user"] = files["vectors_per_user"]
         results["query_source"] = (
             "eval histories through the trained user tower"
-            if workload.source == serving_workloads.TRAINED_ITEMS
+            if files["source"] == serving_workloads.TRAINED_ITEMS
             else serving_workloads.SYNTHETIC_CLUSTERS)
-        results["sweep"] = recall_sweep(workload, indexes["partitioned"],
-                                        SWEEP_FRACTIONS)
+        sweep = _run_stage(results, "sweep", size, recall_sweep, files,
+                           SWEEP_FRACTIONS)
+        results["sweep"], results["sweep_users"] = (sweep["points"],
+                                                    sweep["users"])
   results["advertiser_corpus"] = advertiser_corpus_recall(args.model_dir)
   os.makedirs(args.results_dir, exist_ok=True)
   plot_sweep(results["sweep"],
-             f"{int(sizes[-1]):,} candidates, {results['source']}",
+             f"{int(sizes[-1]):,} candidates, {results['source']}, users of "
+             f"{results['vectors_per_user']} vectors",
              os.path.join(args.results_dir, "serving_recall_latency.png"))
   text = markdown(results)
   common.write_results(args.results_dir, "serving", results, text)

@@ -1,18 +1,20 @@
 """The corpora and queries the serving benchmark measures indexes on.
 
 A ``Workload`` is one corpus size: candidate ids and embeddings, the user
-vectors that query them, the trained model whose user tower is served and
-the advertisers its timed requests are made of. With a trained item model
-the corpus is what that model really produces (a synthetic catalog of the
-size through its item tower) and the queries are its eval histories through
-its user tower; without one, clustered unit vectors stand in for both, a
-fallback whose recall says little about trained embeddings.
+vectors that query them, the directory of the trained model whose user
+tower is served and the advertisers its timed requests are made of. With a
+trained item model the corpus is what that model really produces (a
+synthetic catalog of the size through its item tower) and the queries are
+its eval histories through its user tower; without one, clustered unit
+vectors stand in for both, a fallback whose recall says little about
+trained embeddings. The benchmark makes each workload in one process and
+measures it in others: a workload is saved to and loaded from one file.
 """
 
 import dataclasses
 import glob
 import os
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -96,41 +98,63 @@ def trained_item_embeddings(item_model_dir: str, size: int, work_dir: str
   path = item_index_bench.write_catalog(
       os.path.join(work_dir, f"catalog-{size}"), size, dim)
   ids, embeddings = trained.corpus_embeddings(path)
-  return {"ids": ids.numpy(), "embeddings": embeddings.numpy()}
+  return {"ids": ids.numpy().astype(bytes), "embeddings": embeddings.numpy()}
 
 
 @dataclasses.dataclass
 class Workload:
-  """What one corpus size is measured on."""
+  """What one corpus size is measured on.
+
+  It goes from the process that makes it to the processes that measure it
+  as one ``.npz`` file (``save``, ``load``).
+  """
   source: str  # TRAINED_ITEMS or SYNTHETIC_CLUSTERS.
-  trained: object  # The model whose user tower is served.
+  model_dir: str  # The model whose user tower is served.
   ids: np.ndarray  # bytes [N].
   embeddings: np.ndarray  # float32 [N, D].
   queries: np.ndarray  # User vectors float32 [Q, H, D].
   advertisers: List[str]  # What the timed requests' events are made of.
 
+  def save(self, path: str) -> str:
+    """Writes the workload to ``path`` (an uncompressed .npz); returns it."""
+    with open(path, "wb") as f:
+      np.savez(f, source=np.array(self.source),
+               model_dir=np.array(self.model_dir),
+               ids=self.ids.astype(bytes), embeddings=self.embeddings,
+               queries=self.queries, advertisers=np.array(self.advertisers))
+    return path
 
-def workloads(model_dir: str, item_model_dir: Optional[str], work_dir: str,
-              sizes: Sequence[int]) -> Iterator[Tuple[int, Workload]]:
-  """(size, Workload) per corpus size: trained item embeddings if given."""
+  @classmethod
+  def load(cls, path: str) -> "Workload":
+    """The workload ``save`` wrote to ``path``."""
+    with np.load(path) as arrays:
+      return cls(source=str(arrays["source"]),
+                 model_dir=str(arrays["model_dir"]), ids=arrays["ids"],
+                 embeddings=arrays["embeddings"], queries=arrays["queries"],
+                 advertisers=arrays["advertisers"].tolist())
+
+
+def workload(model_dir: str, item_model_dir: Optional[str], size: int,
+             work_dir: str) -> Workload:
+  """The workload of ``size`` candidates: trained item embeddings of a
+  synthetic catalog (written into ``work_dir``) and eval queries with
+  ``item_model_dir``, synthetic clusters served by ``model_dir``'s user
+  tower without."""
   if item_model_dir:
     trained = model_lib.load_trained(item_model_dir)
-    queries = eval_queries(trained, TrainConfig.load(item_model_dir).data)
     advertisers = vocabulary.read_vocabularies(os.path.join(
         item_model_dir, model_lib.ASSETS_DIR)).advertiser_ids[:50]
-    for size in sizes:
-      corpus = trained_item_embeddings(item_model_dir, size, work_dir)
-      yield size, Workload(TRAINED_ITEMS, trained, corpus["ids"],
-                           corpus["embeddings"], queries, advertisers)
-    return
+    corpus = trained_item_embeddings(item_model_dir, size, work_dir)
+    return Workload(
+        TRAINED_ITEMS, item_model_dir, corpus["ids"], corpus["embeddings"],
+        eval_queries(trained, TrainConfig.load(item_model_dir).data),
+        advertisers)
   trained = model_lib.load_trained(model_dir)
   dim = int(trained.candidate_embeddings().shape[1])
-  advertisers = [s.decode() for s in trained.candidate_ids().numpy()]
-  for size in sizes:
-    yield size, Workload(
-        SYNTHETIC_CLUSTERS, trained,
-        np.array([f"c{i}".encode() for i in range(size)]),
-        clustered_unit_vectors(size, dim, seed=size, spread=SYNTHETIC_SPREAD),
-        clustered_unit_vectors(EVAL_QUERIES, dim, seed=size + 1,
-                               spread=SYNTHETIC_SPREAD)[:, np.newaxis],
-        advertisers)
+  return Workload(
+      SYNTHETIC_CLUSTERS, model_dir,
+      np.array([f"c{i}".encode() for i in range(size)]),
+      clustered_unit_vectors(size, dim, seed=size, spread=SYNTHETIC_SPREAD),
+      clustered_unit_vectors(EVAL_QUERIES, dim, seed=size + 1,
+                             spread=SYNTHETIC_SPREAD)[:, np.newaxis],
+      [s.decode() for s in trained.candidate_ids().numpy()])
