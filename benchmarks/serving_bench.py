@@ -99,41 +99,50 @@ def directory_mib(path: str) -> float:
   return total / 2**20
 
 
-def prepare_workload(model_dir: str, item_model_dir: Optional[str],
-                     size: int, work_dir: str) -> dict:
-  """Stage 1: the workload of ``size`` and its exact top K, into files.
+@dataclasses.dataclass(frozen=True)
+class PreparedWorkload:
+  """A workload's files, for the stages that measure it, and its shape."""
+  workload: str  # Path of the saved serving_workloads.Workload.
+  exact: str  # Path of its users' exact top K rows, int [Q, K] (.npy).
+  source: str
+  users: int
+  vectors_per_user: int
 
-  Returns:
-    The paths of the workload (``Workload.save``) and of the exact top K
-    rows int [Q, K] (.npy), and what the report says of them.
-  """
+
+def prepare_workload(model_dir: str, item_model_dir: Optional[str],
+                     size: int, work_dir: str) -> PreparedWorkload:
+  """Stage 1: the workload of ``size`` and its exact top K, into files in
+  ``work_dir``."""
   workload = serving_workloads.workload(model_dir, item_model_dir, size,
                                         work_dir)
   exact = os.path.join(work_dir, f"exact-{size}.npy")
   np.save(exact, index_recall.exact_top_k(workload.queries,
                                           workload.embeddings, K))
-  return {"workload": workload.save(os.path.join(work_dir,
-                                                 f"workload-{size}.npz")),
-          "exact": exact, "source": workload.source,
-          "users": int(workload.queries.shape[0]),
-          "vectors_per_user": int(workload.queries.shape[1])}
+  prepared = PreparedWorkload(
+      workload=workload.save(os.path.join(work_dir, f"workload-{size}.npz")),
+      exact=exact, source=workload.source,
+      users=int(workload.queries.shape[0]),
+      vectors_per_user=int(workload.queries.shape[1]))
+  print(f"{size:>9} {prepared}", flush=True)
+  return prepared
 
 
-def build_and_measure(kind: str, files: dict, work_dir: str) -> dict:
+def build_and_measure(kind: str, files: PreparedWorkload,
+                      work_dir: str) -> dict:
   """Stage 2: builds one index, saves its SavedModel, measures its recall.
 
   Args:
     kind: One of ``KINDS``.
-    files: ``prepare_workload``'s result.
+    files: The workload.
     work_dir: The SavedModel goes to <work_dir>/<kind>-<size>.
 
   Returns:
     Build seconds, SavedModel MiB, recall@K, the SavedModel's path and,
     for the partitioned index, its parameters.
   """
-  workload = serving_workloads.Workload.load(files["workload"])
+  workload = serving_workloads.Workload.load(files.workload)
   size = len(workload.ids)
-  exact = workload.ids[np.load(files["exact"])]
+  exact = workload.ids[np.load(files.exact)]
   started = time.perf_counter()
   index = index_lib.build_index(kind, tf.constant(workload.ids),
                                 tf.constant(workload.embeddings), K)
@@ -155,19 +164,19 @@ def build_and_measure(kind: str, files: dict, work_dir: str) -> dict:
   return row
 
 
-def time_signatures(savedmodels: Dict[str, str], files: dict,
+def time_signatures(savedmodels: Dict[str, str], files: PreparedWorkload,
                     calls: Dict[int, int]) -> dict:
   """Stage 3: ``serving_default`` of each SavedModel, timed interleaved.
 
   Args:
     savedmodels: The SavedModel directory of each index kind.
-    files: ``prepare_workload``'s result (its advertisers make the events).
+    files: The workload (its advertisers make the events).
     calls: Timed calls of each index by batch size.
 
   Returns:
     {kind: {"b1_p50_ms": ..., "b1_p95_ms": ..., ...}}.
   """
-  with np.load(files["workload"]) as arrays:
+  with np.load(files.workload) as arrays:
     advertisers = arrays["advertisers"].tolist()
   signatures = {kind: tf.saved_model.load(path).signatures[
       serving_module.SERVING_DEFAULT] for kind, path in savedmodels.items()}
@@ -206,7 +215,8 @@ def _leaves_searched(fractions: Sequence[float], num_leaves: int
   return sorted({max(1, round(f * num_leaves)) for f in fractions})
 
 
-def recall_sweep(files: dict, fractions: Sequence[float]) -> dict:
+def recall_sweep(files: PreparedWorkload, fractions: Sequence[float]
+                 ) -> dict:
   """Stage 4: recall@K against exact and search time per user, by leaves
   searched.
 
@@ -222,12 +232,12 @@ def recall_sweep(files: dict, fractions: Sequence[float]) -> dict:
     {"users": the users searched, "points": [{"index", "leaves_to_search",
     "num_leaves", "recall@100", "ms_per_user"}, ...]}.
   """
-  workload = serving_workloads.Workload.load(files["workload"])
+  workload = serving_workloads.Workload.load(files.workload)
   corpus, ids = workload.embeddings, workload.ids
   vectors = workload.queries.shape[1]
   users = max(1, SWEEP_VECTORS // vectors)
   queries = workload.queries[:users]
-  exact = ids[np.load(files["exact"])[:users]]
+  exact = ids[np.load(files.exact)[:users]]
   flat = queries.reshape(-1, queries.shape[-1])
   params = index_lib.ScannParameters.for_corpus(len(corpus), K)
   searcher = scann_ops.builder(corpus, K, "dot_product").tree(
@@ -441,12 +451,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
       results["corpus"][str(size)] = {kind: {**rows[kind], **latency[kind]}
                                       for kind in KINDS}
       if size == sizes[-1]:
-        results["source"] = files["source"]
-        results["users"] = files["users"]
-        results["vectors_per_user"] = files["vectors_per_user"]
+        results["source"] = files.source
+        results["users"] = files.users
+        results["vectors_per_user"] = files.vectors_per_user
         results["query_source"] = (
             "eval histories through the trained user tower"
-            if files["source"] == serving_workloads.TRAINED_ITEMS
+            if files.source == serving_workloads.TRAINED_ITEMS
             else serving_workloads.SYNTHETIC_CLUSTERS)
         sweep = _run_stage(results, "sweep", size, recall_sweep, files,
                            SWEEP_FRACTIONS)

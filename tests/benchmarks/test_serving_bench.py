@@ -1,4 +1,5 @@
-"""The serving benchmark at a tiny size: every index, trained embeddings."""
+"""The serving benchmark at a tiny size: every index, trained embeddings,
+every stage in a process of its own."""
 
 import json
 import os
@@ -12,18 +13,27 @@ def test_tiny_run_measures_all_three_indexes(trained_model_dir,
   results_dir = tmp_path / "results"
   results = serving_bench.main([
       "--model_dir", str(trained_model_dir), "--item_model_dir",
-      str(item_model_dir), "--sizes", "1500,3000", "--repeats", "2",
-      "--results_dir", str(results_dir)])
+      str(item_model_dir), "--sizes", "3000", "--b1_calls", "12",
+      "--b32_calls", "3", "--results_dir", str(results_dir)])
   assert results["source"] == serving_workloads.TRAINED_ITEMS
-  for size in ("1500", "3000"):
-    kinds = results["corpus"][size]
-    assert set(kinds) == set(serving_bench.KINDS)
-    # Small corpora: every leaf is searched, so all three are exact.
-    for row in kinds.values():
-      assert row["recall@100"] >= 0.99
-      assert row["b1_p50_ms"] > 0 and row["savedmodel_mib"] > 0
+  assert [(s["stage"], s["candidates"]) for s in results["stages"]] == [
+      (stage, 3000) for stage in ("workload", *serving_bench.KINDS, "timing",
+                                  "sweep")]
+  assert all(s["peak_rss_mib"] > 0 for s in results["stages"])
+  kinds = results["corpus"]["3000"]
+  assert set(kinds) == set(serving_bench.KINDS)
+  # Small corpora: every leaf is searched, so all three are exact.
+  for row in kinds.values():
+    assert row["recall@100"] >= 0.99
+    assert row["savedmodel_mib"] > 0
+    for batch_size in serving_bench.BATCH_SIZES:
+      p50, p95, p99 = (row[f"b{batch_size}_p{q}_ms"] for q in (50, 95, 99))
+      assert 0 < p50 <= p95 <= p99
   sweep = results["sweep"]
   assert {p["index"] for p in sweep} == set(serving_bench.KINDS)
+  for kind in ("scann", "partitioned"):
+    leaves = [p["leaves_to_search"] for p in sweep if p["index"] == kind]
+    assert leaves == sorted(set(leaves))
   partitioned = [p["recall@100"] for p in sweep if p["index"] == "partitioned"]
   # More leaves searched never lose a candidate.
   assert partitioned == sorted(partitioned)
@@ -35,4 +45,5 @@ def test_tiny_run_measures_all_three_indexes(trained_model_dir,
     assert json.load(f)["sweep_size"] == 3000
   markdown = (results_dir / "serving.md").read_text(encoding="utf-8")
   assert "| 3,000 | partitioned |" in markdown
+  assert "12 calls of batch 1" in markdown and "b1 p95 ms" in markdown
   assert os.path.getsize(results_dir / "serving_recall_latency.png") > 0

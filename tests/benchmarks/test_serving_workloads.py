@@ -30,3 +30,20 @@ def test_clustered_unit_vectors_share_centres_across_seeds():
                                                      clusters=4, spread=0.1)
   assert not np.allclose(queries, corpus[:50])
   assert (queries @ corpus.T).max(axis=1).min() > 0.9
+
+
+def test_a_saved_workload_loads_as_it_was(tmp_path):
+  workload = serving_workloads.Workload(
+      source=serving_workloads.SYNTHETIC_CLUSTERS, model_dir="/models/x",
+      ids=np.array([b"a", b"bb", b"ccc"], dtype=object),
+      embeddings=serving_workloads.clustered_unit_vectors(3, 4, seed=0),
+      queries=serving_workloads.clustered_unit_vectors(
+          6, 4, seed=1).reshape(2, 3, 4),
+      advertisers=["adv1", "adv2"])
+  path = workload.save(str(tmp_path / "workload.npz"))
+  loaded = serving_workloads.Workload.load(path)
+  assert (loaded.source, loaded.model_dir, loaded.advertisers) == (
+      workload.source, "/models/x", ["adv1", "adv2"])
+  assert loaded.ids.tolist() == [b"a", b"bb", b"ccc"]
+  np.testing.assert_array_equal(loaded.embeddings, workload.embeddings)
+  np.testing.assert_array_equal(loaded.queries, workload.queries)
