@@ -98,7 +98,7 @@ def trained_item_embeddings(item_model_dir: str, size: int, work_dir: str
   path = item_index_bench.write_catalog(
       os.path.join(work_dir, f"catalog-{size}"), size, dim)
   ids, embeddings = trained.corpus_embeddings(path)
-  return {"ids": ids.numpy().astype(bytes), "embeddings": embeddings.numpy()}
+  return {"ids": ids.numpy(), "embeddings": embeddings.numpy()}
 
 
 @dataclasses.dataclass
