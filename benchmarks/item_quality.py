@@ -30,7 +30,7 @@ import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
 from benchmarks import common
 from benchmarks import quality
-from tfrs_adcg import evaluation
+from tfrs_adcg import baselines
 from tfrs_adcg import metrics
 from tfrs_adcg import schema
 from tfrs_adcg import synthetic
@@ -44,7 +44,7 @@ QUICK_TRAIN_FLAGS: quality.Flags = {
     "--epochs": "2", "--steps_per_epoch": "10", "--batch_size": "64",
     "--embedding_dim": "32"}
 # Rankers of the table, as metrics.json names them.
-RANKERS = ("model", evaluation.LAST_ADVERTISER_EXPANDED, "popularity")
+RANKERS = ("model", baselines.LAST_ADVERTISER_EXPANDED, baselines.POPULARITY)
 PRETRAINED = "pretrained"
 NO_PRETRAINED = "no_pretrained"
 NO_REPEAT_VECTORS = "no_repeat_vectors"

@@ -1,4 +1,7 @@
-"""A ScaNN index over a large item catalog, built from a stream of batches.
+"""A ScaNN index built from a stream of batches, up to a large item catalog.
+
+``export.savedmodel`` builds every ScaNN index here, from the model's corpus
+streamed through its candidate tower.
 
 ``tfrs.layers.factorized_top_k.ScaNN.index_from_dataset`` lists every batch
 of the dataset, then concatenates them: at its peak it holds the corpus twice

@@ -13,12 +13,13 @@ model; earlier versions stay. An export removes the staging directories that
 killed exports of this host left; those of another host, or of an export
 still running, it names in a warning and leaves.
 
-An item-level model (``tfrs_adcg.train --task item``) indexes every item of
-its catalog (``--item_catalog``, default the one it was trained with; a newer
-catalog adds its new items, embedded from their content), streamed through
-the item tower: ScaNN is built by ``catalog_index.StreamedScaNN`` and the
-partitioned index by ``partitioned_index.PartitionedIndex`` batch by batch,
-brute force from the concatenated embeddings.
+The index holds the model's corpus (``RetrievalModel.corpus``): an
+advertiser-level model's advertisers, or every item of an item-level model's
+catalog (``--item_catalog``, default the one it was trained with; a newer
+catalog adds its new items, embedded from their content). The corpus streams
+through the candidate tower: ScaNN is built by ``catalog_index.StreamedScaNN``
+and the partitioned index by ``partitioned_index.PartitionedIndex`` batch by
+batch, brute force from the concatenated embeddings.
 
 ScaNN (the default) needs a TF Serving build with ScaNN's ops; the
 partitioned and brute-force variants use core TensorFlow ops only.
@@ -224,27 +225,13 @@ def export_with_config(config: ExportConfig) -> str:
   from tfrs_adcg import model as model_lib  # pylint: disable=g-import-not-at-top
 
   _check_index_flags(config)
-  from tfrs_adcg import item_catalog  # pylint: disable=g-import-not-at-top
-  from tfrs_adcg import vocabulary  # pylint: disable=g-import-not-at-top
-
   trained = model_lib.load_trained(config.model_dir)
   trained_task = trained.spec.task or schema.ADVERTISER_TASK
   if config.task is not None and config.task != trained_task:
     raise ValueError(f"--task {config.task} does not match the model: "
                      f"{config.model_dir!r} was trained for the "
                      f"{trained_task} task.")
-  item_task = trained.spec.item_task
-  if config.item_catalog and not item_task:
-    raise ValueError("--item_catalog is for item-level models; "
-                     f"{config.model_dir!r} holds an advertiser-level one.")
-  catalog = config.item_catalog
-  if item_task:
-    catalog = catalog or trained.candidates.path
-    item_catalog.check_catalog(catalog, trained.spec.pretrained)
-    history_ids = vocabulary.read_vocabularies(os.path.join(
-        config.model_dir, model_lib.ASSETS_DIR)).advertiser_ids
-  else:
-    history_ids = [s.decode() for s in trained.candidate_ids().numpy()[:50]]
+  catalog = trained.candidates.checked_catalog(config.item_catalog)
   num_candidates = trained.corpus_size(catalog)
   k = min(config.k, num_candidates)
   if k < config.k:
@@ -261,17 +248,16 @@ def export_with_config(config: ExportConfig) -> str:
   logging.info("Indexing %d candidates with %s %s.", num_candidates,
                config.index, scann or partitioned or "")
   started = time.time()
-  if item_task and scann:
+  if scann:
     retrieval_index = catalog_index.index_catalog(trained.corpus(catalog), k,
                                                   scann)
-  elif item_task and partitioned:
+  elif partitioned:
     retrieval_index = partitioned_index.PartitionedIndex(
         k=k, parameters=partitioned, name="partitioned").index_from_dataset(
             trained.corpus(catalog))
   else:
-    candidate_ids, embeddings = trained.corpus_embeddings(catalog)
-    retrieval_index = index_lib.build_index(config.index, candidate_ids,
-                                            embeddings, k, scann, partitioned)
+    retrieval_index = index_lib.build_index(
+        "brute_force", *trained.corpus_embeddings(catalog), k)
   index_seconds = time.time() - started
   module = serving_module.ServingModule(trained.user_tower, retrieval_index, k)
 
@@ -287,8 +273,9 @@ def export_with_config(config: ExportConfig) -> str:
                       options=options)
   model_name = os.path.basename(os.path.normpath(config.export_dir))
   warmup.write(staging, model_name, serving_module.SERVING_DEFAULT,
-               warmup.example_batches(history_ids[:50],
-                                      trained.spec.max_seq_len))
+               warmup.example_batches(
+                   trained.user_tower.advertiser_embedding.vocabulary[:50],
+                   trained.spec.max_seq_len))
   export_info.ExportInfo(
       version=version, index=config.index, k=k,
       num_candidates=num_candidates, task=trained_task,
@@ -300,7 +287,7 @@ def export_with_config(config: ExportConfig) -> str:
       partitioned=(dict(dataclasses.asdict(retrieval_index.parameters),
                         leaf_rows=retrieval_index.leaf_rows)
                    if partitioned else None),
-      item_catalog=catalog if item_task else None).write(staging)
+      item_catalog=catalog).write(staging)
   final = os.path.join(config.export_dir, str(version))
   tf.io.gfile.rename(staging, final)
   logging.info("Exported version %d to %s", version, final)

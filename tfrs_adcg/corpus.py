@@ -41,6 +41,10 @@ class IdCorpus:
     ids = tf.constant(list(self.ids))
     return tf.data.Dataset.from_tensors((ids, ids))
 
+  def checked_catalog(self, catalog: Optional[str] = None) -> None:
+    """No catalog: the ids are the corpus (refuses ``catalog``)."""
+    _refuse_catalog(catalog)
+
 
 @dataclasses.dataclass(frozen=True)
 class CatalogCorpus:
@@ -68,11 +72,18 @@ class CatalogCorpus:
         catalog or self.path, self.pretrained, batch_size).map(
             lambda features: (features[schema.CATALOG_ITEM_ID], features))
 
+  def checked_catalog(self, catalog: Optional[str] = None) -> str:
+    """The catalog ranked, ``catalog`` (default ``path``), checked to hold
+    the item tower's input (see ``item_catalog.check_catalog``)."""
+    catalog = catalog or self.path
+    item_catalog.check_catalog(catalog, self.pretrained)
+    return catalog
+
 
 Corpus = Union[IdCorpus, CatalogCorpus]
 
 
 def _refuse_catalog(catalog: Optional[str]) -> None:
   if catalog is not None:
-    raise ValueError(f"An item catalog ({catalog!r}) is the corpus of item "
-                     "models; this model ranks advertiser ids.")
+    raise ValueError(f"An item catalog ({catalog!r}) is the corpus of "
+                     "item-level models; this model ranks advertiser ids.")

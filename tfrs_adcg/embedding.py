@@ -1,6 +1,6 @@
 """String ids to embeddings, with hash buckets for ids outside the vocabulary."""
 
-from typing import Sequence
+from typing import List, Sequence
 
 import tensorflow as tf
 
@@ -34,6 +34,11 @@ class IdEmbedding(tf.keras.layers.Layer):
   def num_rows(self) -> int:
     """Padding + OOV buckets + vocabulary."""
     return self.lookup.vocabulary_size()
+
+  @property
+  def vocabulary(self) -> List[str]:
+    """The vocabulary, in its given order."""
+    return self.lookup.get_vocabulary()[self.first_vocabulary_index:]
 
   @property
   def first_vocabulary_index(self) -> int:

@@ -34,6 +34,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
+from tfrs_adcg import baselines
 from tfrs_adcg import callbacks
 from tfrs_adcg import checkpoints
 from tfrs_adcg import data
@@ -45,7 +46,7 @@ from tfrs_adcg import run_config
 from tfrs_adcg import schema
 from tfrs_adcg import vocabulary
 from tfrs_adcg.config import PLATEAU, WARMUP_COSINE, TrainConfig
-from tfrs_adcg.evaluation import Evaluator, ItemBaselines
+from tfrs_adcg.evaluation import Evaluator
 from tfrs_adcg.item_content import ItemContent
 from tfrs_adcg.model import ASSETS_DIR, RetrievalModel
 from tfrs_adcg.model_spec import DENSE
@@ -116,10 +117,8 @@ def train(config: TrainConfig) -> TrainResult:
   if chief:
     _trim_training_log(os.path.join(write_dir, TRAINING_LOG), initial_epoch)
 
-  popularity = (vocabularies.trained_candidates() if config.item_task
-                else vocabularies.popularity_ranking())
   validation = Evaluator(model, data.shard_paths(config.data, schema.VALID),
-                         popularity)
+                         baselines.for_model(model, vocabularies))
   logging.info(
       "Training on %d (example, positive) pairs a pass, %d steps of %d; "
       "validating on the valid split; %s task, %d candidates with an id "
@@ -146,7 +145,7 @@ def train(config: TrainConfig) -> TrainResult:
   if chief:
     with data.naming_corrupt_shards(config.data):
       results = _evaluate_best(model, config, vocabularies, validation,
-                               popularity, state)
+                               state)
   else:
     shutil.rmtree(write_dir, ignore_errors=True)
   return TrainResult(metrics=results, initial_epoch=initial_epoch,
@@ -220,7 +219,7 @@ def _learning_rate(config: TrainConfig, steps_per_epoch: int
 
 def _evaluate_best(model: RetrievalModel, config: TrainConfig,
                    vocabularies: vocabulary.Vocabularies,
-                   validation: Evaluator, popularity: List[str],
+                   validation: Evaluator,
                    state: checkpoints.TrainingState) -> Dict[str, Dict]:
   """Valid- and eval-split metrics of the best weights (the best valid
   epoch's); writes them to ``metrics.json`` and prints the eval table.
@@ -229,15 +228,12 @@ def _evaluate_best(model: RetrievalModel, config: TrainConfig,
   the valid split.
   """
   checkpoints.restore_weights(model, config.model_dir)
-  item_baselines = None
-  if config.item_task:
-    advertiser_model = (model_lib.load_trained(config.advertiser_model_dir)
-                        if config.advertiser_model_dir else None)
-    item_baselines = ItemBaselines.read(config.item_catalog,
-                                        vocabularies.positives,
-                                        advertiser_model)
+  advertiser_model = (model_lib.load_trained(config.advertiser_model_dir)
+                      if config.advertiser_model_dir else None)
   evaluator = Evaluator(model, data.shard_paths(config.data, schema.EVAL),
-                        popularity, item_baselines=item_baselines)
+                        baselines.for_model(model, vocabularies,
+                                            config.item_catalog,
+                                            advertiser_model))
   results = evaluator.evaluate()
   best_epoch = int(state.best_epoch.numpy()) + 1
   with tf.io.gfile.GFile(os.path.join(config.model_dir, METRICS_FILE),
@@ -245,12 +241,10 @@ def _evaluate_best(model: RetrievalModel, config: TrainConfig,
     json.dump({SELECTED_ON: schema.VALID, BEST_EPOCH: best_epoch,
                schema.VALID: validation.evaluate(),
                schema.EVAL: results}, f, indent=2)
-  corpus = ("the item catalog" if config.item_task
-            else f"{len(popularity)} candidates")
-  print(f"Eval split, exact ranking of {corpus} "
+  print(f"Eval split, exact ranking of {evaluator.corpus_size} candidates "
         f"(epoch {best_epoch}, the best on the valid split):")
   print(metrics.format_table(results))
-  if config.item_task:
+  if metrics.COLD_START_USERS in results["model"]:
     print(metrics.format_cold_start_table(results))
   return results
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from benchmarks import common
 from benchmarks import item_quality
-from tfrs_adcg import evaluation
+from tfrs_adcg import baselines
 from tfrs_adcg import schema
 
 
@@ -43,7 +43,7 @@ def test_markdown_and_json(tmp_path):
             schema.VALID: {"model": _metrics(recall, cold)},
             schema.EVAL: {
                 "model": _metrics(recall, cold),
-                evaluation.LAST_ADVERTISER_EXPANDED: _metrics(0.3, 0.2),
+                baselines.LAST_ADVERTISER_EXPANDED: _metrics(0.3, 0.2),
                 "popularity": _metrics(0.1, 0.0)}}
 
   results = {

@@ -52,3 +52,18 @@ def test_an_item_catalog_is_the_corpus_beyond_the_training_items(tmp_path):
   newer = write_catalog(tmp_path / "newer.parquet", ["i0", "i1", "i2", "i3"])
   assert catalog.size(newer) == 4
   assert sum(int(ids.shape[0]) for ids, _ in catalog.batches(newer)) == 4
+
+
+def test_the_catalog_ranked_is_checked(tmp_path):
+  assert corpus.IdCorpus(["a"]).checked_catalog() is None
+  with pytest.raises(ValueError, match="item-level models"):
+    corpus.IdCorpus(["a"]).checked_catalog("items.parquet")
+  path = write_catalog(tmp_path / "items.parquet", ["i0"])
+  catalog = corpus.CatalogCorpus(["i0"], path, pretrained=False)
+  assert catalog.checked_catalog() == path
+  newer = write_catalog(tmp_path / "newer.parquet", ["i0", "i1"])
+  assert catalog.checked_catalog(newer) == newer
+  with pytest.raises(ValueError, match="missing.parquet' does not exist"):
+    catalog.checked_catalog(str(tmp_path / "missing.parquet"))
+  with pytest.raises(ValueError, match="no 'embedding' column"):
+    corpus.CatalogCorpus(["i0"], path, pretrained=True).checked_catalog()

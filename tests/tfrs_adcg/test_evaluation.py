@@ -7,11 +7,12 @@ import pytest
 
 import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
+from tfrs_adcg import baselines
 from tfrs_adcg import data
 from tfrs_adcg import metrics
 from tfrs_adcg import schema
 from tfrs_adcg.model_spec import ModelSpec
-from tfrs_adcg.evaluation import Evaluator
+from tfrs_adcg.evaluation import Evaluator, ModelRanker
 from tfrs_adcg.model import build
 
 
@@ -22,7 +23,7 @@ def evaluator_and_model(tiny_data_dir, tiny_vocabularies):
   model = build(spec, tiny_vocabularies)
   evaluator = Evaluator(
       model, data.shard_paths(str(tiny_data_dir), schema.EVAL),
-      tiny_vocabularies.popularity_ranking())
+      baselines.for_model(model, tiny_vocabularies))
   return evaluator, model
 
 
@@ -56,3 +57,38 @@ def test_model_ranking_is_the_exact_full_corpus_ranking(evaluator_and_model,
   ranking = [ids[i] for i in np.argsort(-scores)]
   assert results["model"] == pytest.approx(
       metrics.user_metrics(ranking, {"b", "c"}))
+
+
+class ColdC:
+  """Baselines whose corpus holds one cold-start candidate, c."""
+
+  @staticmethod
+  def is_cold(id_: str) -> bool:
+    return id_ == "c"
+
+  def rankers(self):
+    return {"c_first": lambda batch: [["c", "b"]] * len(batch[
+        schema.ADVERTISER_ID])}
+
+
+def test_every_ranker_reports_cold_start_recall_where_the_corpus_has_it(
+    tiny_data_dir, tiny_vocabularies):
+  model = build(ModelSpec(max_seq_len=4, embedding_dim=8, num_heads=2,
+                          num_layers=1), tiny_vocabularies)
+  evaluator = Evaluator(
+      model, data.shard_paths(str(tiny_data_dir), schema.EVAL), ColdC())
+  results = evaluator.evaluate()
+  assert list(results) == ["model", "c_first"]
+  assert evaluator.corpus_size == 4  # a, b, c and the catalog's d.
+  # The eval user's positives b and c; c is cold.
+  assert results["c_first"][metrics.COLD_START_USERS] == 1
+  assert results["c_first"]["cold_start_recall@10"] == 1.0
+  assert results["c_first"]["recall@10"] == 1.0
+  assert results["model"][metrics.USERS] == 1
+  assert results["model"]["cold_start_recall@100"] == 1.0
+
+
+def test_a_model_ranker_embeds_its_corpus_before_ranking(evaluator_and_model):
+  _, model = evaluator_and_model
+  with pytest.raises(ValueError, match="call embed_corpus"):
+    ModelRanker(model)({})

@@ -19,6 +19,7 @@ import pytest
 
 import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
+from tfrs_adcg import baselines
 from tfrs_adcg import checkpoints
 from tfrs_adcg import data
 from tfrs_adcg import metrics
@@ -96,7 +97,7 @@ def test_model_dir_is_self_contained_and_restores_the_best_epoch(
   # The reloaded model ranks the eval users exactly as the run reported.
   results = Evaluator(
       trained, data.shard_paths(str(preprocessed_dir), schema.EVAL),
-      assets.popularity_ranking()).evaluate(baselines=False)
+      baselines.for_model(trained, assets)).evaluate(baselines=False)
   assert results["model"] == pytest.approx(
       read_metrics(trained_model_dir)["model"], abs=1e-6)
 
