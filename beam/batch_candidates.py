@@ -118,8 +118,11 @@ def prepare_output(config: batch_config.BatchCandidatesConfig) -> None:
                      (schema.SKIPPED_USERS_DIR, schema.DEAD_LETTER_DIR))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def run(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
   """Runs the candidate generation; returns the manifest.
+
+  The flags of ``batch_config.parse_args`` set the run; the others are
+  Beam's pipeline options (``--runner DataflowRunner --project ...``).
 
   Raises:
     ValueError: for a bad flag, a ``--model`` that is no complete exported
@@ -152,4 +155,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-  logs.run_command(main, "beam.batch_candidates")
+  logs.run_command(run, "beam.batch_candidates")

@@ -116,9 +116,9 @@ def quiet_workers(argv: Sequence[str], level: Optional[str]) -> List[str]:
   return argv
 
 
-def run_command(main: Callable[[Sequence[str]], Any], prog: str,
+def run_command(run: Callable[[Sequence[str]], Any], prog: str,
                 argv: Optional[Sequence[str]] = None) -> None:
-  """Runs a command's ``main`` on ``argv`` (default: ``sys.argv[1:]``).
+  """Runs a pipeline's ``run`` on ``argv`` (default: ``sys.argv[1:]``).
 
   Configures the log (``configure``), and turns a ``ValueError`` (a bad
   flag or input, e.g. ``rows.InputError``) into ``<prog>: error: ...`` on
@@ -128,7 +128,7 @@ def run_command(main: Callable[[Sequence[str]], Any], prog: str,
   level = log_level(argv)
   configure(level)
   try:
-    main(quiet_workers(argv, level))
+    run(quiet_workers(argv, level))
   except ValueError as e:
     if level == "DEBUG":
       raise

@@ -204,8 +204,11 @@ def prepare_output(config: config_lib.PreprocessConfig) -> None:
                      (schema.VOCAB_DIR, schema.DEAD_LETTER_DIR))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def run(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
   """Runs the preprocessing; returns the manifest.
+
+  The flags of ``config.parse_args`` set the run; the others are Beam's
+  pipeline options (``--runner DataflowRunner --project ...``).
 
   Raises:
     ValueError: for a bad flag, or an input that is missing, empty or lacks
@@ -253,4 +256,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-  logs.run_command(main, "beam.preprocess")
+  logs.run_command(run, "beam.preprocess")

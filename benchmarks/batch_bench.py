@@ -61,7 +61,7 @@ def run_once(model: str, input_pattern: str, batch_size: int,
   """One pipeline run: its wall-clock and CPU seconds, users written."""
   cpu = _cpu_seconds()
   started = time.perf_counter()
-  manifest = batch_candidates.main([
+  manifest = batch_candidates.run([
       "--input", input_pattern, "--model", model, "--output", output,
       "--batch_size", str(batch_size), "--overwrite"])
   seconds = time.perf_counter() - started

@@ -108,7 +108,7 @@ def preprocess_items(raw_dir: str, output: str) -> str:
   """``raw_dir`` through beam.preprocess --task item; returns ``output``."""
   from beam import preprocess  # pylint: disable=g-import-not-at-top
 
-  preprocess.main(["--input", os.path.join(raw_dir, "events.parquet"),
+  preprocess.run(["--input", os.path.join(raw_dir, "events.parquet"),
                    "--output", output, "--task", schema.ITEM_TASK])
   return output
 

@@ -76,7 +76,7 @@ def _child(kind: str, input_path: str, output: str,
   if kind == "beam":
     from beam import preprocess  # pylint: disable=g-import-not-at-top
 
-    manifest = preprocess.main(["--input", input_path, "--output", output,
+    manifest = preprocess.run(["--input", input_path, "--output", output,
                                 "--max_seq_len", str(MAX_SEQ_LEN),
                                 "--label_window_days",
                                 str(LABEL_WINDOW_DAYS)] + list(beam_args))

@@ -108,7 +108,7 @@ def preprocess_events(raw_dir: str, output: str, max_seq_len: int,
   """``raw_dir`` through beam.preprocess with ``split``; returns ``output``."""
   from beam import preprocess  # pylint: disable=g-import-not-at-top
 
-  preprocess.main([
+  preprocess.run([
       "--input", os.path.join(raw_dir, "events.csv"),
       "--advertiser_catalog", os.path.join(raw_dir, "advertisers.csv"),
       "--output", output, "--max_seq_len", str(max_seq_len),

@@ -60,7 +60,7 @@ def prepare_data(workdir: str, quick: bool) -> str:
           if quick else [])
   synthetic.main(["--output", raw, "--format", "csv"] + size)
   data_dir = os.path.join(workdir, "data")
-  preprocess.main([
+  preprocess.run([
       "--input", os.path.join(raw, "events.csv"),
       "--advertiser_catalog", os.path.join(raw, "advertisers.csv"),
       "--output", data_dir, "--max_seq_len", str(MAX_SEQ_LEN)])

@@ -2,7 +2,8 @@
 
 raw synthetic events -> preprocessed TFRecords -> one trained model ->
 exported SavedModels. Each stage runs once per test session through the same
-``main(argv)`` entry points the command line uses.
+entry points the command line uses: the pipelines' ``run(argv)``, the other
+commands' ``main(argv)``.
 """
 
 import pathlib
@@ -48,7 +49,7 @@ def preprocessed_dir(synthetic_dir, tmp_path_factory) -> pathlib.Path:
   from beam import preprocess  # pylint: disable=g-import-not-at-top
 
   out = tmp_path_factory.mktemp("data")
-  preprocess.main([
+  preprocess.run([
       "--input", str(synthetic_dir / "events.csv"),
       "--advertiser_catalog", str(synthetic_dir / "advertisers.csv"),
       "--output", str(out), "--max_seq_len", str(TINY_SEQ_LEN),
@@ -115,7 +116,7 @@ def item_preprocessed_dir(item_synthetic_dir, tmp_path_factory
   from beam import preprocess  # pylint: disable=g-import-not-at-top
 
   out = tmp_path_factory.mktemp("item_data")
-  preprocess.main([
+  preprocess.run([
       "--input", str(item_synthetic_dir / "events.parquet"),
       "--output", str(out), "--max_seq_len", str(TINY_SEQ_LEN),
       "--task", "item"])

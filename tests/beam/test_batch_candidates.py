@@ -164,7 +164,7 @@ def all_events(synthetic_dir) -> Dict[str, List[Event]]:
 
 
 def _run(input_path, version_dir, output, *flags) -> dict:
-  return batch_candidates.main([
+  return batch_candidates.run([
       "--input", str(input_path), "--model", str(version_dir),
       "--output", str(output), "--batch_size", "64", *flags])
 

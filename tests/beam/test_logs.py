@@ -81,20 +81,20 @@ def test_relayed_worker_lines_are_ours_and_errors_as_plain_messages():
 
 
 def test_a_bad_input_is_one_error_line_and_exit_status_2(capsys):
-  def main(argv):
+  def run(argv):
     assert argv[-4:-2] == ["--default_sdk_harness_log_level", "WARNING"]
     raise ValueError("events.csv has no column(s) ['user_id']")
 
   with pytest.raises(SystemExit) as exit_info:
-    logs.run_command(main, "beam.preprocess", ["--input", "events.csv"])
+    logs.run_command(run, "beam.preprocess", ["--input", "events.csv"])
   assert exit_info.value.code == 2
   assert capsys.readouterr().err == (
       "beam.preprocess: error: events.csv has no column(s) ['user_id']\n")
 
 
 def test_other_errors_keep_their_traceback():
-  def main(argv):
+  def run(argv):
     raise RuntimeError("a bug")
 
   with pytest.raises(RuntimeError, match="a bug"):
-    logs.run_command(main, "beam.preprocess", [])
+    logs.run_command(run, "beam.preprocess", [])

@@ -73,7 +73,7 @@ def test_main_writes_the_data_directory(tmp_path, capsys):
   (tmp_path / "events.csv").write_text(EVENTS_CSV)
   (tmp_path / "advertisers.csv").write_text(CATALOG_CSV)
   out = tmp_path / "data"
-  manifest = preprocess.main([
+  manifest = preprocess.run([
       "--input", str(tmp_path / "events.csv"), "--advertiser_catalog",
       str(tmp_path / "advertisers.csv"), "--output", str(out),
       "--label_window_days", "1", "--max_seq_len", "2",
@@ -138,13 +138,13 @@ def test_main_refuses_to_mix_runs_and_fails_fast(tmp_path):
   (out / schema.MANIFEST).write_text("{}")
   argv = ["--input", str(tmp_path / "events.csv"), "--output", str(out)]
   with pytest.raises(ValueError, match="--overwrite"):
-    preprocess.main(argv)
+    preprocess.run(argv)
   with pytest.raises(rows.InputError, match="matches no file"):
-    preprocess.main(["--input", str(tmp_path / "none-*.csv"), "--output",
+    preprocess.run(["--input", str(tmp_path / "none-*.csv"), "--output",
                      str(tmp_path / "other")])
   (tmp_path / "empty.csv").write_text("")
   with pytest.raises(rows.InputError, match="empty"):
-    preprocess.main(["--input", str(tmp_path / "empty.csv"), "--output",
+    preprocess.run(["--input", str(tmp_path / "empty.csv"), "--output",
                      str(tmp_path / "other")])
   assert not os.path.exists(tmp_path / "other" / schema.MANIFEST)
 
@@ -155,7 +155,7 @@ def test_leave_last_out_item_task_on_corrupted_jsonl(tmp_path):
                   "12", "--items", "60", "--days", "20", "--seed", "3",
                   "--format", "jsonl", "--corrupt_fraction", "0.05"])
   out = tmp_path / "data"
-  manifest = preprocess.main([
+  manifest = preprocess.run([
       "--input", str(raw / "events.jsonl"), "--output", str(out),
       "--split", "leave_last_out", "--task", "item", "--max_seq_len", "8",
       "--max_train_targets", "2", "--direct_num_workers", "1"])
@@ -214,7 +214,7 @@ def _events_in_milliseconds():
 def test_epoch_milliseconds_are_detected(tmp_path, caplog):
   (tmp_path / "events.csv").write_text(_events_in_milliseconds())
   with caplog.at_level("INFO"):
-    manifest = preprocess.main([
+    manifest = preprocess.run([
         "--input", str(tmp_path / "events.csv"), "--output",
         str(tmp_path / "data"), "--eval_cutoff", "2026-01-05T00:00:00Z",
         "--label_window_days", "1"])
@@ -241,10 +241,10 @@ def test_a_run_that_drops_every_row_fails_with_the_cause(tmp_path, flags,
   out = tmp_path / "data"
   with pytest.raises(rows.InputError,
                      match=r"every one of the 9 event rows .* dropped"):
-    preprocess.main(["--input", str(tmp_path / "events.csv"), "--output",
+    preprocess.run(["--input", str(tmp_path / "events.csv"), "--output",
                      str(out)] + flags)
   with pytest.raises(rows.InputError, match=cause):
-    preprocess.main(["--input", str(tmp_path / "events.csv"), "--output",
+    preprocess.run(["--input", str(tmp_path / "events.csv"), "--output",
                      str(out), "--overwrite"] + flags)
   assert not os.path.exists(out / schema.MANIFEST)
   assert not os.path.exists(out / manifest_lib.SUMMARY)
@@ -256,7 +256,7 @@ def test_each_file_of_a_glob_has_its_own_header(tmp_path):
   reordered = ["advertiser_id,item_id,event_type,timestamp,user_id"] + [
       ",".join(reversed(line.split(","))) for line in lines[5:]]
   (tmp_path / "b.csv").write_text("\n".join(reordered) + "\n")
-  manifest = preprocess.main([
+  manifest = preprocess.run([
       "--input", str(tmp_path / "*.csv"), "--output", str(tmp_path / "data"),
       "--eval_cutoff", "2026-01-05T00:00:00Z"])
   assert manifest["counts"]["events_read"] == 9
@@ -275,7 +275,7 @@ def test_rows_the_csv_module_chokes_on_are_counted_dead_letters(tmp_path):
   ]
   (tmp_path / "events.csv").write_text(EVENTS_CSV + "\n".join(rows_) + "\n")
   out = tmp_path / "data"
-  manifest = preprocess.main([
+  manifest = preprocess.run([
       "--input", str(tmp_path / "events.csv"), "--output", str(out),
       "--eval_cutoff", "2026-01-05T00:00:00Z"])
   counts = manifest["counts"]
@@ -296,7 +296,7 @@ def test_a_failed_run_leaves_no_temporary_folders(tmp_path, monkeypatch):
 
   monkeypatch.setattr(tfrecords._GzipTFRecordSink, "write_record", fail)  # pylint: disable=protected-access
   with pytest.raises(Exception, match="disk full"):
-    preprocess.main(["--input", str(tmp_path / "events.csv"), "--output",
+    preprocess.run(["--input", str(tmp_path / "events.csv"), "--output",
                      str(out), "--eval_cutoff", "2026-01-05T00:00:00Z",
                      "--label_window_days", "1", "--direct_num_workers", "1"])
   left = [os.path.join(root, name) for root, dirs, files in os.walk(out)

@@ -183,7 +183,7 @@ def test_worker_processes_write_what_one_process_writes(
     preprocessed_dir, tmp_path):
   in_memory = schema.read_manifest(str(preprocessed_dir))
   config = in_memory["config"]
-  preprocess.main([
+  preprocess.run([
       "--input", config["input"], "--output", str(tmp_path),
       "--advertiser_catalog", config["advertiser_catalog"],
       "--max_seq_len", str(config["max_seq_len"]),
