@@ -47,7 +47,7 @@ class ScannParameters:
     max(25k, 2500) partial results. At 1M candidates, D=64, k=100 that is
     200 of 1000 leaves and 2500 re-scored: the asymmetric-hashing scores
     are coarse enough that the re-scored pool, more than the leaves, sets
-    recall (1000 re-scored reached 0.92 to 0.98; 2500 reach 0.95 and more).
+    recall (the serving benchmark measures it, docs/benchmarks.md).
     """
     leaves = num_leaves or max(1, min(4000, round(math.sqrt(num_candidates))))
     if num_leaves_to_search is None:
