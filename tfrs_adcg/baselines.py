@@ -51,6 +51,7 @@ class AdvertiserBaselines:
     self._popularity = list(popularity)
 
   def rankers(self) -> Dict[str, Ranker]:
+    """Popularity, then last advertiser."""
     return {POPULARITY: _same_for_all(self._popularity[:metrics.MAX_K]),
             LAST_ADVERTISER: self._last_advertiser}
 
@@ -93,6 +94,8 @@ class ItemBaselines:
     return item_id not in self._trained
 
   def rankers(self) -> Dict[str, Ranker]:
+    """Popularity, then those ``advertiser_items`` and ``advertiser_model``
+    allow (the advertiser model's corpus is embedded here, once)."""
     rankers = {POPULARITY: _same_for_all(self._popularity[:metrics.MAX_K])}
     if self._advertiser_items is None:
       return rankers
@@ -107,14 +110,15 @@ class ItemBaselines:
 
   def _last_advertiser_expanded(self, advertisers: Sequence[str],
                                 batch: Batch) -> List[Sequence[str]]:
-    """Advertisers: every advertiser, most popular first."""
+    """``advertisers``: the catalog's, most training positives first."""
     return [self._expand(metrics.last_advertiser_ranking(
         history, advertisers, k=len(advertisers)))
             for history in _history_advertisers(batch)]
 
   def _model_expanded(self, advertiser_model: ModelRanker,
                       batch: Batch) -> List[Sequence[str]]:
-    return [self._expand(advertisers) for advertisers in advertiser_model(batch)]
+    return [self._expand(advertisers)
+            for advertisers in advertiser_model(batch)]
 
   def _expand(self, advertisers: Sequence[str]) -> List[str]:
     return metrics.expand_to_items(
