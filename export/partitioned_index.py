@@ -57,7 +57,7 @@ LEAVES_PER_SQRT_N = 2
 # leaves, for recall@100 against exact top-100 of at least 0.95 with a
 # margin on the embeddings of more than one trained model (the serving
 # benchmark's recall/latency sweep shows where it sits).
-SEARCHED_PER_SQRT_LEAVES = 2.2
+SEARCHED_PER_SQRT_LEAVES = 2.7
 # Searched leaves hold at least this many times k rows.
 MIN_ROWS_PER_RESULT = 4
 # Scores are ranked in chunks of this many rows of a leaf (step 4); leaf

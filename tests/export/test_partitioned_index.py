@@ -53,7 +53,7 @@ def test_default_parameters_follow_the_corpus_size():
   assert small.num_leaves == round(2 * math.sqrt(5000))
   assert small.leaves_to_search == small.num_leaves
   large = partitioned_index.PartitionedParameters.for_corpus(10**6, k=100)
-  assert (large.num_leaves, large.leaves_to_search) == (2000, 99)
+  assert (large.num_leaves, large.leaves_to_search) == (2000, 121)
   # Never fewer searched leaves than hold 4k candidates.
   wide = partitioned_index.PartitionedParameters.for_corpus(10**6, k=20_000)
   assert wide.leaves_to_search == 80_000 // 500
