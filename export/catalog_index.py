@@ -42,9 +42,10 @@ merger keeps the K best of the S * K results. Int8 reordering
 recall.
 """
 
+import dataclasses
 import logging
 import uuid
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import tfrs_adcg  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf  # pylint: disable=g-bad-import-order
@@ -105,6 +106,20 @@ class StreamedScaNN(tfrs.layers.factorized_top_k.TopK):
     self.parameters: Optional[index_lib.ScannParameters] = None
     self.num_candidates = 0
 
+  def get_config(self) -> Dict[str, Any]:
+    """The constructor's arguments, JSON-serialisable (the index is state)."""
+    return {"k": self._k,
+            "scann": dataclasses.asdict(self._scann) if self._scann else None,
+            "dimensions_per_block": self._dimensions_per_block,
+            "training_iterations": self._training_iterations,
+            "name": self.name}
+
+  @classmethod
+  def from_config(cls, config: Dict[str, Any]) -> "StreamedScaNN":
+    scann = config.get("scann")
+    return cls(**dict(config, scann=index_lib.ScannParameters(**scann)
+                      if scann else None))
+
   def index(self, candidates: tf.Tensor,
             identifiers: Optional[tf.Tensor] = None) -> "StreamedScaNN":
     """Indexes a whole corpus at once: embeddings [N, D], ids [N]."""
@@ -155,7 +170,7 @@ class StreamedScaNN(tfrs.layers.factorized_top_k.TopK):
     self.parameters = self._scann or index_lib.ScannParameters.for_corpus(
         num_candidates, self._k)
     self.num_candidates = num_candidates
-    logging.info("Building a ScaNN index of %d candidates (%d dims): %s.",
+    logging.debug("Building a ScaNN index of %d candidates (%d dims): %s.",
                  num_candidates, embeddings.shape[1], self.parameters)
     builder = scann_ops.builder(embeddings, self._k, "dot_product").tree(
         num_leaves=self.parameters.num_leaves,

@@ -1,6 +1,8 @@
 """The streamed ScaNN index: recall, equality with build_index, the Parquet
 catalog reader, SavedModel round trips and the errors for bad catalogs."""
 
+import json
+import logging
 import pathlib
 
 import numpy as np
@@ -95,6 +97,26 @@ def test_streamed_index_equals_build_index_over_the_concatenation():
                                                    tf.constant(ids))
   np.testing.assert_array_equal(at_once(queries, k=20)[1].numpy(),
                                 whole_ids.numpy())
+
+
+def test_the_layer_config_is_json_and_saving_does_not_warn_of_it(caplog,
+                                                                  tmp_path):
+  params = index_lib.ScannParameters(num_leaves=4, num_leaves_to_search=2,
+                                     num_reordering_candidates=40)
+  layer = catalog_index.StreamedScaNN(k=10, scann=params, name="scann")
+  config = json.loads(json.dumps(layer.get_config()))
+  rebuilt = catalog_index.StreamedScaNN.from_config(config)
+  assert rebuilt.get_config() == layer.get_config()
+  layer.index(tf.constant(clustered(200, dim=8, seed=4)),
+              tf.constant(item_ids(200)))
+  layer(tf.constant(clustered(3, dim=8, seed=5)))
+  module = tf.Module()
+  module.index = layer
+  with caplog.at_level(logging.WARNING):
+    tf.saved_model.save(module, str(tmp_path / "index"),
+                        options=tf.saved_model.SaveOptions(
+                            namespace_whitelist=["Scann"]))
+  assert not [r for r in caplog.records if "non-serializable" in r.message]
 
 
 @pytest.fixture(scope="module")
