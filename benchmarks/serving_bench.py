@@ -2,7 +2,7 @@
 
     python -m benchmarks.serving_bench --model_dir runs/x \
         [--item_model_dir runs/items] [--quick] [--sizes 100000,1000000] \
-        [--b1_calls 1000] [--b32_calls 200]
+        [--b1_calls 1000] [--b32_calls 200] [--in_process]
 
 The corpus of each size (default 100k and 1M candidates) is, when
 ``--item_model_dir`` is given, what a trained model really produces: a
@@ -15,7 +15,8 @@ force each vector and merge). Without it, clustered unit vectors of
 ``--model_dir``'s width stand in, labelled "synthetic clusters" (a
 fallback: recall there says little about trained embeddings).
 
-Every stage runs in a process of its own (``benchmarks.fresh_process``), so
+Every stage runs in a process of its own (``benchmarks.fresh_process``;
+``--in_process`` runs them in this one, for small corpora), so
 that the peak memory is one stage's, not the sum of all: at 1M candidates a
 stage holds a few GB where one process of them all outgrew 24 GB. Arrays
 pass between them as files in a temporary directory. For each size:
@@ -42,6 +43,7 @@ results/serving_recall_latency.png, with each stage's peak resident memory.
 import argparse
 import dataclasses
 import os
+import resource
 import tempfile
 import time
 from typing import Dict, List, Optional, Sequence
@@ -271,11 +273,17 @@ def markdown(results: dict) -> str:
       + ", ".join(f"{kind} {advertisers[kind]}" for kind in KINDS) + "."])
 
 
-def _run_stage(results: dict, stage: str, size: int, function, *args):
-  """``function(*args)`` in a fresh process; its seconds and peak memory
-  are recorded in ``results["stages"]``. Returns its result."""
+def _run_stage(results: dict, stage: str, size: int, in_process: bool,
+               function, *args):
+  """``function(*args)`` in a fresh process (or, ``in_process``, in this
+  one); its seconds and peak memory (in this process: its peak so far) are
+  recorded in ``results["stages"]``. Returns its result."""
   started = time.perf_counter()
-  result, peak = fresh_process.run(function, *args)
+  if in_process:
+    result = function(*args)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  else:
+    result, peak = fresh_process.run(function, *args)
   results["stages"].append({
       "stage": stage, "candidates": size,
       "seconds": round(time.perf_counter() - started, 1),
@@ -303,6 +311,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                       help="Timed batch-32 calls of each index.")
   parser.add_argument("--quick", action="store_true",
                       help="10k and 50k candidates, fewer calls.")
+  parser.add_argument("--in_process", action="store_true",
+                      help="Run every stage in this process: quicker for "
+                      "corpora of some 100k candidates; at 1M the stages' "
+                      "memory adds up past 24 GB.")
   common.add_results_dir_flag(parser)
   args = parser.parse_args(argv)
   sizes = [int(s) for s in args.sizes.split(",")]
@@ -312,14 +324,19 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
   results = {"machine": common.machine(), "k": K, "events_per_user": EVENTS,
              "calls": {str(b): n for b, n in calls.items()}, "corpus": {},
              "sweep_size": sizes[-1], "stages": []}
+
+  def stage(name: str, size: int, function, *stage_args):
+    return _run_stage(results, name, size, args.in_process, function,
+                      *stage_args)
+
   with tempfile.TemporaryDirectory() as work_dir:
     for size in sizes:
-      files = _run_stage(results, "workload", size, prepare_workload,
-                         args.model_dir, args.item_model_dir, size, work_dir)
-      rows = {kind: _run_stage(results, kind, size, build_and_measure, kind,
-                               files, work_dir) for kind in KINDS}
-      latency = _run_stage(
-          results, "timing", size, time_signatures,
+      files = stage("workload", size, prepare_workload, args.model_dir,
+                    args.item_model_dir, size, work_dir)
+      rows = {kind: stage(kind, size, build_and_measure, kind, files,
+                          work_dir) for kind in KINDS}
+      latency = stage(
+          "timing", size, time_signatures,
           {kind: row.pop("savedmodel") for kind, row in rows.items()},
           files, calls)
       results["corpus"][str(size)] = {kind: {**rows[kind], **latency[kind]}
@@ -332,9 +349,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             "eval histories through the trained user tower"
             if files.source == serving_workloads.TRAINED_ITEMS
             else serving_workloads.SYNTHETIC_CLUSTERS)
-        sweep = _run_stage(results, "sweep", size,
-                           serving_sweep.recall_sweep, files.workload,
-                           files.exact, K, SWEEP_FRACTIONS)
+        sweep = stage("sweep", size, serving_sweep.recall_sweep,
+                      files.workload, files.exact, K, SWEEP_FRACTIONS)
         results["sweep"], results["sweep_users"] = (sweep["points"],
                                                     sweep["users"])
   results["advertiser_corpus"] = advertiser_corpus_recall(args.model_dir)

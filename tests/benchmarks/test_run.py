@@ -31,7 +31,8 @@ def test_run_speed_writes_into_the_results_dir(trained_model_dir, tmp_path):
   seconds = run.run_speed(
       [("serving", serving_bench.main,
         ["--model_dir", str(trained_model_dir), "--sizes", "2000",
-         "--b1_calls", "2", "--b32_calls", "2"])], results_dir)
+         "--b1_calls", "2", "--b32_calls", "2", "--in_process"])],
+      results_dir)
   assert list(seconds) == ["serving"]
   with open(os.path.join(results_dir, "serving.json"), encoding="utf-8") as f:
     serving = json.load(f)

@@ -1,5 +1,5 @@
-"""The serving benchmark at a tiny size: every index, trained embeddings,
-every stage in a process of its own."""
+"""The serving benchmark at a tiny size: every index, trained embeddings;
+its stages in this process, and one of them in a process of its own."""
 
 import json
 import os
@@ -14,7 +14,7 @@ def test_tiny_run_measures_all_three_indexes(trained_model_dir,
   results = serving_bench.main([
       "--model_dir", str(trained_model_dir), "--item_model_dir",
       str(item_model_dir), "--sizes", "3000", "--b1_calls", "12",
-      "--b32_calls", "3", "--results_dir", str(results_dir)])
+      "--b32_calls", "3", "--in_process", "--results_dir", str(results_dir)])
   assert results["source"] == serving_workloads.TRAINED_ITEMS
   assert [(s["stage"], s["candidates"]) for s in results["stages"]] == [
       (stage, 3000) for stage in ("workload", *serving_bench.KINDS, "timing",
@@ -47,3 +47,16 @@ def test_tiny_run_measures_all_three_indexes(trained_model_dir,
   assert "| 3,000 | partitioned |" in markdown
   assert "12 calls of batch 1" in markdown and "b1 p95 ms" in markdown
   assert os.path.getsize(results_dir / "serving_recall_latency.png") > 0
+
+
+def test_a_stage_in_a_fresh_process_gives_what_it_gives_in_this_one(
+    trained_model_dir, tmp_path):
+  results = {"stages": []}
+  args = (str(trained_model_dir), None, 500, str(tmp_path))
+  here = serving_bench._run_stage(  # pylint: disable=protected-access
+      results, "workload", 500, True, serving_bench.prepare_workload, *args)
+  there = serving_bench._run_stage(  # pylint: disable=protected-access
+      results, "workload", 500, False, serving_bench.prepare_workload, *args)
+  assert there == here
+  assert [s["stage"] for s in results["stages"]] == ["workload"] * 2
+  assert all(s["peak_rss_mib"] > 0 for s in results["stages"])
