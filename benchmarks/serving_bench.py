@@ -43,7 +43,6 @@ results/serving_recall_latency.png, with each stage's peak resident memory.
 import argparse
 import dataclasses
 import os
-import resource
 import tempfile
 import time
 from typing import Dict, List, Optional, Sequence
@@ -262,8 +261,10 @@ def markdown(results: dict) -> str:
             p["num_leaves"] or "", p["recall@100"], p["ms_per_user"]]
            for p in results["sweep"]]),
       "![Recall vs latency of the three indexes](serving_recall_latency.png)",
-      "Each stage ran in a process of its own (seconds, peak resident "
-      "memory): " + "; ".join(
+      ("Each stage ran in this one process (seconds, the process's peak "
+       "resident memory so far): " if results["in_process"] else
+       "Each stage ran in a process of its own (seconds, peak resident "
+       "memory): ") + "; ".join(
           f"{stage['stage']} at {stage['candidates']:,} "
           f"{stage['seconds']} s, {stage['peak_rss_mib']:,.0f} MiB"
           for stage in results["stages"]) + ".",
@@ -273,15 +274,15 @@ def markdown(results: dict) -> str:
       + ", ".join(f"{kind} {advertisers[kind]}" for kind in KINDS) + "."])
 
 
-def _run_stage(results: dict, stage: str, size: int, in_process: bool,
-               function, *args):
-  """``function(*args)`` in a fresh process (or, ``in_process``, in this
-  one); its seconds and peak memory (in this process: its peak so far) are
-  recorded in ``results["stages"]``. Returns its result."""
+def _run_stage(results: dict, stage: str, size: int, function, *args):
+  """``function(*args)`` in a fresh process (or, with
+  ``results["in_process"]``, in this one); its seconds and peak memory (in
+  this process: its peak so far) are recorded in ``results["stages"]``.
+  Returns its result."""
   started = time.perf_counter()
-  if in_process:
+  if results["in_process"]:
     result = function(*args)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = round(common.memory_mib("VmHWM"), 1)
   else:
     result, peak = fresh_process.run(function, *args)
   results["stages"].append({
@@ -323,20 +324,17 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     sizes, calls = [10_000, 50_000], {1: 100, 32: 20}
   results = {"machine": common.machine(), "k": K, "events_per_user": EVENTS,
              "calls": {str(b): n for b, n in calls.items()}, "corpus": {},
-             "sweep_size": sizes[-1], "stages": []}
-
-  def stage(name: str, size: int, function, *stage_args):
-    return _run_stage(results, name, size, args.in_process, function,
-                      *stage_args)
+             "sweep_size": sizes[-1], "stages": [],
+             "in_process": args.in_process}
 
   with tempfile.TemporaryDirectory() as work_dir:
     for size in sizes:
-      files = stage("workload", size, prepare_workload, args.model_dir,
-                    args.item_model_dir, size, work_dir)
-      rows = {kind: stage(kind, size, build_and_measure, kind, files,
-                          work_dir) for kind in KINDS}
-      latency = stage(
-          "timing", size, time_signatures,
+      files = _run_stage(results, "workload", size, prepare_workload,
+                         args.model_dir, args.item_model_dir, size, work_dir)
+      rows = {kind: _run_stage(results, kind, size, build_and_measure, kind,
+                               files, work_dir) for kind in KINDS}
+      latency = _run_stage(
+          results, "timing", size, time_signatures,
           {kind: row.pop("savedmodel") for kind, row in rows.items()},
           files, calls)
       results["corpus"][str(size)] = {kind: {**rows[kind], **latency[kind]}
@@ -349,8 +347,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             "eval histories through the trained user tower"
             if files.source == serving_workloads.TRAINED_ITEMS
             else serving_workloads.SYNTHETIC_CLUSTERS)
-        sweep = stage("sweep", size, serving_sweep.recall_sweep,
-                      files.workload, files.exact, K, SWEEP_FRACTIONS)
+        sweep = _run_stage(results, "sweep", size,
+                           serving_sweep.recall_sweep, files.workload,
+                           files.exact, K, SWEEP_FRACTIONS)
         results["sweep"], results["sweep_users"] = (sweep["points"],
                                                     sweep["users"])
   results["advertiser_corpus"] = advertiser_corpus_recall(args.model_dir)

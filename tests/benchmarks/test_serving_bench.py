@@ -46,17 +46,19 @@ def test_tiny_run_measures_all_three_indexes(trained_model_dir,
   markdown = (results_dir / "serving.md").read_text(encoding="utf-8")
   assert "| 3,000 | partitioned |" in markdown
   assert "12 calls of batch 1" in markdown and "b1 p95 ms" in markdown
+  assert "Each stage ran in this one process" in markdown
   assert os.path.getsize(results_dir / "serving_recall_latency.png") > 0
 
 
 def test_a_stage_in_a_fresh_process_gives_what_it_gives_in_this_one(
     trained_model_dir, tmp_path):
-  results = {"stages": []}
   args = (str(trained_model_dir), None, 500, str(tmp_path))
-  here = serving_bench._run_stage(  # pylint: disable=protected-access
-      results, "workload", 500, True, serving_bench.prepare_workload, *args)
-  there = serving_bench._run_stage(  # pylint: disable=protected-access
-      results, "workload", 500, False, serving_bench.prepare_workload, *args)
-  assert there == here
-  assert [s["stage"] for s in results["stages"]] == ["workload"] * 2
-  assert all(s["peak_rss_mib"] > 0 for s in results["stages"])
+  stages = {}
+  for in_process in (True, False):
+    results = {"stages": [], "in_process": in_process}
+    run_stage = serving_bench._run_stage  # pylint: disable=protected-access
+    stages[in_process] = run_stage(results, "workload", 500,
+                                   serving_bench.prepare_workload, *args)
+    assert [s["stage"] for s in results["stages"]] == ["workload"]
+    assert results["stages"][0]["peak_rss_mib"] > 0
+  assert stages[False] == stages[True]
