@@ -205,11 +205,12 @@ class RetrievalModel(tfrs.Model):
     if self.spec.negatives == negatives.FULL:
       own = negatives.own_positive_only_mask(batch_size, num_columns)
       mask = own if mask is None else tf.logical_and(mask, own)
+    # Accidental hits compare ids B x C times: as int32 slots, not strings.
     return self.task(
         user_embeddings, column_embeddings,
         sample_weight=sample_weight,
         candidate_sampling_probability=probability,
-        candidate_ids=column_ids,
+        candidate_ids=tf.unique(column_ids).idx,
         compute_metrics=False,
         compute_batch_metrics=False,
         score_mask=mask)

@@ -53,6 +53,11 @@ def other_positives_mask(example_labels: tf.Tensor,
                          column_ids: tf.Tensor) -> tf.Tensor:
   """Which columns each query may score: not another positive of its example.
 
+  Labels and columns share one index (``tf.unique`` over both), the labels
+  are scattered into a [B, U] membership table and each column reads its
+  slot of it: the cost grows with B * (W + C), not with B * W * C, which
+  matters for dense histories of many conversions against a whole corpus.
+
   Args:
     example_labels: tf.string [B, W], every label of each pair's example,
       padded with "" (never an id).
@@ -62,11 +67,20 @@ def other_positives_mask(example_labels: tf.Tensor,
     bool [B, C]: False where column j is one of query i's example's labels,
     except query i's own positive column i.
   """
-  is_label = tf.reduce_any(
-      tf.equal(example_labels[:, :, tf.newaxis],
-               column_ids[tf.newaxis, tf.newaxis, :]), axis=1)
-  own = tf.cast(tf.eye(tf.shape(example_labels)[0], tf.shape(column_ids)[0]),
-                tf.bool)
+  batch_size = tf.shape(example_labels)[0]
+  num_columns = tf.shape(column_ids)[0]
+  labels = tf.reshape(example_labels, [-1])
+  ids, slots = tf.unique(tf.concat([column_ids, labels], axis=0))
+  column_slots, label_slots = slots[:num_columns], slots[num_columns:]
+  rows = tf.repeat(tf.range(batch_size), tf.shape(example_labels)[1])
+  real = labels != ""
+  membership = tf.scatter_nd(
+      tf.stack([tf.boolean_mask(rows, real),
+                tf.boolean_mask(label_slots, real)], axis=1),
+      tf.ones([tf.reduce_sum(tf.cast(real, tf.int32))], tf.int32),
+      tf.stack([batch_size, tf.shape(ids)[0]]))  # [B, U]
+  is_label = tf.gather(membership, column_slots, axis=1) > 0  # [B, C]
+  own = tf.cast(tf.eye(batch_size, num_columns), tf.bool)
   return tf.logical_or(tf.logical_not(is_label), own)
 
 
