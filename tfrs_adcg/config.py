@@ -39,7 +39,8 @@ class TrainConfig(ModelSpec):
   Attributes:
     data: Directory written by ``beam.preprocess``.
     model_dir: Where checkpoints, logs, metrics and the model's assets go.
-    epochs: Maximum number of epochs.
+    epochs: Maximum number of epochs; a ceiling: with the ``plateau``
+      schedule ``patience`` normally ends training first.
     steps_per_epoch: Training steps per epoch, i.e. between validations and
       checkpoints; 0 means one pass over the training pairs. Daily training
       cutoffs repeat most of a user's history and labels from one example
@@ -76,14 +77,14 @@ class TrainConfig(ModelSpec):
 
   data: str
   model_dir: str
-  epochs: int = 20
+  epochs: int = 100
   steps_per_epoch: int = 100
   batch_size: int = 256
   learning_rate: float = 1e-3
   learning_rate_schedule: str = PLATEAU
   warmup_steps: int = 100
   dense_target: str = "window"
-  patience: int = 3
+  patience: int = 5
   shuffle_buffer: int = 20_000
   strategy: str = "default"
   seed: int = 42

@@ -194,6 +194,37 @@ def _training_pairs(serialized: tf.Tensor, max_seq_len: int,
   return history, labels.flat_values, tf.gather(labels, example_of_pair)
 
 
+def repeat_share(paths: List[str], max_seq_len: int, label_feature: str,
+                 candidate_feature: str, max_examples: int) -> float:
+  """The share of training positives that are a candidate of their own
+  history: how often a user converts with a candidate just visited.
+
+  Args:
+    paths: Training shards, read in order.
+    max_seq_len: History length L: only the last L events count.
+    label_feature: The labels that are the positives (the task's).
+    candidate_feature: The history feature of an event's candidate id.
+    max_examples: How many examples, from the first, are looked at.
+
+  Returns:
+    Positives among the history's candidates / all positives of those
+    examples; 0 when they hold no positive.
+  """
+  repeats = positives = 0
+  for serialized in _records(paths).take(max_examples).batch(_PARSE_BATCH):
+    features = parse(serialized)
+    history = features[candidate_feature][:, -max_seq_len:].to_tensor(
+        schema.STRING_PAD)  # [B, L]
+    labels = features[label_feature].to_tensor(schema.STRING_PAD)  # [B, W]
+    real = labels != schema.STRING_PAD
+    in_history = tf.reduce_any(
+        tf.equal(labels[:, :, tf.newaxis], history[:, tf.newaxis, :]),
+        axis=-1) & real
+    repeats += int(tf.reduce_sum(tf.cast(in_history, tf.int64)))
+    positives += int(tf.reduce_sum(tf.cast(real, tf.int64)))
+  return repeats / positives if positives else 0.0
+
+
 def _pad_labels(history: Features, positives: tf.Tensor,
                 example_labels: tf.RaggedTensor
                 ) -> Tuple[Features, tf.Tensor, tf.Tensor]:

@@ -65,8 +65,11 @@ class ModelSpec:
       (see ``repeat_vectors``), so that a return to a candidate just
       visited, or to its neighbours, can rank first. ``None`` means the
       default training resolves and saves: ``run_config.REPEAT_VECTORS``
-      with the pooled objective, 0 with the dense one (which needs one
-      vector). A tower built from an unresolved spec has none.
+      with the pooled objective where at least
+      ``run_config.MIN_REPEAT_SHARE`` of the training positives are a
+      candidate of their own history, else 0; 0 with the dense objective
+      (which needs one vector). A tower built from an unresolved spec has
+      none.
     history_item_ids: Whether the user tower embeds the item ids of the
       history's events. ``None`` means the task's default, which training
       resolves and saves: yes for the item task, whose candidates are

@@ -1,7 +1,7 @@
 """Trains the retrieval model on a preprocessed data dir and evaluates it.
 
     python -m tfrs_adcg.train --data data/ --model_dir runs/x \
-        [--epochs 20] [--steps_per_epoch 100] [--no_logq] [--pooling last]
+        [--epochs 100] [--steps_per_epoch 100] [--no_logq] [--pooling last]
         [--strategy default|mirrored|multi_worker] [--export_dir serving/adcg]
     python -m tfrs_adcg.train --data item_data/ --model_dir runs/items \
         --item_catalog items.parquet [--no_pretrained] \

@@ -1,9 +1,14 @@
 """A run's config against its data and the run it resumes."""
 
+import functools
+
 import pytest
 
 import tfrs_adcg  # noqa: F401
+import tensorflow as tf  # pylint: disable=g-bad-import-order
+from tfrs_adcg import data
 from tfrs_adcg import run_config
+from tfrs_adcg import schema
 from tfrs_adcg import train
 from tfrs_adcg.config import TrainConfig
 
@@ -27,14 +32,52 @@ def test_item_task_is_read_from_the_data_and_mismatches_refused(
   assert not any((tmp_path / name).exists() for name in "abcd")
 
 
-def test_repeat_vectors_default_to_pooled_queries():
-  def resolved(**fields):
+def write_examples(data_dir, examples) -> None:
+  """A train shard of (history advertisers, labels) examples, one user's."""
+  data_dir.mkdir(exist_ok=True)
+  path = data_dir / f"{schema.TRAIN}-00000-of-00001{schema.TFRECORD_SUFFIX}"
+  with tf.io.TFRecordWriter(str(path), "GZIP") as writer:
+    for advertisers, labels in examples:
+      history = {
+          schema.TIMESTAMP: [1_700_000_000 + i for i in range(len(advertisers))],
+          schema.ADVERTISER_ID: advertisers,
+          schema.ITEM_ID: [""] * len(advertisers),
+          schema.EVENT_TYPE: ["view"] * len(advertisers),
+      }
+      writer.write(schema.encode_example("u", 1_800_000_000, history, labels,
+                                         []))
+
+
+def test_repeat_vectors_default_to_pooled_queries_on_data_of_returns(
+    preprocessed_dir, tmp_path):
+  def resolved(data_dir, **fields):
     return run_config.resolve_config(
-        TrainConfig(data="d", model_dir="m", **fields), {})
-  assert resolved().num_repeat_vectors == run_config.REPEAT_VECTORS
+        TrainConfig(data=str(data_dir), model_dir="m", **fields), {})
+  # On the synthetic log every conversion follows a visit to its advertiser.
   assert run_config.REPEAT_VECTORS > 0
-  assert resolved(num_repeat_vectors=0).num_repeat_vectors == 0
-  assert resolved(objective="dense").num_repeat_vectors == 0
+  assert resolved(preprocessed_dir).num_repeat_vectors == (
+      run_config.REPEAT_VECTORS)
+  assert resolved(preprocessed_dir,
+                  num_repeat_vectors=0).num_repeat_vectors == 0
+  assert resolved(preprocessed_dir, objective="dense").num_repeat_vectors == 0
+  # A log whose positives are never in their own history: none.
+  no_returns = tmp_path / "data"
+  write_examples(no_returns, [(["a", "b"], ["c"]), (["c"], ["d", "a"])])
+  assert resolved(no_returns).num_repeat_vectors == 0
+
+
+def test_repeat_share_counts_positives_in_their_own_recent_history(
+    tmp_path):
+  write_examples(tmp_path, [(["a", "b", "c"], ["a", "d"]),
+                            (["e"], ["e"]), (["f", "g"], ["h"])])
+  paths = data.shard_paths(str(tmp_path), schema.TRAIN)
+  share = functools.partial(
+      data.repeat_share, paths, label_feature=schema.LABEL_ADVERTISER_IDS,
+      candidate_feature=schema.ADVERTISER_ID)
+  assert share(max_seq_len=3, max_examples=10) == pytest.approx(2 / 4)
+  # "a" is older than the last two events; only the first example counted.
+  assert share(max_seq_len=2, max_examples=10) == pytest.approx(1 / 4)
+  assert share(max_seq_len=3, max_examples=1) == pytest.approx(1 / 2)
 
 
 
@@ -49,12 +92,12 @@ def test_resuming_names_every_changed_setting():
         previous)
   # Epochs and patience may grow, but for the schedule that epochs sets.
   run_config.check_resumable(
-      TrainConfig(data="d", model_dir="m", epochs=40, patience=5), previous)
-  with pytest.raises(ValueError, match="epochs 20"):
+      TrainConfig(data="d", model_dir="m", epochs=200, patience=8), previous)
+  with pytest.raises(ValueError, match=r"epochs 20 \(now 40\)"):
     run_config.check_resumable(
         TrainConfig(data="d", model_dir="m", epochs=40,
                     learning_rate_schedule="warmup_cosine"),
-        TrainConfig(data="d", model_dir="m",
+        TrainConfig(data="d", model_dir="m", epochs=20,
                     learning_rate_schedule="warmup_cosine"))
 
 
