@@ -1,5 +1,7 @@
 """A transformer encoder block over a padded event sequence."""
 
+from typing import Optional
+
 import tensorflow as tf
 
 
@@ -13,7 +15,12 @@ class TransformerEncoderBlock(tf.keras.layers.Layer):
   change the real positions' outputs.
 
   Call: ``(x, padding_mask)`` with x float32 [B, T, D] and padding_mask bool
-  [B, T] (True for real positions) -> float32 [B, T, D].
+  [B, T] (True for real positions) -> float32 [B, T, D]. With ``queries``,
+  int32 [B, Q] positions of x, only those positions' outputs are computed:
+  float32 [B, Q, D], row q that of position ``queries[:, q]``, equal to the
+  full output's (every position is still attended to). What a pooled
+  vector needs of the last block costs Q rows of attention and feed-forward
+  network rather than T.
   """
 
   def __init__(self, num_heads: int, hidden_dim: int, dropout: float,
@@ -41,16 +48,24 @@ class TransformerEncoderBlock(tf.keras.layers.Layer):
     super().build(input_shape)
 
   def call(self, x: tf.Tensor, padding_mask: tf.Tensor,
-           training: bool = False) -> tf.Tensor:
+           training: bool = False,
+           queries: Optional[tf.Tensor] = None) -> tf.Tensor:
     # [B, 1, T]: every query position may attend to every real position;
-    # with causal, [B, T, T]: to the real positions up to its own.
+    # with causal, [B, T, T] (or [B, Q, T]): to the real positions up to its
+    # own.
     attention_mask = padding_mask[:, tf.newaxis, :]
     if self._causal:
       length = tf.shape(x)[1]
       earlier = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
-      attention_mask = tf.logical_and(attention_mask, earlier[tf.newaxis])
+      earlier = (earlier[tf.newaxis] if queries is None
+                 else tf.gather(earlier, queries))
+      attention_mask = tf.logical_and(attention_mask, earlier)
     normed = self.attention_norm(x)
-    attended = self.attention(normed, normed, attention_mask=attention_mask,
+    query = normed
+    if queries is not None:
+      x = tf.gather(x, queries, batch_dims=1)
+      query = tf.gather(normed, queries, batch_dims=1)
+    attended = self.attention(query, normed, attention_mask=attention_mask,
                               training=training)
     x = x + self.dropout(attended, training=training)
     transformed = self.feed_forward(self.feed_forward_norm(x))

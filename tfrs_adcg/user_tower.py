@@ -14,7 +14,7 @@ import tensorflow as tf
 from tfrs_adcg import schema
 from tfrs_adcg.model_spec import DENSE, ModelSpec
 from tfrs_adcg.embedding import IdEmbedding
-from tfrs_adcg.repeat_vectors import RepeatVectors
+from tfrs_adcg.repeat_vectors import RepeatVectors, newest_distinct
 from tfrs_adcg.tower import Tower
 from tfrs_adcg.transformer import TransformerEncoderBlock
 from tfrs_adcg.vocabulary import Vocabularies
@@ -209,8 +209,40 @@ class UserTower(Tower):
   @tf.autograph.experimental.do_not_convert
   def call(self, features: Features, training: bool = False) -> tf.Tensor:
     events, event_mask = select_recent_events(features, self._max_seq_len)
+    num_kept = tf.reduce_sum(tf.cast(event_mask, tf.int32), axis=1)  # [B]
+    newest = None
+    if self.repeat_vectors is not None:
+      candidates = events[self._candidate_feature]
+      candidate_mask = event_mask & (candidates != schema.STRING_PAD)
+      newest = newest_distinct(candidates, candidate_mask,
+                               self.repeat_vectors.count)
+    if training or self._pooling == "mean" or not self.blocks:
+      pooled, repeat_inputs = self._pool_all(events, event_mask, num_kept,
+                                             newest, training)
+    else:
+      pooled, repeat_inputs = self._pool_queried(events, event_mask,
+                                                 num_kept, newest)
+    vectors = tf.math.l2_normalize(self.projection(pooled), axis=-1)
+    if self.repeat_vectors is None:
+      return vectors
+    if vectors.shape.rank == 2:
+      vectors = vectors[:, tf.newaxis]
+    repeats = self.repeat_vectors(repeat_inputs, candidates, candidate_mask,
+                                  vectors[:, 0], newest=newest)
+    return tf.concat([vectors, repeats], axis=1)
+
+  def _pool_all(self, events: Features, event_mask: tf.Tensor,
+                num_kept: tf.Tensor, newest: Optional[Tuple[tf.Tensor,
+                                                             tf.Tensor]],
+                training: bool) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
+    """Pools the encoder's output at every position.
+
+    Returns:
+      ``(pooled, repeat inputs)``: float32 [B, D] (one vector) or [B, H, D]
+      (the pooled vector, then the interest tokens'); and the encoder's
+      output at ``newest``'s positions, [B, R, D] (None without ``newest``).
+    """
     x, mask, interests = self._encode((events, event_mask), training)
-    num_kept = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # [B]
     if self._pooling == "cls":
       pooled = x[:, 0]
     elif self._pooling == "mean":
@@ -221,17 +253,41 @@ class UserTower(Tower):
       pooled = tf.gather(x, tf.maximum(num_kept - 1, 0), batch_dims=1)
     if interests is not None:
       pooled = tf.concat([pooled[:, tf.newaxis], interests], axis=1)
-    vectors = tf.math.l2_normalize(self.projection(pooled), axis=-1)
-    if self.repeat_vectors is None:
-      return vectors
-    if interests is None:
-      vectors = vectors[:, tf.newaxis]
+    repeat_inputs = None
+    if newest is not None:
+      first = 1 if self._pooling == "cls" else 0
+      repeat_inputs = tf.gather(x[:, first:], newest[0], batch_dims=1)
+    return pooled, repeat_inputs
+
+  def _pool_queried(self, events: Features, event_mask: tf.Tensor,
+                    num_kept: tf.Tensor, newest: Optional[Tuple[tf.Tensor,
+                                                                tf.Tensor]]
+                    ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
+    """``_pool_all``'s result (not training, ``cls`` or ``last`` pooling),
+    the last block computing only the positions pooled: the pooled one, the
+    interest tokens and ``newest``'s, Q = 1 + (H - 1) + R rather than every
+    position of the sequence."""
+    x, mask = self._embed_sequence((events, event_mask), training=False)
+    for block in self.blocks[:-1]:
+      x = block(x, mask, training=False)
     first = 1 if self._pooling == "cls" else 0
-    candidates = events[self._candidate_feature]
-    repeats = self.repeat_vectors(
-        x[:, first:], candidates,
-        event_mask & (candidates != schema.STRING_PAD), vectors[:, 0])
-    return tf.concat([vectors, repeats], axis=1)
+    heads = self._num_interest_tokens
+    prefix = first + heads  # The events' first position in x.
+    if self._pooling == "cls":
+      pooled_at = tf.zeros_like(num_kept)
+    else:  # The newest real event (slot 0 when there is none).
+      pooled_at = prefix + tf.maximum(num_kept - 1, 0)
+    queries = [pooled_at[:, tf.newaxis]]
+    if heads:
+      queries.append(tf.tile(tf.range(first, prefix)[tf.newaxis],
+                             [tf.shape(x)[0], 1]))
+    if newest is not None:
+      queries.append(prefix + newest[0])
+    outputs = self.output_norm(self.blocks[-1](
+        x, mask, training=False, queries=tf.concat(queries, axis=1)))
+    pooled = outputs[:, 0] if not heads else outputs[:, :1 + heads]
+    repeat_inputs = outputs[:, 1 + heads:] if newest is not None else None
+    return pooled, repeat_inputs
 
   @tf.autograph.experimental.do_not_convert
   def sequence_embeddings(self, features: Features,
@@ -254,13 +310,10 @@ class UserTower(Tower):
         select_recent_events(features, self._max_seq_len), training)
     return tf.math.l2_normalize(self.projection(x), axis=-1)
 
-  def _encode(self, selected: Tuple[Features, tf.Tensor], training: bool
-              ) -> Tuple[tf.Tensor, tf.Tensor, Optional[tf.Tensor]]:
-    """Selected events -> (encoded [B, T, D], its mask, interest outputs).
-
-    T is L, plus one for the ``cls`` token; the interest tokens' outputs
-    [B, H - 1, D] are split off (None for one user vector).
-    """
+  def _embed_sequence(self, selected: Tuple[Features, tf.Tensor],
+                      training: bool) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Selected events -> the encoder's input [B, T, D] and its mask [B, T]:
+    the ``cls`` token (if any), the interest tokens, then the L events."""
     events, mask = selected
     num_kept = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # [B]
     slots = tf.range(self._max_seq_len)[tf.newaxis, :]
@@ -292,10 +345,20 @@ class UserTower(Tower):
       x = tf.concat([tf.tile(tokens, [batch_size, 1, 1]), x], axis=1)
       mask = tf.concat([tf.ones([batch_size, count], tf.bool), mask], axis=1)
 
-    x = self.input_dropout(x, training=training)
+    return self.input_dropout(x, training=training), mask
+
+  def _encode(self, selected: Tuple[Features, tf.Tensor], training: bool
+              ) -> Tuple[tf.Tensor, tf.Tensor, Optional[tf.Tensor]]:
+    """Selected events -> (encoded [B, T, D], its mask, interest outputs).
+
+    T is L, plus one for the ``cls`` token; the interest tokens' outputs
+    [B, H - 1, D] are split off (None for one user vector).
+    """
+    x, mask = self._embed_sequence(selected, training)
     for block in self.blocks:
       x = block(x, mask, training=training)
     x = self.output_norm(x)
+    heads = self._num_interest_tokens
     interests = None
     if heads:  # After the cls token, if any; the events follow them.
       first = 1 if self._pooling == "cls" else 0

@@ -37,6 +37,15 @@ def test_newest_distinct_ignores_masked_events():
   assert found.numpy().tolist() == [[True, True]]
 
 
+def test_newest_distinct_of_integers_equals_that_of_strings():
+  ids = tf.constant([["a", "b", "a", "c", "c", ""], ["x", "b", "", "", "", ""]])
+  mask = ids != ""
+  codes = tf.constant([[1, 2, 1, 3, 3, 0], [4, 2, 0, 0, 0, 0]])
+  for expected, actual in zip(repeat_vectors.newest_distinct(codes, mask, 3),
+                              repeat_vectors.newest_distinct(ids, mask, 3)):
+    assert actual.numpy().tolist() == expected.numpy().tolist()
+
+
 def history(rows):
   """A [B, T] history from per-row lists of (timestamp, advertiser, type)."""
   length = max(len(row) for row in rows)
@@ -85,6 +94,19 @@ def test_repeat_vectors_are_gated_candidate_embeddings(tiny_vocabularies,
   np.testing.assert_allclose(users[1, 3], users[1, 0], atol=1e-6)
   np.testing.assert_allclose(users[2, 2:], users[2, :1].repeat(2, 0),
                              atol=1e-6)
+
+
+def test_inference_equals_the_full_encoder(tiny_vocabularies):
+  # Without dropout, training runs the last block at every position;
+  # inference only at the pooled ones and the repeat vectors' sources.
+  tf.keras.utils.set_random_seed(3)
+  built = build(dataclasses.replace(SPEC, dropout=0.0), tiny_vocabularies)
+  built.build_towers()
+  batch = history([[(1, "adv_1", "view"), (2, "adv_2", "view"),
+                    (3, "adv_1", "checkout")], [(5, "adv_3", "view")], []])
+  np.testing.assert_allclose(
+      built.user_tower(batch, training=False).numpy(),
+      built.user_tower(batch, training=True).numpy(), atol=1e-6)
 
 
 def test_a_large_gate_ranks_a_recent_advertiser_first(model):

@@ -1,6 +1,7 @@
 """The encoder block: shapes and padding masking."""
 
 import numpy as np
+import pytest
 
 import tfrs_adcg  # noqa: F401
 import tensorflow as tf  # pylint: disable=g-bad-import-order
@@ -32,3 +33,19 @@ def test_attention_is_bidirectional():
   # The first position sees the last one.
   assert not np.allclose(block(x, mask)[:, 0].numpy(),
                          block(later_changed, mask)[:, 0].numpy())
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_queries_are_those_positions_of_the_full_output(causal):
+  tf.keras.utils.set_random_seed(3)
+  block = TransformerEncoderBlock(num_heads=2, hidden_dim=16, dropout=0.0,
+                                  causal=causal)
+  x = tf.random.normal([2, 5, 8])
+  mask = tf.constant([[True, True, True, False, False], [True] * 5])
+  queries = tf.constant([[2, 0, 2], [4, 1, 3]])
+  full = block(x, mask)
+  queried = block(x, mask, queries=queries)
+  assert queried.shape == (2, 3, 8)
+  np.testing.assert_allclose(
+      queried.numpy(), tf.gather(full, queries, batch_dims=1).numpy(),
+      atol=1e-6)

@@ -104,6 +104,19 @@ def test_several_user_vectors(tiny_vocabularies):
   assert not np.allclose(output[0, 0], output[0, 1], atol=1e-3)
 
 
+@pytest.mark.parametrize("pooling,num_user_vectors",
+                         [("cls", 1), ("last", 1), ("cls", 3), ("last", 3)])
+def test_inference_equals_the_full_encoder(tiny_vocabularies, pooling,
+                                           num_user_vectors):
+  # Without dropout, training runs the last block at every position;
+  # inference only at the pooled ones.
+  tower = make_tower(tiny_vocabularies, pooling, dropout=0.0,
+                     num_user_vectors=num_user_vectors)
+  batch = events([HISTORY, HISTORY[:2], [], [HISTORY[3]]])
+  np.testing.assert_allclose(tower(batch, training=False).numpy(),
+                             tower(batch, training=True).numpy(), atol=1e-6)
+
+
 @pytest.mark.parametrize("pooling", ["cls", "mean", "last"])
 def test_padding_and_input_order_do_not_change_the_embedding(
     tiny_vocabularies, pooling):
