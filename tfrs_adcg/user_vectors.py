@@ -37,26 +37,32 @@ def merge_top_k(candidate_scores: tf.Tensor, candidate_ids: tf.Tensor,
     k: How many to keep, at most M.
 
   Returns:
-    ``(scores, ids)``, [B, k] each, best first. Should a row hold fewer than
-    k distinct ids, its last slots repeat a kept id with the lowest float32
+    ``(scores, ids)``, [B, k] each, best first; of equal scores, the id
+    that comes first in the row first. Should a row hold fewer than k
+    distinct ids, its last slots repeat its first id with the lowest float32
     score.
   """
-  # Best score first, then stably by a 62-bit hash of the id: the copies of
-  # an id are adjacent, its best first, and every later copy has its left
-  # neighbour's hash. Sorting moves positions and hashes, not strings: the
-  # ids are gathered once, k per row, at the end.
-  by_score = tf.argsort(candidate_scores, axis=1, direction="DESCENDING",
-                        stable=True)
-  keys = tf.gather(tf.strings.to_hash_bucket_fast(candidate_ids, 2**62),
-                   by_score, batch_dims=1)
-  by_id = tf.argsort(keys, axis=1, stable=True)
-  positions = tf.gather(by_score, by_id, batch_dims=1)
-  keys = tf.gather(keys, by_id, batch_dims=1)
-  ranked = tf.gather(candidate_scores, positions, batch_dims=1)
-  repeat = tf.concat([tf.zeros_like(keys[:, :1], tf.bool),
-                      tf.equal(keys[:, 1:], keys[:, :-1])], axis=1)
-  ranked = tf.where(repeat, ranked.dtype.min, ranked)
-  best, order = tf.math.top_k(ranked, k=k)
-  return best, tf.gather(candidate_ids,
-                         tf.gather(positions, order, batch_dims=1),
-                         batch_dims=1)
+  # No sort: each distinct id of a row gets a slot, numbered in the order
+  # the ids first occur (the row's first id slot 0), and its best score is
+  # the maximum over its copies. The (row, id) pairs are numbered in order
+  # of first occurrence, which is row by row, so a row's slots are its pair
+  # numbers less that of its first element.
+  shape = tf.shape(candidate_ids)
+  batch_size, width = shape[0], shape[1]
+  distinct_ids, id_codes = tf.unique(tf.reshape(candidate_ids, [-1]),
+                                     out_idx=tf.int64)
+  rows = tf.broadcast_to(tf.range(batch_size)[:, tf.newaxis], shape)
+  _, pairs = tf.unique(
+      tf.reshape(tf.cast(rows, tf.int64), [-1])
+      * tf.size(distinct_ids, out_type=tf.int64) + id_codes)
+  pairs = tf.reshape(pairs, shape)
+  cells = tf.reshape(pairs - pairs[:, :1] + rows * width, [-1])  # [B * M]
+  best = tf.math.unsorted_segment_max(  # lowest float32 where no id.
+      tf.reshape(candidate_scores, [-1]), cells, batch_size * width)
+  first = tf.math.unsorted_segment_min(  # int32 max where no id.
+      tf.reshape(tf.broadcast_to(tf.range(width), shape), [-1]), cells,
+      batch_size * width)
+  top, top_slots = tf.math.top_k(tf.reshape(best, shape), k=k)
+  positions = tf.gather(tf.reshape(first, shape), top_slots, batch_dims=1)
+  positions = tf.where(positions < width, positions, 0)
+  return top, tf.gather(candidate_ids, positions, batch_dims=1)

@@ -39,3 +39,26 @@ def test_merge_equals_the_exact_ranking_of_all_vectors():
   np.testing.assert_allclose(merged, exact, rtol=1e-6)
   assert merged_ids.numpy().tolist() == tf.gather(names,
                                                   exact_rows).numpy().tolist()
+
+
+def test_merge_of_fewer_distinct_ids_than_k_pads_with_the_first_id():
+  scores = tf.constant([[0.3, 0.8, 0.5, 0.1], [0.4, 0.4, 0.2, 0.9]])
+  ids = tf.constant([["a", "b", "a", "b"], ["x", "y", "z", "w"]])
+  best, best_ids = user_vectors.merge_top_k(scores, ids, 3)
+  lowest = np.finfo(np.float32).min
+  np.testing.assert_allclose(best, [[0.8, 0.5, lowest], [0.9, 0.4, 0.4]])
+  # Equal scores keep the order of the row.
+  assert best_ids.numpy().tolist() == [[b"b", b"a", b"a"],
+                                       [b"w", b"x", b"y"]]
+
+
+def test_merge_traces_for_any_batch_and_width():
+  merge = tf.function(user_vectors.merge_top_k, input_signature=[
+      tf.TensorSpec([None, None], tf.float32),
+      tf.TensorSpec([None, None], tf.string), tf.TensorSpec([], tf.int32)])
+  best, best_ids = merge(tf.constant([[0.5, 0.7, 0.6]]),
+                         tf.constant([["b", "a", "b"]]), tf.constant(2))
+  np.testing.assert_allclose(best, [[0.7, 0.6]])
+  assert best_ids.numpy().tolist() == [[b"a", b"b"]]
+  empty, _ = merge(tf.zeros([0, 3]), tf.fill([0, 3], "a"), tf.constant(2))
+  assert empty.shape == (0, 2)
