@@ -4,18 +4,25 @@
 and gives either a user event (``events.UserEvent``), keyed by its
 duplicate-detection shard (``dedup.dedup_shard``), or a dead letter
 ``(reason, raw row)``, whatever the row holds. Most rows of a log are plain
-CSV rows with a time in the canonical form; a fast path inlined in the
-DoFn's loop takes them, and leaves out their raw row, which
-``dedup.plain_csv_row`` rebuilds should the event be a duplicate.
+CSV rows with a time in the canonical form; the DoFn validates those of a
+batch at once, column by column (``plain_rows``), and leaves out their raw
+row, which ``dedup.plain_csv_row`` rebuilds should the event be a
+duplicate. Every other row is validated alone.
 """
 
 import collections
+import heapq
+import itertools
 import logging
 import math
+import operator
 import time
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam import pvalue
 from apache_beam.transforms import window
 
@@ -23,8 +30,8 @@ from beam import counts
 from beam import event_times
 from beam import events
 from beam import logs
+from beam import plain_rows
 from beam import rows
-# A name of this module: the fast path looks it up as a global.
 from beam.dedup import dedup_shard
 from tfrs_adcg import schema
 from tfrs_adcg import timestamps
@@ -83,14 +90,27 @@ def _breaks_lines(*ids: str) -> bool:
   return any(breaker in id_ for id_ in ids for breaker in _ID_BREAKERS)
 
 
+_POSITION = operator.itemgetter(0)  # Of a (position in the batch, value).
+
+
+def _encoded(values: pa.Array, lookup: Callable[[str], str]
+             ) -> Tuple[np.ndarray, np.ndarray]:
+  """``values`` as (``lookup`` of each distinct value, object [U]; the index
+  of each value's, int [N]): ``lookup`` runs once per distinct value."""
+  encoded = pc.dictionary_encode(values)
+  distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+  return (np.array(list(map(lookup, distinct)), object),
+          encoded.indices.to_numpy(zero_copy_only=False))
+
+
 class _ParseEventsFn(beam.DoFn):
   """Validates batches of raw rows (``rows.RowBatch``): ``(shard, [(user
   event, raw), ...])`` per shard of the batch, and dead letters ``(reason,
   raw)``.
 
-  ``raw`` is None in place of a plain CSV row with its time in the canonical
-  form, the common row: ``dedup.plain_csv_row`` rebuilds it from the event, so
-  duplicate detection need not carry it. Counts the rows it reads and the
+  ``raw`` is None in place of a plain row (``plain_rows``), the common row,
+  validated with the others of its batch at once: ``dedup.plain_csv_row``
+  rebuilds it from the event, so duplicate detection need not carry it. Counts the rows it reads and the
   time range of the valid events per bundle, emitted when the bundle
   finishes; logs the rows read so far every ``logs.PROGRESS_SECONDS``.
   """
@@ -173,64 +193,83 @@ class _ParseEventsFn(beam.DoFn):
     split = self.splitter(columns)
     self._read += len(batch)
     self._report_progress(len(batch))
+    if len(self._ids) >= _MAX_CACHED:
+      self._ids.clear()
+    if len(self._user_hashes) >= _MAX_CACHED:
+      self._user_hashes.clear()
     earliest, latest = self._earliest, self._latest
-    by_shard = collections.defaultdict(list)
-    # A fast path for the common row: plain CSV (the raw columns in order,
-    # no quotes, tabs or line breaks) and valid. Any other row goes through
-    # validate().
-    plain_csv = split.plain_csv
-    width = len(schema.RAW_COLUMNS)
-    event_types, min_time, max_time = (self._event_types, self._min_time,
-                                       self._max_time)
-    parse_time = self._parse_time
-    dates, times_of_day = parse_time.caches
-    ids, user_hashes, shards = self._ids, self._user_hashes, self._shards
-    if len(ids) >= _MAX_CACHED:
-      ids.clear()
-    if len(user_hashes) >= _MAX_CACHED:
-      user_hashes.clear()
-    for raw in batch:
-      event = None
-      if (plain_csv and '"' not in raw and "\t" not in raw
-          and "\r" not in raw and "\n" not in raw):
-        fields = raw.split(",")
-        if len(fields) == width:
-          user, when, event_type, item, advertiser = fields
-          event_type = event_types.get(event_type)
-          date = dates.get(when[:10])
-          time_of_day = times_of_day.get(when[10:])
-          if date is not None and time_of_day is not None:
-            # A canonical time: the raw row is plain_csv_row(event).
-            timestamp, kept = date + time_of_day, None
-          else:  # A time seen first, or in another form.
-            try:
-              timestamp = parse_time(when)
-            except ValueError:
-              timestamp = None
-            canonical = when[:10] in dates and when[10:] in times_of_day
-            kept = None if canonical else raw
-          if (user and advertiser and event_type is not None
-              and timestamp is not None and min_time <= timestamp <= max_time):
-            event = (ids.setdefault(user, user),
-                     (timestamp, event_type, ids.setdefault(item, item),
-                      ids.setdefault(advertiser, advertiser)))
-      if event is None:
-        reason, event = self.validate(raw, split)
-        if reason is not None:
-          yield pvalue.TaggedOutput(DEAD_LETTERS, (reason, raw))
-          continue
-        kept = raw
+    # The plain rows of a plain CSV file at once; any other row alone.
+    plain: Dict[int, Tuple[np.ndarray, List[Any]]] = {}
+    others = range(len(batch))
+    if split.plain_csv and batch:
+      found = plain_rows.find_plain_rows(
+          batch, self._event_types, self._min_time, self._max_time)
+      others = found.others.tolist()
+      if len(found.positions):
+        plain = self._plain_events(found)
+        first, last = int(found.timestamps.min()), int(found.timestamps.max())
+        earliest = first if earliest is None else min(earliest, first)
+        latest = last if latest is None else max(latest, last)
+    validated: Dict[int, List[Tuple[int, Any]]] = collections.defaultdict(
+        list)
+    for position in others:
+      raw = batch[position]
+      reason, event = self.validate(raw, split)
+      if reason is not None:
+        yield pvalue.TaggedOutput(DEAD_LETTERS, (reason, raw))
+        continue
       timestamp = event[1][0]
       if earliest is None or timestamp < earliest:
         earliest = timestamp
       if latest is None or timestamp > latest:
         latest = timestamp
-      user_hash = user_hashes.get(event[0])
-      if user_hash is None:
-        user_hash = user_hashes[event[0]] = dedup_shard(event[0], 0, _UINT32)
-      by_shard[(user_hash + timestamp) % shards].append((event, kept))
+      shard = (self._user_hash(event[0]) + timestamp) % self._shards
+      validated[shard].append((position, (event, raw)))
     self._earliest, self._latest = earliest, latest
-    yield from by_shard.items()
+    for shard, (positions, shard_events) in plain.items():
+      if shard in validated:  # Both kinds: in the order of the batch.
+        shard_events = [event for _, event in heapq.merge(
+            zip(positions.tolist(), shard_events), validated.pop(shard),
+            key=_POSITION)]
+      yield shard, shard_events
+    for shard, shard_events in validated.items():
+      yield shard, [event for _, event in shard_events]
+
+  def _intern(self, id_: str) -> str:
+    """One string object per id: less memory, smaller shuffles."""
+    return self._ids.setdefault(id_, id_)
+
+  def _user_hash(self, user: str) -> int:
+    user_hash = self._user_hashes.get(user)
+    if user_hash is None:
+      user_hash = self._user_hashes[user] = dedup_shard(user, 0, _UINT32)
+    return user_hash
+
+  def _plain_events(self, plain: plain_rows.PlainRows
+                    ) -> Dict[int, Tuple[np.ndarray, List[Any]]]:
+    """The events of plain rows by shard: ``{shard: (positions in the batch,
+    [(user event, None), ...])}``, each shard's in the order of the batch.
+
+    None stands for the raw row, which ``dedup.plain_csv_row`` rebuilds.
+    """
+    users, user_codes = _encoded(plain.users, self._intern)
+    hashes = np.array(list(map(self._user_hash, users)), np.int64)
+    shards = (hashes[user_codes] + plain.timestamps) % self._shards
+    order = np.argsort(shards, kind="stable")
+    columns = [users[user_codes[order]].tolist(),
+               plain.timestamps[order].tolist()]
+    for values, lookup in ((plain.event_types, self._event_types.__getitem__),
+                           (plain.items, self._intern),
+                           (plain.advertisers, self._intern)):
+      distinct, codes = _encoded(values, lookup)
+      columns.append(distinct[codes[order]].tolist())
+    user_ids, times, *ids = columns
+    events = list(zip(zip(user_ids, zip(times, *ids)), itertools.repeat(None)))
+    shards, positions = shards[order], plain.positions[order]
+    starts = np.flatnonzero(np.diff(shards)) + 1
+    bounds = zip([0] + starts.tolist(), starts.tolist() + [len(events)])
+    return {int(shards[start]): (positions[start:end], events[start:end])
+            for start, end in bounds}
 
   def _report_progress(self, rows_read: int) -> None:
     self._read_in_process += rows_read

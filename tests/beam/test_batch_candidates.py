@@ -5,6 +5,7 @@ import csv
 import glob
 import json
 import pathlib
+import random
 import shutil
 from typing import Dict, List, Tuple
 
@@ -338,8 +339,8 @@ TINY_AS_OF = "2026-01-20T12:00:00Z"
 
 
 def _tiny_log(advertisers: List[str], items: List[str]) -> List[str]:
-  """Rows of: a user with more than L events by as_of, duplicates among its
-  old and its last events, and events after as_of; a user with fewer than L
+  """Rows of: a user with more than L events by as_of, out of time order,
+  duplicates among its old and its last events, and events after as_of; a user with fewer than L
   events and a duplicate; a user whose events share a second, one of them
   a fraction of a second after as_of; a user with no event by as_of; and
   one bad row per reason."""
@@ -350,6 +351,7 @@ def _tiny_log(advertisers: List[str], items: List[str]) -> List[str]:
   many = [row("u_many", f"2026-01-{1 + n // 4:02d}T{n % 4 * 5:02d}:00:00Z",
               "view" if n % 5 else "checkout", n) for n in range(34)]
   many += [many[0], many[0], many[30]]  # An old and a recent duplicate.
+  random.Random(0).shuffle(many)  # Out of time order.
   many += [row("u_many", "2026-01-21T00:00:00Z", "view", 1)]
   few = [row("u_few", "2026-01-19T08:00:00Z", "view", 3),
          row("u_few", "2026-01-20T12:00:00Z", "add_to_cart", 4)]

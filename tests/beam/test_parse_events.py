@@ -122,6 +122,23 @@ def test_parse_events_fast_path_agrees_with_validate():
     assert sorted(left_out) == sorted(rebuildable) and len(left_out) > 3
 
 
+def test_a_shard_keeps_the_order_of_its_batch_across_both_ways():
+  # The row-by-row way takes the second row (its time's form), the
+  # column-wise one the others; the first copy of an event is the one kept.
+  raw_rows = ["u1,2026-01-01T00:00:00Z,view,i1,a1",
+              "u1,2026-01-01T00:00:00+00:00,view,i1,a1",
+              "u2,2026-01-01T00:00:05Z,view,i2,a2",
+              "u1,2026-01-01T00:00:00Z,view,i1,a1"]
+  fn = parse_events._ParseEventsFn(rows.CSV, EVENT_TYPES, MIN_TIME, MAX_TIME,
+                                   1)
+  fn.start_bundle()
+  (shard, shard_rows), = fn.process(_batch(raw_rows))
+  assert shard == 0
+  assert [raw or dedup.plain_csv_row(event)
+          for event, raw in shard_rows] == raw_rows
+  assert [raw is None for _, raw in shard_rows] == [True, False, True, True]
+
+
 def test_parse_events_turns_json_values_into_text():
   splitter = rows.RowSplitter(rows.JSONL, [], schema.RAW_COLUMNS)
   fn = parse_events._ParseEventsFn(rows.JSONL, EVENT_TYPES, MIN_TIME,
