@@ -126,7 +126,10 @@ class UserTower(Tower):
   R repeat vectors follow them: the gated candidate embeddings of the
   history's R most recent distinct candidates, advertisers or items (see
   ``repeat_vectors``). A history without real events yields finite
-  vectors.
+  vectors. Outside training, the last block computes only the positions
+  that ``cls`` or ``last`` pooling, the interest tokens and the repeat
+  vectors read (every position still attended to): the same vectors, for a
+  fraction of the block's cost.
 
   Call: dict of ``SEQUENCE_FEATURES``, [B, T] each (tf.string ids with
   ``schema.STRING_PAD`` as padding in ``ADVERTISER_ID``, int64 epoch-millisecond
