@@ -49,18 +49,7 @@ class TimestampParser:
   def __init__(self, unit: str = timestamps.SECONDS):
     self._unit = unit
     self._dates: Dict[str, int] = {}  # "2026-01-01": its midnight.
-    # Seconds after midnight of "T00:10:42Z" and, apart, the other forms.
-    self._times: Dict[str, int] = {}
-    self._other_times: Dict[str, int] = {}
-
-  @property
-  def caches(self) -> Tuple[Dict[str, int], Dict[str, int]]:
-    """(dates, times of day of the canonical form) parsed so far.
-
-    If ``value[:10]`` is in the first and ``value[10:]`` in the second,
-    ``value`` is ``timestamps.to_iso`` of the sum of theirs.
-    """
-    return self._dates, self._times
+    self._times: Dict[str, int] = {}  # "T00:10:42Z": seconds after it.
 
   def _parts(self, value: str) -> Tuple[Optional[int], Optional[int]]:
     """(midnight, seconds after it) of a second-precision ISO time, cached.
@@ -72,10 +61,8 @@ class TimestampParser:
     if date is None and _DATE.fullmatch(value, 0, 10):
       date = self._date(value[:10])
     time_of_day = self._times.get(value[10:])
-    if time_of_day is None:
-      time_of_day = self._other_times.get(value[10:])
-      if time_of_day is None and _TIME_OF_DAY.fullmatch(value, 10):
-        time_of_day = self._time_of_day(value[10:])
+    if time_of_day is None and _TIME_OF_DAY.fullmatch(value, 10):
+      time_of_day = self._time_of_day(value[10:])
     return date, time_of_day
 
   def __call__(self, value: Any) -> int:
@@ -115,11 +102,9 @@ class TimestampParser:
     hours, minutes, seconds = int(text[1:3]), int(text[4:6]), int(text[7:9])
     if hours > 23 or minutes > 59 or seconds > 59:
       return None
-    cache = (self._times if text[0] == "T" and text[-1] == "Z"
-             else self._other_times)
-    if len(cache) >= _MAX_CACHED:
-      cache.clear()
-    seconds = cache[text] = hours * 3600 + minutes * 60 + seconds
+    if len(self._times) >= _MAX_CACHED:
+      self._times.clear()
+    seconds = self._times[text] = hours * 3600 + minutes * 60 + seconds
     return seconds
 
 

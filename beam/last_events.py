@@ -6,9 +6,9 @@ per user O(L), however active the user) and counts the events it drops.
 Combiner lifting keeps the last L of a user's events in each bundle before
 the shuffle, which moves each accumulator as one pickle
 (``combiners.PickledAccumulators``); lists that each hold all of a user's
-events (``ReadEvents(shard_by_user=True)``) need no shuffle. ``SelectUsers`` passes on the users
-with a history and sets the others aside, counting users and events for the
-manifest.
+events (``ReadEvents(shard_by_user=True)``) need no shuffle.
+``SelectUsers`` passes on the users with a history and sets the others
+aside, counting users and events for the manifest.
 """
 
 from typing import List, Optional, Tuple

@@ -111,9 +111,10 @@ class _ParseEventsFn(beam.DoFn):
 
   ``raw`` is None in place of a plain row (``plain_rows``), the common row,
   validated with the others of its batch at once: ``dedup.plain_csv_row``
-  rebuilds it from the event, so duplicate detection need not carry it. Counts the rows it reads and the
-  time range of the valid events per bundle, emitted when the bundle
-  finishes; logs the rows read so far every ``logs.PROGRESS_SECONDS``.
+  rebuilds it from the event, so duplicate detection need not carry it.
+  Counts the rows it reads and the time range of the valid events per
+  bundle, emitted when the bundle finishes; logs the rows read so far every
+  ``logs.PROGRESS_SECONDS``.
   """
 
   def __init__(self, file_format: str, event_types: Sequence[str],
