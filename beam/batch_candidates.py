@@ -72,14 +72,12 @@ def build_pipeline(
   Raises:
     rows.InputError: if the input is missing, empty or lacks columns.
   """
-  # Each user's events in one list: their histories need no shuffle.
-  reader = event_log.read_events(config, pipeline.options, count_ids=False,
-                                 shard_by_user=True)
+  reader = event_log.read_events(config, pipeline.options, count_ids=False)
   read = pipeline | "ReadEvents" >> reader
   as_of = read.time_range | "AsOf" >> beam.Map(resolve_as_of, config.as_of)
   users = (read.events
            | "UserHistories" >> last_events.UserHistories(
-               config.model.max_seq_len, config.as_of, whole_users=True)
+               config.model.max_seq_len, config.as_of)
            | "SelectUsers" >> last_events.SelectUsers())
   scored = users.users | "ScoreUsers" >> scoring.ScoreUsers(
       config.model, config.top_k, config.batch_size, as_of, generated_at)

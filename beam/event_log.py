@@ -59,8 +59,7 @@ class EventsRead(NamedTuple):
     events: Distinct valid events, ``(user_id, (timestamp, event_type,
       item_id, advertiser_id))``; with ``ReadEvents(grouped=True)``,
       ``(user_id, [(timestamp, ...), ...])`` lists instead, each holding
-      some of a user's events (a user has several lists), or with
-      ``shard_by_user`` as well all of them (one list a user).
+      some of a user's events (a user has several lists).
     dead_letters: ``(reason, raw row as JSON-able value)`` of every rejected
       row.
     counts: ``(name, n)`` pairs to sum: rows read and dead letters by reason
@@ -108,19 +107,13 @@ class ReadEvents(beam.PTransform):
     timestamp_unit: How epoch numbers count, ``timestamps.TIMESTAMP_UNITS``.
     count_ids: Count the ids of the distinct events (``EventsRead.id_counts``),
       which the vocabularies need and candidate generation does not.
-    shard_by_user: Detect duplicates in shards of users rather than of users
-      and times, so that each user's events meet in one shard: grouped, a
-      user has one list, which a job that needs each user once takes without
-      another shuffle. A very active user then makes its shard as large as
-      its events.
   """
 
   def __init__(self, pattern: str, file_format: str,
                event_types: Iterable[str], min_time: int, max_time: int,
                dedup_shards: int = 0, flag: str = "--input",
                grouped: bool = False, parallelism: int = 1,
-               timestamp_unit: str = timestamps.AUTO, count_ids: bool = True,
-               shard_by_user: bool = False):
+               timestamp_unit: str = timestamps.AUTO, count_ids: bool = True):
     super().__init__()
     paths = input_files.match_files(pattern, flag)
     if not dedup_shards:
@@ -142,7 +135,6 @@ class ReadEvents(beam.PTransform):
     self._grouped = grouped
     self._parallelism = parallelism
     self._count_ids = count_ids
-    self._shard_by_user = shard_by_user
 
   def expand(self, pbegin):
     raw_rows = pbegin | "ReadRows" >> row_source.ReadRows(
@@ -150,7 +142,7 @@ class ReadEvents(beam.PTransform):
         parallelism=self._parallelism)
     parsed = raw_rows | "ParseEvents" >> parse_events.ParseEvents(
         self._format, self._event_types, self._min_time, self._max_time,
-        self._dedup_shards, self.timestamp_unit, self._shard_by_user)
+        self._dedup_shards, self.timestamp_unit)
     distinct = parsed.events | "Deduplicate" >> dedup.DeduplicateEvents(
         self._grouped, self._count_ids)
     dead_letters = (
@@ -168,15 +160,14 @@ class ReadEvents(beam.PTransform):
 
 
 def read_events(config: pipeline_config.PipelineConfig,
-                options: PipelineOptions, count_ids: bool = True,
-                shard_by_user: bool = False) -> ReadEvents:
+                options: PipelineOptions, count_ids: bool = True
+                ) -> ReadEvents:
   """The reading of a command's event log, grouped per user and dedup shard.
 
   The automatic dedup shards and the first chunks of a text input come in a
   multiple of the runner's parallelism (``runner.parallelism`` of
   ``options``). ``count_ids``: whether the vocabularies' id counts are
-  wanted (preprocess) or not (batch candidates); ``shard_by_user``: whether
-  each user's events come in one list (see ``ReadEvents``).
+  wanted (preprocess) or not (batch candidates).
 
   Raises:
     rows.InputError: if the input is missing, empty or lacks columns.
@@ -185,5 +176,4 @@ def read_events(config: pipeline_config.PipelineConfig,
       config.input, config.input_format, config.event_types, config.min_time,
       config.max_time, config.dedup_shards, grouped=True,
       parallelism=runner.parallelism(options),
-      timestamp_unit=config.timestamp_unit, count_ids=count_ids,
-      shard_by_user=shard_by_user)
+      timestamp_unit=config.timestamp_unit, count_ids=count_ids)

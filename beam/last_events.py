@@ -5,10 +5,9 @@ True)`` per user with ``LastEventsFn``, which keeps a bounded list (memory
 per user O(L), however active the user) and counts the events it drops.
 Combiner lifting keeps the last L of a user's events in each bundle before
 the shuffle, which moves each accumulator as one pickle
-(``combiners.PickledAccumulators``); lists that each hold all of a user's
-events (``ReadEvents(shard_by_user=True)``) need no shuffle.
-``SelectUsers`` passes on the users with a history and sets the others
-aside, counting users and events for the manifest.
+(``combiners.PickledAccumulators``). ``SelectUsers`` passes on the users
+with a history and sets the others aside, counting users and events for the
+manifest.
 """
 
 from typing import List, Optional, Tuple
@@ -97,13 +96,6 @@ class LastEventsFn(beam.CombineFn):
     return history, by_as_of - len(history), after
 
 
-def _whole_history(user_events: Tuple[str, List[events.Event]],
-                   fn: LastEventsFn) -> Tuple[str, UserHistory]:
-  user, all_events = user_events
-  return user, fn.extract_output(fn.add_input(fn.create_accumulator(),
-                                              all_events))
-
-
 class UserHistories(beam.PTransform):
   """``(user_id, [event, ...])`` lists to one ``(user_id, UserHistory)`` a
   user.
@@ -112,22 +104,14 @@ class UserHistories(beam.PTransform):
     max_seq_len: L, the events kept per user.
     as_of: Epoch seconds: histories are the events at or before it; None:
       every event (as_of is the latest event time).
-    whole_users: Each list holds all of its user's events, one list a user
-      (``event_log.ReadEvents(shard_by_user=True)``): each is summed up
-      where it is, without a shuffle.
   """
 
-  def __init__(self, max_seq_len: int, as_of: Optional[int],
-               whole_users: bool = False):
+  def __init__(self, max_seq_len: int, as_of: Optional[int]):
     super().__init__()
-    self._fn = LastEventsFn(max_seq_len, as_of)
-    self._whole_users = whole_users
+    self._fn = combiners.PickledAccumulators(LastEventsFn(max_seq_len, as_of))
 
   def expand(self, user_events):
-    if self._whole_users:
-      return user_events | "LastEvents" >> beam.Map(_whole_history, self._fn)
-    return user_events | "LastEvents" >> beam.CombinePerKey(
-        combiners.PickledAccumulators(self._fn))
+    return user_events | "LastEvents" >> beam.CombinePerKey(self._fn)
 
 
 class _SelectUsersFn(beam.DoFn):

@@ -17,8 +17,7 @@ import logging
 import math
 import operator
 import time
-from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -119,11 +118,9 @@ class _ParseEventsFn(beam.DoFn):
 
   def __init__(self, file_format: str, event_types: Sequence[str],
                min_time: int, max_time: int, dedup_shards: int,
-               timestamp_unit: str = timestamps.SECONDS,
-               shard_by_user: bool = False):
+               timestamp_unit: str = timestamps.SECONDS):
     super().__init__()
     self._format = file_format
-    self._shard_by_user = shard_by_user
     self._typed_values = file_format != rows.CSV
     self._event_types = {event_type: event_type for event_type in event_types}
     self._min_time = min_time
@@ -227,7 +224,7 @@ class _ParseEventsFn(beam.DoFn):
         earliest = timestamp
       if latest is None or timestamp > latest:
         latest = timestamp
-      shard = self._shard(self._user_hash(event[0]), timestamp)
+      shard = (self._user_hash(event[0]) + timestamp) % self._shards
       validated[shard].append((position, (event, raw)))
     self._earliest, self._latest = earliest, latest
     for shard, (positions, shard_events) in plain.items():
@@ -238,13 +235,6 @@ class _ParseEventsFn(beam.DoFn):
       yield shard, shard_events
     for shard, shard_events in validated.items():
       yield shard, [event for _, event in shard_events]
-
-  def _shard(self, user_hash: Union[int, np.ndarray],
-             timestamp: Union[int, np.ndarray]) -> Union[int, np.ndarray]:
-    """The duplicate-detection shard of events, one or an array of them."""
-    if self._shard_by_user:
-      return user_hash % self._shards
-    return (user_hash + timestamp) % self._shards
 
   def _intern(self, id_: str) -> str:
     """One string object per id: less memory, smaller shuffles."""
@@ -265,7 +255,7 @@ class _ParseEventsFn(beam.DoFn):
     """
     users, user_codes = _encoded(plain.users, self._intern)
     hashes = np.array(list(map(self._user_hash, users)), np.int64)
-    shards = self._shard(hashes[user_codes], plain.timestamps)
+    shards = (hashes[user_codes] + plain.timestamps) % self._shards
     order = np.argsort(shards, kind="stable")
     columns = [users[user_codes[order]].tolist(),
                plain.timestamps[order].tolist()]
@@ -311,19 +301,14 @@ class ParseEvents(beam.PTransform):
   ``DEAD_LETTERS`` holds ``(reason, raw row)``; ``counts.COUNTS`` holds
   ``(EVENTS_READ, n)`` per bundle; ``TIME_RANGE`` holds (earliest, latest)
   valid timestamps per bundle, in whole seconds.
-
-  The shard of an event is ``dedup.dedup_shard`` of its user and time, or
-  with ``shard_by_user`` of its user alone (time 0): then all of a user's
-  events meet in one shard.
   """
 
   def __init__(self, file_format: str, event_types: Sequence[str],
                min_time: int, max_time: int, dedup_shards: int,
-               timestamp_unit: str = timestamps.SECONDS,
-               shard_by_user: bool = False):
+               timestamp_unit: str = timestamps.SECONDS):
     super().__init__()
     self._fn = _ParseEventsFn(file_format, event_types, min_time, max_time,
-                              dedup_shards, timestamp_unit, shard_by_user)
+                              dedup_shards, timestamp_unit)
 
   def expand(self, raw_rows):
     return raw_rows | "Validate" >> beam.ParDo(self._fn).with_output_types(

@@ -107,30 +107,6 @@ def test_grouped_events_are_the_same_events_in_lists_per_user(tmp_path):
                           for user in {u for u, _ in DISTINCT}]))
 
 
-@pytest.mark.parametrize("shard_by_user", [False, True])
-def test_sharded_by_user_each_user_comes_in_one_list(tmp_path,
-                                                     shard_by_user):
-  # Ten seconds of each user's events: shards of users and times split them.
-  lines = [f"u{n % 2},{timestamps.to_iso(T1 + n)},view,i{n},a{n % 3}"
-           for n in range(20)]
-  (tmp_path / "events.csv").write_text(
-      "\n".join([",".join(schema.RAW_COLUMNS)] + lines + lines[:2]) + "\n")
-  with test_pipeline.TestPipeline() as pipeline:
-    read = pipeline | event_log.ReadEvents(
-        str(tmp_path / "events.csv"), rows.CSV, EVENT_TYPES, MIN_TIME,
-        MAX_TIME, dedup_shards=3, grouped=True, count_ids=False,
-        shard_by_user=shard_by_user)
-    lists = read.events | beam.MapTuple(lambda user, e: (user, len(e)))
-    if shard_by_user:
-      assert_that(lists, equal_to([("u0", 10), ("u1", 10)]), label="Lists")
-    else:
-      assert_that(lists | beam.combiners.Count.Globally(),
-                  lambda n: n[0] > 2 or pytest.fail(f"{n} lists"),
-                  label="Lists")
-    assert_that(read.dead_letters | beam.MapTuple(lambda reason, _: reason),
-                equal_to([schema.DUPLICATE] * 2), label="Dead")
-
-
 def test_reading_without_id_counts_reads_the_same(tmp_path):
   # ROWS holds copies of an event, malformed and out-of-range rows.
   _write_inputs(tmp_path)

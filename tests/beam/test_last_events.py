@@ -68,21 +68,16 @@ def test_last_events_fn_as_of_is_exact_to_the_millisecond():
   assert after == 1
 
 
-@pytest.mark.parametrize("whole_users", [False, True])
-def test_user_histories_and_select_users_in_a_pipeline(whole_users):
+def test_user_histories_and_select_users_in_a_pipeline():
   user_events = [
       ("u1", [(10, "view", "i1", "a1"), (40, "view", "i4", "a4")]),
       ("u1", [(30, "view", "i3", "a3"), (20, "view", "i2", "a2")]),
       ("u2", [(50, "checkout", "i5", "a5")]),
   ]
-  if whole_users:  # One list a user.
-    user_events = [("u1", user_events[0][1] + user_events[1][1]),
-                   user_events[2]]
   with test_pipeline.TestPipeline() as pipeline:
     selected = (pipeline
                 | beam.Create(user_events)
-                | last_events.UserHistories(2, as_of=30,
-                                            whole_users=whole_users)
+                | last_events.UserHistories(2, as_of=30)
                 | last_events.SelectUsers())
     beam_util.assert_that(selected.users, beam_util.equal_to([
         ("u1", [(20, "view", "i2", "a2"), (30, "view", "i3", "a3")])]),
