@@ -49,8 +49,8 @@ from tfrs_adcg.config import TrainConfig
 QUICK_DIR = "quick"
 REPORT = "REPORT.md"
 # Sections of REPORT.md in this order; any other results/*.md follow.
-REPORT_ORDER = ("quality", "item_quality", "train", "preprocess", "serving",
-                "batch", "item_index")
+REPORT_ORDER = ("quality", "public_loo", "item_quality", "train", "preprocess",
+                "serving", "batch", "item_index")
 
 
 @dataclasses.dataclass
