@@ -83,11 +83,13 @@ class TrainResult:
 def train(config: TrainConfig) -> TrainResult:
   """Trains, validates each epoch, evaluates the best epoch."""
   manifest = data.check_data_dir(config.data)
-  config = run_config.resolve_config(config, manifest)
+  # A multi-worker strategy must exist before TensorFlow runs any op, and
+  # resolving the defaults reads training examples.
+  strategy = distribution.make_strategy(config.strategy)
+  with data.naming_corrupt_shards(config.data):
+    config = run_config.resolve_config(config, manifest)
   run_config.check_history_length(config, manifest)
   config = dataclasses.replace(config, data=_absolute(config.data))
-  # A multi-worker strategy must exist before TensorFlow runs any op.
-  strategy = distribution.make_strategy(config.strategy)
   if config.batch_size % strategy.num_replicas_in_sync:
     raise ValueError(
         f"batch_size {config.batch_size} does not split evenly over "
