@@ -61,8 +61,7 @@ class DenseTargets:
     config = manifest["config"]
     return cls(
         label_feature=schema.label_feature(task),
-        candidate_feature=(schema.ITEM_ID if task == schema.ITEM_TASK
-                           else schema.ADVERTISER_ID),
+        candidate_feature=schema.candidate_feature(task),
         conversion_types=tuple(config["conversion_types"]),
         window_ms=(int(config["label_window_days"])
                    * timestamps.DAY_MILLISECONDS),

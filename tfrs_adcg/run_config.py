@@ -72,8 +72,7 @@ def _default_repeat_vectors(config: TrainConfig, task: str) -> int:
     return 0
   share = data.repeat_share(
       data.shard_paths(config.data, schema.TRAIN), config.max_seq_len,
-      schema.label_feature(task),
-      schema.ITEM_ID if task == schema.ITEM_TASK else schema.ADVERTISER_ID,
+      schema.label_feature(task), schema.candidate_feature(task),
       REPEAT_SAMPLE)
   chosen = REPEAT_VECTORS if share >= MIN_REPEAT_SHARE else 0
   logging.info(

@@ -134,6 +134,13 @@ def label_feature(task: str) -> str:
   return LABEL_ITEM_IDS if task == ITEM_TASK else LABEL_ADVERTISER_IDS
 
 
+def candidate_feature(task: str) -> str:
+  """The history feature whose ids are the candidates of ``task``."""
+  if task not in TASKS:
+    raise ValueError(f"task must be one of {TASKS}, not {task!r}.")
+  return ITEM_ID if task == ITEM_TASK else ADVERTISER_ID
+
+
 def vocab_path(data_dir: str, feature: str) -> str:
   """The vocabulary file of a string feature (or of ``CATALOG_CATEGORY``)."""
   return os.path.join(data_dir, VOCAB_DIR, feature + VOCAB_SUFFIX)
